@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-pth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "TorchCheckpoint", targets: ["TorchCheckpoint"]),
+        .executable(name: "pth", targets: ["pth"]),
+    ],
+    dependencies: [
+        // The command line only.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // SHA-256 of tensor contents for listings and verification (hardware-accelerated).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // libzip and zlib, for records another tool compressed and for CRC-32.
+        .systemLibrary(
+            name: "CLibzip",
+            pkgConfig: "libzip",
+            providers: [.apt(["libzip-dev"]), .brew(["libzip"])]
+        ),
+        // The zip container: central directory, ZIP64, records in place in a mapped file.
+        .target(name: "TorchZip", dependencies: ["CLibzip"]),
+        // The pickle machine and the object model it builds: values, tensors, storages.
+        .target(name: "TorchPickle"),
+        // Checkpoint formats, the canonical listing, the public entry points.
+        .target(
+            name: "TorchCheckpoint",
+            dependencies: [
+                "TorchZip", "TorchPickle",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "pth",
+            dependencies: [
+                "TorchCheckpoint",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TorchZipTests", dependencies: ["TorchZip"]),
+        .testTarget(name: "TorchPickleTests", dependencies: ["TorchPickle"]),
+        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint"]),
+        .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint"]),
+    ]
+)

@@ -1,0 +1,74 @@
+/// A PyTorch checkpoint opened from a file: the object `torch.load` would
+/// return, with every tensor viewing storages that are read in place.
+///
+/// ```swift
+/// let checkpoint = try Checkpoint(path: "model.pth")
+/// let weight = checkpoint["model_state_dict"]?["fc.weight"]?.tensor
+/// let values: [Float] = try weight!.scalars()
+/// ```
+///
+/// Opening maps the file and reads the pickle; no tensor data is read or
+/// copied until asked for, and then only the pages that hold it. Nothing in
+/// the file is ever executed.
+public final class Checkpoint: Sendable {
+    /// The path the checkpoint was read from.
+    public let path: String
+    /// The object the file holds (what `torch.load` returns).
+    public let root: Value
+    /// The file format.
+    public let format: CheckpointFormat
+    /// The zip container, for zip-format files.
+    public let archive: ZipArchive?
+    /// Every storage the pickle referenced, in the order first referenced.
+    public let storages: [Storage]
+
+    /// Opens a checkpoint, recognising its format by content.
+    public init(path: String, options: LoadOptions = .init()) throws(CheckpointError) {
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            throw .cannotOpen(path: path, reason: error.message)
+        }
+        let kind = file.bytes.withMemoryRebound { FormatSniffer.sniff($0) }
+        switch kind {
+        case .zip:
+            let loaded = try ZipCheckpointReader.load(file: file, options: options)
+            self.path = path
+            self.root = loaded.root
+            self.format = loaded.format
+            self.archive = loaded.archive
+            self.storages = loaded.storages
+        case .legacyPickle:
+            throw .unrecognizedFormat(path: path, looksLike: "the legacy format of PyTorch before 1.6 (_use_new_zipfile_serialization=False), which this version does not read")
+        case .tar:
+            throw .unrecognizedFormat(path: path, looksLike: "a tar archive (the format of PyTorch 0.1), which this version does not read")
+        case .unknown(let what):
+            throw .unrecognizedFormat(path: path, looksLike: what)
+        }
+    }
+
+    /// The value under a string key of the root, when the root is a dict.
+    public subscript(key: String) -> Value? { root[key] }
+
+    /// Every tensor reachable from the root, with its path, in the order of
+    /// the canonical listing (depth first; shared containers walked once).
+    public var tensors: [(path: [PathKey], tensor: Tensor)] {
+        Listing.walk(root).compactMap { leaf in
+            if case .tensor(let t) = leaf.value { return (leaf.path, t) }
+            return nil
+        }
+    }
+
+    /// Verifies every record's CRC-32 against the zip directory.
+    public func verifyRecords() throws(CheckpointError) {
+        guard let archive else { return }
+        for entry in archive.entries {
+            do { try archive.verifyCRC(of: entry) } catch { throw .container(path: path, error) }
+        }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    func withMemoryRebound<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { body(self) }
+}

@@ -1,0 +1,34 @@
+/// Why a checkpoint could not be read: what went wrong and where (the file,
+/// the record, the byte offset, the opcode).
+public enum CheckpointError: Error, Sendable, CustomStringConvertible {
+    /// The file could not be opened or mapped.
+    case cannotOpen(path: String, reason: String)
+    /// The content is no checkpoint format this library reads; `looksLike` says what it resembles.
+    case unrecognizedFormat(path: String, looksLike: String)
+    /// The zip container is damaged (see ``ZipError`` for record and offset).
+    case container(path: String, ZipError)
+    /// The pickle in `record` is damaged or describes something invalid
+    /// (see ``PickleError`` for the byte offset and opcode).
+    case pickle(path: String, record: String, PickleError)
+    /// A record the format requires is missing.
+    case missingRecord(path: String, record: String)
+    /// A record holds something the format does not allow.
+    case invalidRecord(path: String, record: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason):
+            "\(path): cannot open: \(reason)"
+        case .unrecognizedFormat(let path, let looksLike):
+            "\(path): not a PyTorch checkpoint: \(looksLike)"
+        case .container(let path, let error):
+            "\(path): damaged zip container: \(error.message)"
+        case .pickle(let path, let record, let error):
+            "\(path): record '\(record)': \(error.description)"
+        case .missingRecord(let path, let record):
+            "\(path): the archive has no record '\(record)'"
+        case .invalidRecord(let path, let record, let reason):
+            "\(path): record '\(record)': \(reason)"
+        }
+    }
+}

@@ -1,0 +1,295 @@
+/// A readable tree of what a checkpoint holds: containers, tensors with
+/// dtype, shape, element count and size, plain values, and totals. Reads no
+/// tensor data.
+public struct Inspection: Sendable {
+    /// Options for the tree.
+    public struct Options: Sendable {
+        /// Show only leaves whose path (steps joined by `/` or `.`) contains this text, or matches it as a `*` glob.
+        public var filter: String?
+        /// Show containers and leaves down to this many levels (nil: all).
+        public var maxDepth: Int?
+        /// Creates options.
+        public init(filter: String? = nil, maxDepth: Int? = nil) {
+            self.filter = filter
+            self.maxDepth = maxDepth
+        }
+    }
+
+    /// Totals for one dtype.
+    public struct DTypeTotal: Sendable {
+        public let dtype: DType
+        public var tensors = 0
+        public var elements = 0
+        public var bytes = 0
+    }
+
+    /// The checkpoint inspected.
+    public let checkpoint: Checkpoint
+    /// The options.
+    public let options: Options
+
+    /// Creates an inspection.
+    public init(_ checkpoint: Checkpoint, options: Options = .init()) {
+        self.checkpoint = checkpoint
+        self.options = options
+    }
+
+    /// The tree as text.
+    public func render() -> String {
+        var lines: [String] = []
+        let storageBytes = checkpoint.storages.reduce(0) { $0 + $1.byteCount }
+        lines.append("\(checkpoint.path): \(checkpoint.format)")
+        var totals: [DType: DTypeTotal] = [:]
+        var tensorCount = 0
+        var shown = 0
+        var seen = Set<ObjectIdentifier>()
+        // Storages viewed by more than one tensor (views, tied weights) are named.
+        var viewers: [ObjectIdentifier: Int] = [:]
+        for (_, t) in checkpoint.tensors {
+            if let s = t.storage { viewers[ObjectIdentifier(s), default: 0] += 1 }
+        }
+        let shared = Set(viewers.filter { $0.value > 1 }.keys)
+
+        func matches(_ path: [PathKey]) -> Bool {
+            guard let filter = options.filter else { return true }
+            return PathFilter.matches(filter, path)
+        }
+
+        func visit(_ value: Value, _ label: String, _ path: [PathKey], _ indent: String, _ isLast: Bool, _ depth: Int) {
+            let branch = path.isEmpty ? "" : (isLast ? "└─ " : "├─ ")
+            let childIndent = path.isEmpty ? "" : indent + (isLast ? "   " : "│  ")
+            let children = Self.children(of: value, path: path, seen: &seen)
+            if case .tensor(let t) = value {
+                tensorCount += 1
+                var total = totals[t.dtype] ?? DTypeTotal(dtype: t.dtype)
+                total.tensors += 1
+                total.elements += t.elementCount
+                total.bytes += t.byteCount
+                totals[t.dtype] = total
+            }
+            if let children {
+                let visible = options.filter == nil || Self.anyLeaf(children, matches: matches)
+                guard visible else { return }
+                let withinDepth = options.maxDepth.map { depth <= $0 } ?? true
+                if withinDepth {
+                    lines.append(indent + branch + label + Self.describeContainer(value, count: children.count))
+                    shown += 1
+                }
+                for (i, child) in children.enumerated() {
+                    if withinDepth {
+                        visit(child.value, child.label, child.path, childIndent, i == children.count - 1, depth + 1)
+                    } else {
+                        var ignored: [String] = []
+                        swap(&lines, &ignored)
+                        visit(child.value, child.label, child.path, childIndent, i == children.count - 1, depth + 1)
+                        swap(&lines, &ignored)
+                    }
+                }
+                return
+            }
+            guard matches(path) else { return }
+            if options.maxDepth.map({ depth > $0 }) ?? false { return }
+            var text = Self.describeLeaf(value)
+            if case .tensor(let t) = value, let s = t.storage, shared.contains(ObjectIdentifier(s)) {
+                text += "  [shares storage \(s.key)]"
+            }
+            lines.append(indent + branch + label + text)
+            shown += 1
+        }
+
+        visit(checkpoint.root, "(root)", [], "", true, 0)
+        lines.append("")
+        let totalElements = totals.values.reduce(0) { $0 + $1.elements }
+        lines.append("\(tensorCount) tensor\(tensorCount == 1 ? "" : "s"), \(Format.grouped(totalElements)) elements, "
+                     + "\(checkpoint.storages.count) storage\(checkpoint.storages.count == 1 ? "" : "s") holding \(Format.bytes(storageBytes))")
+        for total in totals.values.sorted(by: { $0.bytes > $1.bytes || ($0.bytes == $1.bytes && $0.dtype.name < $1.dtype.name) }) {
+            lines.append("  \(total.dtype.name.padding(16)) \(String(total.tensors).leftPadding(6)) tensors  "
+                         + "\(Format.grouped(total.elements).leftPadding(16)) elements  \(Format.bytes(total.bytes).leftPadding(10))")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    struct Child {
+        let label: String
+        let path: [PathKey]
+        let value: Value
+    }
+
+    static func anyLeaf(_ children: [Child], matches: ([PathKey]) -> Bool) -> Bool {
+        var stack = children
+        var seen = Set<ObjectIdentifier>()
+        var budget = 1_000_000
+        while let c = stack.popLast(), budget > 0 {
+            budget -= 1
+            if let grand = Self.children(of: c.value, path: c.path, seen: &seen) {
+                stack.append(contentsOf: grand)
+            } else if matches(c.path) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// The children of a container, or nil for a leaf (shared containers are shown once).
+    static func children(of value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>) -> [Child]? {
+        func once(_ object: AnyObject) -> Bool { seen.insert(ObjectIdentifier(object)).inserted }
+        switch value {
+        case .dict(let d):
+            guard once(d) else { return [] }
+            return d.items.map { k, v in
+                let key = PathKey(dictKey: k)
+                return Child(label: k.string.map { $0 } ?? PythonRepr.repr(k), path: path + [key], value: v)
+            }
+        case .list(let l):
+            guard once(l) else { return [] }
+            return l.items.enumerated().map { Child(label: "[\($0)]", path: path + [.index($0)], value: $1) }
+        case .tuple(let t) where t.kind == .tuple:
+            guard once(t) else { return [] }
+            return t.items.enumerated().map { Child(label: "[\($0)]", path: path + [.index($0)], value: $1) }
+        case .object(let o):
+            guard once(o) else { return [] }
+            if let d = o.dictItems {
+                return d.items.map { Child(label: $0.string ?? PythonRepr.repr($0), path: path + [PathKey(dictKey: $0)], value: $1) }
+            }
+            if case .dict(let state)? = o.state {
+                return state.items.map { Child(label: "." + ($0.string ?? PythonRepr.repr($0)), path: path + [PathKey(dictKey: $0)], value: $1) }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    static func describeContainer(_ value: Value, count: Int) -> String {
+        let sep = ": "
+        switch value {
+        case .dict(let d): return "\(sep)\(d.kind.pythonName) (\(count) item\(count == 1 ? "" : "s"))"
+        case .list: return "\(sep)list (\(count) item\(count == 1 ? "" : "s"))"
+        case .tuple: return "\(sep)tuple (\(count) item\(count == 1 ? "" : "s"))"
+        case .object(let o): return "\(sep)\(o.className) object"
+        default: return "\(sep)\(value.typeName)"
+        }
+    }
+
+    static func describeLeaf(_ value: Value) -> String {
+        switch value {
+        case .tensor(let t): return ": " + describe(t)
+        case .string(let s):
+            let r = PythonRepr.string(s)
+            return ": str " + (r.count > 80 ? String(r.prefix(77)) + "…" : r)
+        case .tuple(let t) where t.kind == .torchSize: return ": " + PythonRepr.repr(value)
+        case .object(let o):
+            return ": \(o.className) object" + (o.arguments.isEmpty ? "" : "(\(o.arguments.map(PythonRepr.repr).joined(separator: ", ")))")
+        case .ndarray(let a):
+            return ": numpy \(a.isScalar ? "scalar" : "array") \(a.dtype?.name ?? "?") \(a.shape)"
+        case .bytes(let b), .byteArray(let b): return ": \(value.typeName) (\(Format.bytes(b.count)))"
+        default:
+            let r = PythonRepr.repr(value)
+            return ": \(value.typeName) " + (r.count > 80 ? String(r.prefix(77)) + "…" : r)
+        }
+    }
+
+    /// `float32 [32, 16]  512 elements  2.0 KiB`, with flags.
+    public static func describe(_ t: Tensor) -> String {
+        var s = "\(t.isParameter ? "Parameter " : "")\(t.dtype.name) \(t.shape)"
+        if t.layout != .strided {
+            s += " \(t.layout.rawValue.replacingOccurrences(of: "torch.", with: ""))"
+            if case .coo(_, let values, _)? = t.sparse { s += " nnz=\(values.shape.first ?? 0)" }
+            if case .compressed(_, _, let values)? = t.sparse { s += " nnz=\(values.shape.first ?? 0)" }
+            return s
+        }
+        s += "  \(Format.grouped(t.elementCount)) element\(t.elementCount == 1 ? "" : "s")  \(Format.bytes(t.byteCount))"
+        var flags: [String] = []
+        if !t.isContiguous { flags.append("stride \(t.stride)") }
+        if t.storageOffset != 0 { flags.append("offset \(t.storageOffset)") }
+        if t.device != .cpu { flags.append("on \(t.device)") }
+        if t.requiresGrad { flags.append("requires_grad") }
+        if t.isConjugated { flags.append("conj") }
+        if t.isNegated { flags.append("neg") }
+        if let q = t.quantization { flags.append(q.qscheme) }
+        if let sub = t.subclass { flags.append(sub.qualifiedName) }
+        if !flags.isEmpty { s += "  (" + flags.joined(separator: ", ") + ")" }
+        return s
+    }
+}
+
+/// Number and size formatting for people.
+enum Format {
+    static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    static func bytes(_ n: Int) -> String {
+        if n < 1024 { return "\(n) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n) / 1024
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        let tenths = Int((v * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[u])"
+    }
+}
+
+/// Selects entries by path, for `--filter`.
+public enum PathFilter {
+    /// Whether `path` (its steps joined by `/`, or by `.`) contains `pattern`,
+    /// or, when the pattern has `*` or `?`, matches it as a whole.
+    public static func matches(_ pattern: String, _ path: [PathKey]) -> Bool {
+        if pattern.isEmpty { return true }
+        let slash = path.displayPath, dotted = path.map(\.description).joined(separator: ".")
+        if pattern.contains("*") || pattern.contains("?") {
+            return Glob.match(pattern, slash) || Glob.match(pattern, dotted)
+        }
+        return slash.contains(pattern) || dotted.contains(pattern)
+    }
+}
+
+/// `*` and `?` wildcards over whole strings.
+enum Glob {
+    static func match(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern), t = Array(text)
+        var pi = 0, ti = 0, star = -1, mark = 0
+        while ti < t.count {
+            if pi < p.count && (p[pi] == "?" || p[pi] == t[ti]) {
+                pi += 1
+                ti += 1
+            } else if pi < p.count && p[pi] == "*" {
+                star = pi
+                mark = ti
+                pi += 1
+            } else if star >= 0 {
+                pi = star + 1
+                mark += 1
+                ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+    func leftPadding(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound] + replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}

@@ -1,0 +1,177 @@
+import Crypto
+
+/// The canonical listing of a checkpoint (LISTING.md): one entry per tensor
+/// and per plain leaf value, depth first, the contract between `pth inspect
+/// --json` and PyTorch.
+public enum Listing {
+    /// A leaf reached by the walk: a tensor or a plain value, with its path.
+    public struct Leaf: Sendable {
+        /// The keys and indices from the root.
+        public let path: [PathKey]
+        /// The tensor or plain value.
+        public let value: Value
+    }
+
+    /// One entry of the listing.
+    public struct Entry: Sendable {
+        /// The keys and indices from the root.
+        public let path: [PathKey]
+        /// What the entry describes.
+        public let content: Content
+    }
+
+    /// What an entry describes.
+    public enum Content: Sendable {
+        /// A tensor, as LISTING.md describes it.
+        case tensor(TensorRecord)
+        /// A plain value: none, bool, int, float, str or bytes.
+        case value(Value)
+    }
+
+    /// A tensor's entry.
+    public struct TensorRecord: Sendable {
+        public var dtype: DType
+        public var shape: [Int]
+        /// Nil for sparse and meta tensors, which list no strides.
+        public var stride: [Int]?
+        public var storageOffset: Int?
+        public var requiresGrad: Bool?
+        public var isParameter: Bool?
+        /// Hex SHA-256 of the logical elements, little-endian, row-major; nil when not computed.
+        public var sha256: String?
+        public var isQuantized: Bool
+        /// `torch.sparse_coo` and the like, for non-strided tensors.
+        public var layout: String?
+        /// `meta`, for meta tensors.
+        public var device: String?
+    }
+
+    /// Walks the object tree as the listing does: dict items in insertion
+    /// order, list and tuple items by index, tensors and plain values as
+    /// leaves; a container reached a second time is not walked again.
+    ///
+    /// Objects this library keeps opaque are walked through their dict items,
+    /// list items or `NEWOBJ` arguments, so a `dict` subclass or a namedtuple
+    /// lists what PyTorch lists for it.
+    public static func walk(_ root: Value) -> [Leaf] {
+        var leaves: [Leaf] = []
+        var seen = Set<ObjectIdentifier>()
+        var stack: [(Value, [PathKey])] = [(root, [])]
+        while let (value, path) = stack.popLast() {
+            if isLeaf(value) {
+                leaves.append(Leaf(path: path, value: value))
+                continue
+            }
+            var children: [(Value, [PathKey])] = []
+            switch value {
+            case .dict(let d):
+                guard seen.insert(ObjectIdentifier(d)).inserted else { continue }
+                children = d.items.map { ($1, path + [PathKey(dictKey: $0)]) }
+            case .list(let l):
+                guard seen.insert(ObjectIdentifier(l)).inserted else { continue }
+                children = l.items.enumerated().map { ($1, path + [.index($0)]) }
+            case .tuple(let t):
+                guard seen.insert(ObjectIdentifier(t)).inserted else { continue }
+                children = t.items.enumerated().map { ($1, path + [.index($0)]) }
+            case .object(let o):
+                guard seen.insert(ObjectIdentifier(o)).inserted else { continue }
+                if let d = o.dictItems {
+                    children = d.items.map { ($1, path + [PathKey(dictKey: $0)]) }
+                } else if !o.listItems.isEmpty {
+                    children = o.listItems.enumerated().map { ($1, path + [.index($0)]) }
+                } else if o.construction == .newObject {
+                    children = o.arguments.enumerated().map { ($1, path + [.index($0)]) }
+                }
+            default:
+                continue
+            }
+            stack.append(contentsOf: children.reversed())
+        }
+        return leaves
+    }
+
+    /// Whether the listing shows a value as one entry.
+    static func isLeaf(_ v: Value) -> Bool {
+        switch v {
+        case .tensor, .none, .bool, .int, .bigInt, .float, .string, .bytes, .byteArray: true
+        case .ndarray(let a): a.isNumpyFloat64Scalar
+        default: false
+        }
+    }
+
+    /// The listing of a value tree. With `digests`, every tensor's elements
+    /// are read and hashed; without, no tensor data is touched.
+    public static func entries(of root: Value, digests: Bool = true) throws -> [Entry] {
+        try walk(root).map { leaf in
+            switch leaf.value {
+            case .tensor(let t): Entry(path: leaf.path, content: .tensor(try record(t, digest: digests)))
+            case .ndarray(let a): Entry(path: leaf.path, content: .value(a.numpyFloat64Value.map(Value.float) ?? .none))
+            default: Entry(path: leaf.path, content: .value(leaf.value))
+            }
+        }
+    }
+
+    /// A tensor's entry, as torch-listing.py computes it.
+    public static func record(_ t: Tensor, digest: Bool = true) throws -> TensorRecord {
+        var r = TensorRecord(dtype: t.dtype, shape: t.shape, isQuantized: t.dtype.isQuantized)
+        if t.layout != .strided {
+            r.layout = t.layout.rawValue
+            return r
+        }
+        if t.isMeta {
+            r.device = "meta"
+            return r
+        }
+        if t.dtype.elementsPerByte > 1 {
+            // `int_repr()` of a packed type is a flat uint8 tensor of the packed bytes.
+            r.stride = [1]
+            r.storageOffset = 0
+        } else if t.dtype.isQuantized {
+            // PyTorch lists `int_repr()`, a new contiguous tensor.
+            r.stride = contiguousStrides(t.shape)
+            r.storageOffset = 0
+        } else {
+            r.stride = t.stride
+            r.storageOffset = t.storageOffset
+        }
+        // torch-listing.py reads these after `t.detach()`, which clears both
+        // flags: the contract follows PyTorch's listing. `pth inspect` shows
+        // the flags as saved.
+        r.requiresGrad = false
+        r.isParameter = false
+        if digest { r.sha256 = try sha256(of: t) }
+        return r
+    }
+
+    /// SHA-256 of the logical elements in row-major order, little-endian.
+    public static func sha256(of t: Tensor) throws -> String {
+        var hasher = SHA256()
+        try t.forEachContiguousChunk(byteOrder: .little, chunkBytes: 4 << 20) { hasher.update(bufferPointer: $0) }
+        return hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var acc = 1
+        for i in shape.indices.reversed() {
+            strides[i] = acc
+            acc &*= max(shape[i], 1)
+        }
+        return strides
+    }
+}
+
+extension NDArray {
+    /// numpy's float64 scalar is a subclass of Python's float, so PyTorch's
+    /// listing shows it as a float.
+    var isNumpyFloat64Scalar: Bool {
+        isScalar && dtype?.kind == "f" && dtype?.itemSize == 8 && data.count == 8
+    }
+
+    var numpyFloat64Value: Double? {
+        guard isNumpyFloat64Scalar, let dtype else { return nil }
+        var bits = data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        bits = dtype.byteOrder == .big ? UInt64(bigEndian: bits) : UInt64(littleEndian: bits)
+        return Double(bitPattern: bits)
+    }
+}

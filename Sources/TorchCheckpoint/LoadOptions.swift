@@ -1,0 +1,13 @@
+/// Choices and limits for reading a checkpoint.
+public struct LoadOptions: Sendable {
+    /// Limits and text decoding for the pickle machine.
+    public var unpickler = UnpicklerOptions()
+    /// Limits for the zip container.
+    public var zip = ZipArchive.Options()
+    /// Verify the CRC-32 of every record that is read while loading
+    /// (the pickle; storages are verified by ``Checkpoint/verifyRecords()``).
+    public var verifyPickleCRC = true
+
+    /// The default options.
+    public init() {}
+}

@@ -1,0 +1,678 @@
+/// The pickle machine: reads a pickle of any protocol from 0 to 5 and builds
+/// the ``Value`` it describes, without ever executing code.
+///
+/// Globals are looked up in a registry of the classes and functions this
+/// library rebuilds (torch's tensor rebuild functions, `torch.Size`,
+/// `collections.OrderedDict`, builtins, `_codecs.encode`, numpy arrays);
+/// any other global produces a ``PyObject`` that keeps its module, name,
+/// arguments, state and items. Persistent ids (how torch refers to storages)
+/// are handed to ``persistentLoad``.
+///
+/// ```swift
+/// let value = try Unpickler().load(bytes)
+/// ```
+public struct Unpickler: Sendable {
+    /// Limits and choices.
+    public var options: UnpicklerOptions
+    /// Resolves a persistent id (`PERSID`, `BINPERSID`) to a value; torch
+    /// checkpoints use it for storages. Without it, a persistent id is an error.
+    public var persistentLoad: (@Sendable (Value) throws -> Value)?
+
+    /// Creates a machine.
+    public init(options: UnpicklerOptions = .init(), persistentLoad: (@Sendable (Value) throws -> Value)? = nil) {
+        self.options = options
+        self.persistentLoad = persistentLoad
+    }
+
+    /// Reads one pickle that starts at the first byte and returns the object
+    /// `STOP` leaves; bytes after `STOP` are ignored.
+    public func load(_ bytes: UnsafeRawBufferPointer) throws(PickleError) -> Value {
+        try load(bytes, at: 0).value
+    }
+
+    /// Reads one pickle that starts at `offset` and returns the object and the
+    /// offset just past its `STOP` (legacy files hold several pickles back to back).
+    public func load(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PickleError) -> (value: Value, end: Int) {
+        var machine = Machine(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)
+        return try machine.run()
+    }
+
+    /// Reads one pickle from an array of bytes.
+    public func load(_ bytes: [UInt8]) throws(PickleError) -> Value {
+        let result: Result<Value, PickleError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(PickleError) in try load(raw) }
+        }
+        return try result.get()
+    }
+}
+
+/// The machine's state while it runs.
+struct Machine {
+    let input: UnsafeRawBufferPointer
+    var position: Int
+    let options: UnpicklerOptions
+    let persistentLoad: (@Sendable (Value) throws -> Value)?
+
+    var stack: [Value] = []
+    var marks: [Int] = []
+    var memo: [Value?] = []
+    var sparseMemo: [Int: Value] = [:]
+    var memoCount = 0
+    var protocolVersion = 0
+    // Where the current opcode started, and which it is: every error names them.
+    var opcodeOffset = 0
+    var opcode: Opcode?
+
+    init(input: UnsafeRawBufferPointer, position: Int, options: UnpicklerOptions,
+         persistentLoad: (@Sendable (Value) throws -> Value)?) {
+        self.input = input
+        self.position = position
+        self.options = options
+        self.persistentLoad = persistentLoad
+        stack.reserveCapacity(64)
+    }
+
+    // MARK: Errors
+
+    func fail(_ code: PickleError.Code, _ message: String) -> PickleError {
+        PickleError(code, message, offset: opcodeOffset, opcode: opcode)
+    }
+
+    // MARK: Reading the input, bounds-checked
+
+    mutating func readByte() throws(PickleError) -> UInt8 {
+        guard position < input.count else { throw fail(.truncated, "the pickle ends inside this opcode's argument") }
+        defer { position += 1 }
+        return input[position]
+    }
+
+    mutating func readInteger<T: FixedWidthInteger>(_: T.Type) throws(PickleError) -> T {
+        let size = MemoryLayout<T>.size
+        guard input.count - position >= size else {
+            throw fail(.truncated, "the pickle ends inside this opcode's \(size)-byte argument")
+        }
+        defer { position += size }
+        return T(littleEndian: input.loadUnaligned(fromByteOffset: position, as: T.self))
+    }
+
+    /// Reads `count` bytes, after checking they exist (so a length field
+    /// claiming gigabytes in a small file allocates nothing).
+    mutating func readBytes(_ count: UInt64) throws(PickleError) -> UnsafeRawBufferPointer {
+        guard count <= UInt64(input.count - position) else {
+            throw fail(.truncated, "length \(count) runs past the end of the pickle (\(input.count - position) bytes left)")
+        }
+        let n = Int(count)
+        defer { position += n }
+        return UnsafeRawBufferPointer(rebasing: input[position..<(position + n)])
+    }
+
+    /// Reads up to and excluding the next newline, consuming it.
+    mutating func readLine() throws(PickleError) -> UnsafeRawBufferPointer {
+        let start = position
+        var i = position
+        while i < input.count {
+            if input[i] == 0x0A {
+                position = i + 1
+                return UnsafeRawBufferPointer(rebasing: input[start..<i])
+            }
+            i += 1
+        }
+        throw fail(.truncated, "the pickle ends before the newline that ends this opcode's argument")
+    }
+
+    mutating func readLineText() throws(PickleError) -> String {
+        let line = try readLine()
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    // MARK: The stack
+
+    var fence: Int { marks.last ?? 0 }
+
+    mutating func push(_ value: Value) throws(PickleError) {
+        guard stack.count < options.maxStackDepth else {
+            throw fail(.limitExceeded, "more than \(options.maxStackDepth) items on the stack (UnpicklerOptions.maxStackDepth)")
+        }
+        stack.append(value)
+    }
+
+    mutating func pop() throws(PickleError) -> Value {
+        guard stack.count > fence else { throw fail(.stackUnderflow, "the stack has no item to pop") }
+        return stack.removeLast()
+    }
+
+    func top() throws(PickleError) -> Value {
+        guard stack.count > fence, let last = stack.last else { throw fail(.stackUnderflow, "the stack is empty") }
+        return last
+    }
+
+    /// Pops everything above the topmost mark, and the mark.
+    mutating func popMark() throws(PickleError) -> [Value] {
+        guard let mark = marks.popLast() else { throw fail(.missingMark, "no MARK to pop to") }
+        let items = Array(stack[mark...])
+        stack.removeSubrange(mark...)
+        guard items.count <= options.maxContainerSize else {
+            throw fail(.limitExceeded, "\(items.count) items exceed UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
+        }
+        return items
+    }
+
+    func checkDepth(_ value: Value) throws(PickleError) {
+        if value.nestingDepth > options.maxNestingDepth {
+            throw fail(.limitExceeded, "containers nest deeper than \(options.maxNestingDepth) (UnpicklerOptions.maxNestingDepth)")
+        }
+    }
+
+    // MARK: The memo
+
+    mutating func memoPut(_ index: Int, _ value: Value) throws(PickleError) {
+        guard index >= 0 else { throw fail(.invalidArgument, "negative memo index \(index)") }
+        // Dense indices (what every pickler writes) live in an array; any other
+        // index in a dictionary, so a huge index allocates nothing.
+        if index < memo.count {
+            if memo[index] == nil { memoCount += 1 }
+            memo[index] = value
+            return
+        }
+        if sparseMemo[index] == nil { memoCount += 1 }
+        guard memoCount <= options.maxMemoEntries else {
+            throw fail(.limitExceeded, "more than \(options.maxMemoEntries) memo entries (UnpicklerOptions.maxMemoEntries)")
+        }
+        if index == memo.count {
+            sparseMemo[index] = nil
+            memo.append(value)
+        } else {
+            sparseMemo[index] = value
+        }
+    }
+
+    func memoGet(_ index: Int) throws(PickleError) -> Value {
+        if index >= 0, index < memo.count, let v = memo[index] { return v }
+        if let v = sparseMemo[index] { return v }
+        throw fail(.memoMissing, "memo slot \(index) was never set")
+    }
+
+    // MARK: Text arguments
+
+    func decimal(_ line: UnsafeRawBufferPointer, what: String) throws(PickleError) -> Int {
+        let text = String(decoding: line, as: UTF8.self)
+        guard let v = Int(text.trimmingSpaces) else { throw fail(.invalidArgument, "\(what) \(text.debugDescription) is not an integer") }
+        return v
+    }
+
+    func pythonInteger(_ text: String) throws(PickleError) -> Value {
+        var t = Substring(text.trimmingSpaces)
+        if t.hasSuffix("L") { t = t.dropLast() }
+        if let i = Int(t) { return .int(i) }
+        guard let big = PythonInt(decimal: t) else {
+            throw fail(.invalidArgument, "\(text.debugDescription) is not an integer (or has more than \(PythonInt.maxDecimalDigits) digits)")
+        }
+        return .integer(big)
+    }
+
+    func utf8String(_ bytes: UnsafeRawBufferPointer) throws(PickleError) -> String {
+        guard let s = String(validating: bytes, as: UTF8.self) else {
+            throw fail(.invalidArgument, "string of \(bytes.count) bytes is not valid UTF-8")
+        }
+        return s
+    }
+
+    /// A Python 2 `str`, decoded as the options say.
+    func legacyString(_ bytes: [UInt8]) throws(PickleError) -> Value {
+        switch options.stringEncoding {
+        case .bytes: return .bytes(bytes)
+        case .latin1:
+            var scalars = String.UnicodeScalarView()
+            scalars.append(contentsOf: bytes.map { Unicode.Scalar($0) })
+            return .string(String(scalars))
+        case .utf8:
+            guard let s = String(validating: bytes, as: UTF8.self) else {
+                throw fail(.invalidArgument, "Python 2 str is not valid UTF-8; open with stringEncoding .latin1 or .bytes")
+            }
+            return .string(s)
+        }
+    }
+
+    // MARK: Running
+
+    mutating func run() throws(PickleError) -> (value: Value, end: Int) {
+        while true {
+            opcodeOffset = position
+            opcode = nil
+            guard position < input.count else {
+                throw fail(.truncated, "the pickle ends without STOP")
+            }
+            let byte = input[position]
+            position += 1
+            guard let op = Opcode(rawValue: byte) else {
+                throw fail(.unknownOpcode, "byte 0x\(String(byte, radix: 16)) is not a pickle opcode")
+            }
+            opcode = op
+            if op == .stop {
+                let result = try pop()
+                return (result, position)
+            }
+            try execute(op)
+        }
+    }
+
+    mutating func execute(_ op: Opcode) throws(PickleError) {
+        switch op {
+        case .stop:
+            break
+        case .proto:
+            let v = try readByte()
+            guard v <= 5 else { throw fail(.unsupportedProtocol, "pickle protocol \(v) is newer than 5") }
+            protocolVersion = Int(v)
+        case .frame:
+            let length = try readInteger(UInt64.self)
+            guard length <= UInt64(input.count - position) else {
+                throw fail(.truncated, "frame of \(length) bytes runs past the end of the pickle")
+            }
+        case .mark:
+            guard marks.count < options.maxMarkDepth else {
+                throw fail(.limitExceeded, "more than \(options.maxMarkDepth) open MARKs (UnpicklerOptions.maxMarkDepth)")
+            }
+            marks.append(stack.count)
+        case .pop:
+            if let m = marks.last, m == stack.count {
+                marks.removeLast()
+            } else {
+                _ = try pop()
+            }
+        case .popMark:
+            _ = try popMark()
+        case .dup:
+            try push(try top())
+
+        // Numbers
+        case .none: try push(.none)
+        case .newTrue: try push(.bool(true))
+        case .newFalse: try push(.bool(false))
+        case .binInt: try push(.int(Int(try readInteger(Int32.self))))
+        case .binInt1: try push(.int(Int(try readByte())))
+        case .binInt2: try push(.int(Int(try readInteger(UInt16.self))))
+        case .int:
+            let text = try readLineText()
+            switch text {
+            case "00": try push(.bool(false))
+            case "01": try push(.bool(true))
+            default: try push(try pythonInteger(text))
+            }
+        case .long:
+            try push(try pythonInteger(try readLineText()))
+        case .long1:
+            let n = try readByte()
+            try push(.integer(PythonInt(twosComplement: try readBytes(UInt64(n)))))
+        case .long4:
+            let n = try readInteger(Int32.self)
+            guard n >= 0 else { throw fail(.invalidArgument, "negative LONG4 length \(n)") }
+            try push(.integer(PythonInt(twosComplement: try readBytes(UInt64(n)))))
+        case .float:
+            let text = try readLineText()
+            guard let d = Double(text.trimmingSpaces) else { throw fail(.invalidArgument, "\(text.debugDescription) is not a float") }
+            try push(.float(d))
+        case .binFloat:
+            let bits = UInt64(bigEndian: try readBytes(8).loadUnaligned(as: UInt64.self))
+            try push(.float(Double(bitPattern: bits)))
+
+        // Strings and bytes
+        case .binUnicode:
+            try push(.string(try utf8String(try readBytes(UInt64(try readInteger(UInt32.self))))))
+        case .shortBinUnicode:
+            try push(.string(try utf8String(try readBytes(UInt64(try readByte())))))
+        case .binUnicode8:
+            try push(.string(try utf8String(try readBytes(try readInteger(UInt64.self)))))
+        case .unicode:
+            try push(.string(try rawUnicodeEscape(try readLine())))
+        case .binString:
+            let n = try readInteger(Int32.self)
+            guard n >= 0 else { throw fail(.invalidArgument, "negative BINSTRING length \(n)") }
+            try push(try legacyString(Array(try readBytes(UInt64(n)))))
+        case .shortBinString:
+            try push(try legacyString(Array(try readBytes(UInt64(try readByte())))))
+        case .string:
+            try push(try legacyString(try escapedStringLiteral(try readLine())))
+        case .binBytes:
+            try push(.bytes(Array(try readBytes(UInt64(try readInteger(UInt32.self))))))
+        case .shortBinBytes:
+            try push(.bytes(Array(try readBytes(UInt64(try readByte())))))
+        case .binBytes8:
+            try push(.bytes(Array(try readBytes(try readInteger(UInt64.self)))))
+        case .byteArray8:
+            try push(.byteArray(Array(try readBytes(try readInteger(UInt64.self)))))
+        case .nextBuffer:
+            throw fail(.unsupported, "the pickle refers to an out-of-band buffer (protocol 5), which a file cannot carry")
+        case .readonlyBuffer:
+            _ = try top()
+
+        // Containers
+        case .emptyList: try push(.list(PyList()))
+        case .emptyDict: try push(.dict(PyDict()))
+        case .emptySet: try push(.set(PySet()))
+        case .emptyTuple: try push(.tuple(PyTuple([])))
+        case .list:
+            let v = Value.list(PyList(try popMark()))
+            try checkDepth(v)
+            try push(v)
+        case .tuple:
+            let v = Value.tuple(PyTuple(try popMark()))
+            try checkDepth(v)
+            try push(v)
+        case .tuple1, .tuple2, .tuple3:
+            let n = Int(op.rawValue - Opcode.tuple1.rawValue) + 1
+            guard stack.count - fence >= n else { throw fail(.stackUnderflow, "\(op.name) needs \(n) items") }
+            let v = Value.tuple(PyTuple(Array(stack[(stack.count - n)...])))
+            stack.removeLast(n)
+            try checkDepth(v)
+            try push(v)
+        case .dict:
+            let items = try popMark()
+            let d = PyDict()
+            try setItems(d, items)
+            try push(.dict(d))
+        case .frozenSet:
+            let s = PySet(frozen: true)
+            for item in try popMark() { try insert(item, into: s) }
+            try checkDepth(.set(s))
+            try push(.set(s))
+        case .append:
+            let item = try pop()
+            try append([item], to: try top())
+        case .appends:
+            let items = try popMark()
+            try append(items, to: try top())
+        case .setItem:
+            let value = try pop()
+            let key = try pop()
+            try setItems(on: try top(), [key, value])
+        case .setItems:
+            let items = try popMark()
+            try setItems(on: try top(), items)
+        case .addItems:
+            let items = try popMark()
+            guard case .set(let s) = try top(), !s.isFrozen else {
+                throw fail(.invalidArgument, "ADDITEMS on a \(try top().typeName), not a set")
+            }
+            for item in items { try insert(item, into: s) }
+            try checkDepth(.set(s))
+
+        // The memo
+        case .put: try memoPut(try decimal(try readLine(), what: "memo index"), try top())
+        case .binPut: try memoPut(Int(try readByte()), try top())
+        case .longBinPut: try memoPut(Int(try readInteger(UInt32.self)), try top())
+        case .memoize: try memoPut(memoCount, try top())
+        case .get: try push(try memoGet(try decimal(try readLine(), what: "memo index")))
+        case .binGet: try push(try memoGet(Int(try readByte())))
+        case .longBinGet: try push(try memoGet(Int(try readInteger(UInt32.self))))
+
+        // Objects
+        case .global:
+            let module = try readLineText()
+            let name = try readLineText()
+            try push(Self.global(module: module, name: name))
+        case .stackGlobal:
+            let name = try pop()
+            let module = try pop()
+            guard case .string(let n) = name, case .string(let m) = module else {
+                throw fail(.invalidArgument, "STACK_GLOBAL needs two str, found \(module.typeName) and \(name.typeName)")
+            }
+            try push(Self.global(module: m, name: n))
+        case .reduce:
+            let args = try pop()
+            let callable = try pop()
+            guard case .tuple(let t) = args else {
+                throw fail(.invalidArgument, "REDUCE arguments must be a tuple, found \(args.typeName)")
+            }
+            try push(try call(callable, t.items, construction: .reduce))
+        case .newObj:
+            let args = try pop()
+            let cls = try pop()
+            guard case .tuple(let t) = args else {
+                throw fail(.invalidArgument, "NEWOBJ arguments must be a tuple, found \(args.typeName)")
+            }
+            try push(try call(cls, t.items, construction: .newObject))
+        case .newObjEx:
+            let kwargs = try pop()
+            let args = try pop()
+            let cls = try pop()
+            guard case .tuple(let t) = args, case .dict = kwargs else {
+                throw fail(.invalidArgument, "NEWOBJ_EX needs a tuple and a dict, found \(args.typeName) and \(kwargs.typeName)")
+            }
+            try push(try call(cls, t.items, construction: .newObjectWithKeywords, keywords: kwargs))
+        case .inst:
+            let module = try readLineText()
+            let name = try readLineText()
+            let args = try popMark()
+            try push(try call(.global(PyGlobal(module: module, name: name)), args, construction: .inst))
+        case .obj:
+            var args = try popMark()
+            guard !args.isEmpty else { throw fail(.stackUnderflow, "OBJ needs a class after the MARK") }
+            let cls = args.removeFirst()
+            try push(try call(cls, args, construction: .obj))
+        case .build:
+            let state = try pop()
+            try build(try top(), state: state)
+        case .persID:
+            let line = try readLine()
+            guard line.allSatisfy({ $0 < 0x80 }) else {
+                throw fail(.invalidArgument, "persistent id is not ASCII")
+            }
+            try push(try loadPersistent(.string(String(decoding: line, as: UTF8.self))))
+        case .binPersID:
+            try push(try loadPersistent(try pop()))
+        case .ext1, .ext2, .ext4:
+            let code: Int = switch op {
+            case .ext1: Int(try readByte())
+            case .ext2: Int(try readInteger(UInt16.self))
+            default: Int(try readInteger(Int32.self))
+            }
+            throw fail(.unsupported, "extension code \(code) refers to Python's copyreg extension registry, which holds nothing here")
+        }
+    }
+
+    /// A named global: a dtype is a value of its own; anything else a ``PyGlobal``.
+    static func global(module: String, name: String) -> Value {
+        let g = PyGlobal(module: module, name: name)
+        if case .dtype(let d)? = g.known { return .dtype(d) }
+        return .global(g)
+    }
+
+    // MARK: Container operations
+
+    mutating func append(_ items: [Value], to target: Value) throws(PickleError) {
+        switch target {
+        case .list(let l):
+            guard l.items.count + items.count <= options.maxContainerSize else {
+                throw fail(.limitExceeded, "list grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
+            }
+            l.items.append(contentsOf: items)
+            for item in items { l.depth = max(l.depth, item.nestingDepth + 1) }
+            try checkDepth(target)
+        case .object(let o):
+            // A list subclass or a deque: `obj.extend(items)` / `obj.append(item)`.
+            o.listItems.append(contentsOf: items)
+            for item in items { o.depth = max(o.depth, item.nestingDepth + 1) }
+            try checkDepth(target)
+        default:
+            throw fail(.invalidArgument, "cannot append to a \(target.typeName)")
+        }
+    }
+
+    mutating func setItems(on target: Value, _ items: [Value]) throws(PickleError) {
+        switch target {
+        case .dict(let d):
+            try setItems(d, items)
+        case .object(let o):
+            // A dict subclass: `obj[key] = value`.
+            let d = o.dictItems ?? PyDict()
+            o.dictItems = d
+            try setItems(d, items)
+            o.depth = max(o.depth, d.depth + 1)
+        default:
+            throw fail(.invalidArgument, "cannot set items on a \(target.typeName)")
+        }
+        try checkDepth(target)
+    }
+
+    func setItems(_ d: PyDict, _ items: [Value]) throws(PickleError) {
+        guard items.count % 2 == 0 else { throw fail(.invalidArgument, "odd number of items (\(items.count)) for key–value pairs") }
+        guard d.count + items.count / 2 <= options.maxContainerSize else {
+            throw fail(.limitExceeded, "dict grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
+        }
+        d.reserve(items.count / 2)
+        var i = 0
+        while i < items.count {
+            do {
+                try d.set(items[i + 1], for: items[i])
+            } catch {
+                throw fail(.invalidArgument, error.message)
+            }
+            i += 2
+        }
+        try checkDepth(.dict(d))
+    }
+
+    func insert(_ item: Value, into s: PySet) throws(PickleError) {
+        guard s.count < options.maxContainerSize else {
+            throw fail(.limitExceeded, "set grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
+        }
+        do { try s.insert(item) } catch { throw fail(.invalidArgument, error.message) }
+    }
+
+    // MARK: Calls, BUILD and persistent ids
+
+    func call(_ callable: Value, _ args: [Value], construction: PyObject.Construction, keywords: Value? = nil) throws(PickleError) -> Value {
+        if case .global(let g) = callable, let known = g.known, keywords == nil {
+            do {
+                if let v = try known.call(args, construction: construction) {
+                    try checkDepth(v)
+                    return v
+                }
+            } catch let error as RebuildError {
+                throw fail(error.isTensorProblem ? .invalidTensor : .invalidArgument, "\(g.qualifiedName): \(error.message)")
+            } catch {
+                throw fail(.invalidArgument, "\(g.qualifiedName): \(error)")
+            }
+        }
+        let object = PyObject(callable: callable, construction: construction, arguments: args, keywordArguments: keywords)
+        try checkDepth(.object(object))
+        return .object(object)
+    }
+
+    func build(_ target: Value, state: Value) throws(PickleError) {
+        do {
+            try Rebuild.build(target, state: state)
+        } catch {
+            throw fail(.invalidArgument, "BUILD of a \(target.typeName): \(error.message)")
+        }
+        try checkDepth(target)
+    }
+
+    func loadPersistent(_ pid: Value) throws(PickleError) -> Value {
+        guard let persistentLoad else {
+            throw fail(.unsupported, "the pickle refers to persistent id \(pid.typeName) but no persistent loader was given")
+        }
+        do {
+            return try persistentLoad(pid)
+        } catch let error as PickleError {
+            throw fail(error.code, error.message)
+        } catch {
+            throw fail(.persistentLoad, "\(error)")
+        }
+    }
+
+    // MARK: Protocol 0 text
+
+    /// Decodes `raw-unicode-escape`: bytes are Latin-1 except `\uXXXX` and `\UXXXXXXXX`.
+    func rawUnicodeEscape(_ line: UnsafeRawBufferPointer) throws(PickleError) -> String {
+        var scalars = String.UnicodeScalarView()
+        var i = 0
+        let bytes = Array(line)
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x5C, i + 1 < bytes.count, bytes[i + 1] == 0x75 || bytes[i + 1] == 0x55 {
+                let width = bytes[i + 1] == 0x75 ? 4 : 8
+                guard i + 2 + width <= bytes.count,
+                      let code = UInt32(String(decoding: bytes[(i + 2)..<(i + 2 + width)], as: UTF8.self), radix: 16),
+                      let scalar = Unicode.Scalar(code) else {
+                    throw fail(.invalidArgument, "bad \\u escape in UNICODE argument")
+                }
+                scalars.append(scalar)
+                i += 2 + width
+            } else {
+                scalars.append(Unicode.Scalar(b))
+                i += 1
+            }
+        }
+        return String(scalars)
+    }
+
+    /// Decodes a quoted Python 2 string literal (`'…'` or `"…"`) with its escapes.
+    func escapedStringLiteral(_ line: UnsafeRawBufferPointer) throws(PickleError) -> [UInt8] {
+        var bytes = Array(line)
+        while let last = bytes.last, last == 0x0D || last == 0x20 { bytes.removeLast() }
+        guard bytes.count >= 2, let q = bytes.first, q == 0x27 || q == 0x22, bytes.last == q else {
+            throw fail(.invalidArgument, "the STRING opcode argument must be quoted")
+        }
+        let body = bytes[1..<(bytes.count - 1)]
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count)
+        var i = body.startIndex
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            case 0x41...0x46: c - 0x41 + 10
+            default: nil
+            }
+        }
+        while i < body.endIndex {
+            let c = body[i]
+            guard c == 0x5C, i + 1 < body.endIndex else {
+                out.append(c)
+                i += 1
+                continue
+            }
+            let e = body[i + 1]
+            i += 2
+            switch e {
+            case 0x6E: out.append(0x0A)   // \n
+            case 0x74: out.append(0x09)   // \t
+            case 0x72: out.append(0x0D)   // \r
+            case 0x61: out.append(0x07)   // \a
+            case 0x62: out.append(0x08)   // \b
+            case 0x66: out.append(0x0C)   // \f
+            case 0x76: out.append(0x0B)   // \v
+            case 0x0A: break              // line continuation
+            case 0x78:                    // \xhh
+                guard i + 1 < body.endIndex, let h = hex(body[i]), let l = hex(body[i + 1]) else {
+                    throw fail(.invalidArgument, "bad \\x escape in STRING argument")
+                }
+                out.append(h << 4 | l)
+                i += 2
+            case 0x30...0x37:             // \ooo
+                var v = Int(e - 0x30)
+                var n = 1
+                while n < 3, i < body.endIndex, (0x30...0x37).contains(body[i]) {
+                    v = v * 8 + Int(body[i] - 0x30)
+                    i += 1
+                    n += 1
+                }
+                out.append(UInt8(truncatingIfNeeded: v))
+            case 0x5C, 0x27, 0x22: out.append(e)
+            default: out.append(0x5C); out.append(e)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    var trimmingSpaces: Substring {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\r" { s = s.dropLast() }
+        return s
+    }
+}

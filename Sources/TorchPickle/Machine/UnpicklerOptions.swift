@@ -1,0 +1,37 @@
+/// Limits and choices for reading a pickle.
+///
+/// The limits protect against hostile files: a pickle can describe deep
+/// nesting or huge containers in a few bytes. Going past a limit throws
+/// ``PickleError/Code/limitExceeded``; it never crashes. Memory the machine
+/// allocates is otherwise bounded by the input: every length field is checked
+/// against the bytes that remain before anything is allocated.
+public struct UnpicklerOptions: Sendable {
+    /// How deeply containers may nest (lists in dicts in tuples …). Default 1,000,
+    /// like CPython's recursion limit.
+    public var maxNestingDepth = 1000
+    /// The most memo entries. Default 2²⁴.
+    public var maxMemoEntries = 1 << 24
+    /// The most items on the stack at once. Default 2²⁴.
+    public var maxStackDepth = 1 << 24
+    /// The most open `MARK`s at once. Default 100,000.
+    public var maxMarkDepth = 100_000
+    /// The most items in one container. Default 2²⁶.
+    public var maxContainerSize = 1 << 26
+
+    /// How Python 2 `str` values (`STRING`, `BINSTRING`, `SHORT_BINSTRING`) are decoded,
+    /// like `torch.load(..., encoding=...)`.
+    public enum StringEncoding: Sendable {
+        /// Decode as UTF-8 (the default of `torch.load`); invalid text is an error.
+        case utf8
+        /// Decode as Latin-1: every byte is one character (never fails).
+        case latin1
+        /// Keep the bytes as `bytes`.
+        case bytes
+    }
+
+    /// How Python 2 `str` values are decoded.
+    public var stringEncoding: StringEncoding = .utf8
+
+    /// The default options.
+    public init() {}
+}

@@ -1,0 +1,63 @@
+/// The byte order of stored elements.
+public enum ByteOrder: String, Sendable {
+    /// Least significant byte first (every PyTorch file unless it says otherwise).
+    case little
+    /// Most significant byte first (a `byteorder` record saying `big`).
+    case big
+
+    /// The byte order of this machine.
+    public static var native: ByteOrder { 1.littleEndian == 1 ? .little : .big }
+}
+
+/// A storage: the flat bytes that one or more tensors view.
+///
+/// A storage shared by several tensors (views, tied weights) is one object,
+/// read once. Its bytes are loaded on demand from the checkpoint — for a
+/// stored zip record, straight from the memory-mapped file.
+public final class Storage: Sendable {
+    /// The key the pickle gives the storage (`"0"`, `"1"`, … in zip files);
+    /// its record is `data/<key>`.
+    public let key: String
+    /// The element type the storage was saved with (`uint8` for `UntypedStorage`).
+    public let dtype: DType
+    /// Whether the pickle named `UntypedStorage` (sizes in bytes) rather than a typed storage class.
+    public let isUntyped: Bool
+    /// The location tag, such as `cpu` or `cuda:0`.
+    public let location: String
+    /// The number of elements the pickle declares (bytes for an untyped storage).
+    public let elementCount: Int
+    /// The byte order of the stored bytes.
+    public let byteOrder: ByteOrder
+    private let loader: @Sendable () throws -> RawBytes
+
+    /// Creates a storage whose bytes `loader` provides (at least ``byteCount`` of them).
+    public init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
+                byteOrder: ByteOrder = .little, loader: @escaping @Sendable () throws -> RawBytes) {
+        self.key = key
+        self.dtype = dtype
+        self.isUntyped = isUntyped
+        self.location = location
+        self.elementCount = elementCount
+        self.byteOrder = byteOrder
+        self.loader = loader
+    }
+
+    /// Creates a storage over bytes in memory.
+    public convenience init(key: String, dtype: DType, bytes: RawBytes, location: String = "cpu", byteOrder: ByteOrder = .little) {
+        self.init(key: key, dtype: dtype, isUntyped: dtype.storageClassName == nil, location: location,
+                  elementCount: bytes.count / dtype.itemSize, byteOrder: byteOrder, loader: { bytes })
+    }
+
+    /// The size in bytes: ``elementCount`` × the element size.
+    public var byteCount: Int { elementCount &* dtype.itemSize }
+
+    /// The device the storage was saved from.
+    public var device: Device { Device(location: location) }
+
+    /// The storage's bytes exactly as stored (in ``byteOrder``), without copying when
+    /// the checkpoint's record is stored uncompressed.
+    public func bytes() throws -> RawBytes {
+        let raw = try loader()
+        return raw.count == byteCount ? raw : raw.slice(0..<min(raw.count, byteCount))
+    }
+}

@@ -1,0 +1,149 @@
+/// How a tensor's elements are laid out, as `torch.layout` says.
+public enum Layout: String, Sendable, Hashable, CaseIterable {
+    case strided = "torch.strided"
+    case sparseCOO = "torch.sparse_coo"
+    case sparseCSR = "torch.sparse_csr"
+    case sparseCSC = "torch.sparse_csc"
+    case sparseBSR = "torch.sparse_bsr"
+    case sparseBSC = "torch.sparse_bsc"
+    case jagged = "torch.jagged"
+    case mkldnn = "torch._mkldnn"
+
+    /// Looks up `torch.strided`, `sparse_coo`, … (with or without `torch.`).
+    public init?(name: String) {
+        let full = name.hasPrefix("torch.") ? name : "torch." + name
+        self.init(rawValue: full)
+    }
+}
+
+/// The quantization parameters of a quantized tensor.
+public enum Quantization: Sendable {
+    /// `torch.per_tensor_affine`: one scale and zero point.
+    case perTensorAffine(scale: Double, zeroPoint: Int)
+    /// `torch.per_channel_affine` (or `per_channel_affine_float_qparams`): a
+    /// scale and zero point per slice along `axis`.
+    case perChannelAffine(scales: Tensor, zeroPoints: Tensor, axis: Int, floatQParams: Bool)
+
+    /// The qscheme's name, as `torch.<name>`.
+    public var qscheme: String {
+        switch self {
+        case .perTensorAffine: "per_tensor_affine"
+        case .perChannelAffine(_, _, _, let f): f ? "per_channel_affine_float_qparams" : "per_channel_affine"
+        }
+    }
+}
+
+/// The component tensors of a sparse tensor.
+public enum SparseComponents: Sendable {
+    /// COO: `indices` (ndim × nnz, int64) and `values`.
+    case coo(indices: Tensor, values: Tensor, isCoalesced: Bool?)
+    /// CSR, CSC, BSR, BSC: compressed and plain indices, and values.
+    case compressed(compressedIndices: Tensor, plainIndices: Tensor, values: Tensor)
+}
+
+/// A tensor as `torch.load` gives it: element type, shape, strides, storage
+/// offset, the storage it views, and its flags.
+///
+/// A strided tensor views a ``Storage``: its element `[i₀, i₁, …]` is the
+/// storage element `storageOffset + Σ iₖ·stride[k]`. Several tensors may view
+/// one storage (views, tied weights); the storage is read once. Sparse and
+/// meta tensors have no storage of their own.
+public final class Tensor: Sendable {
+    /// The element type.
+    public let dtype: DType
+    /// The size of each dimension (`tensor.shape`).
+    public let shape: [Int]
+    /// The stride of each dimension, in elements (empty for non-strided tensors).
+    public let stride: [Int]
+    /// The offset of the first element in the storage, in elements.
+    public let storageOffset: Int
+    /// The storage viewed, for a strided tensor that has data.
+    public let storage: Storage?
+    /// The layout (strided, or one of the sparse layouts).
+    public let layout: Layout
+    /// The device, from the storage's location tag (`cuda:0`) or the pickle.
+    public let device: Device
+    /// `tensor.requires_grad`.
+    public let requiresGrad: Bool
+    /// Whether the tensor was saved as an `nn.Parameter`.
+    public let isParameter: Bool
+    /// The conjugate bit (`tensor.is_conj()`): elements read as stored are to be conjugated.
+    public let isConjugated: Bool
+    /// The negative bit (`tensor.is_neg()`): elements read as stored are to be negated.
+    public let isNegated: Bool
+    /// Quantization parameters, for a quantized tensor.
+    public let quantization: Quantization?
+    /// Component tensors, for a sparse tensor.
+    public let sparse: SparseComponents?
+    /// Backward hooks as pickled (an empty `OrderedDict` in every file torch writes).
+    public let backwardHooks: Value
+    /// The attributes of a `Parameter` saved with Python state (`_rebuild_parameter_with_state`).
+    public let parameterState: Value?
+    /// The subclass, for a `torch.Tensor` subclass rebuilt through `_rebuild_from_type_v2`.
+    public let subclass: PyGlobal?
+    /// The subclass instance's state (its `__dict__`), when it had any.
+    public let subclassState: Value?
+
+    /// Creates a tensor; ``TensorRebuild`` validates geometry against the storage first.
+    public init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int = 0, storage: Storage?,
+                layout: Layout = .strided, device: Device? = nil, requiresGrad: Bool = false,
+                isParameter: Bool = false, isConjugated: Bool = false, isNegated: Bool = false,
+                quantization: Quantization? = nil, sparse: SparseComponents? = nil,
+                backwardHooks: Value = .none, parameterState: Value? = nil,
+                subclass: PyGlobal? = nil, subclassState: Value? = nil) {
+        self.dtype = dtype
+        self.shape = shape
+        self.stride = stride
+        self.storageOffset = storageOffset
+        self.storage = storage
+        self.layout = layout
+        self.device = device ?? storage?.device ?? .cpu
+        self.requiresGrad = requiresGrad
+        self.isParameter = isParameter
+        self.isConjugated = isConjugated
+        self.isNegated = isNegated
+        self.quantization = quantization
+        self.sparse = sparse
+        self.backwardHooks = backwardHooks
+        self.parameterState = parameterState
+        self.subclass = subclass
+        self.subclassState = subclassState
+    }
+
+    /// A copy with some properties changed.
+    func with(requiresGrad: Bool? = nil, isParameter: Bool? = nil, device: Device? = nil,
+              backwardHooks: Value? = nil, parameterState: Value?? = nil,
+              subclass: PyGlobal?? = nil, subclassState: Value?? = nil) -> Tensor {
+        Tensor(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage,
+               layout: layout, device: device ?? self.device, requiresGrad: requiresGrad ?? self.requiresGrad,
+               isParameter: isParameter ?? self.isParameter, isConjugated: isConjugated, isNegated: isNegated,
+               quantization: quantization, sparse: sparse, backwardHooks: backwardHooks ?? self.backwardHooks,
+               parameterState: parameterState ?? self.parameterState, subclass: subclass ?? self.subclass,
+               subclassState: subclassState ?? self.subclassState)
+    }
+
+    /// The number of dimensions.
+    public var dimensionCount: Int { shape.count }
+
+    /// The number of elements (the product of the shape).
+    public var elementCount: Int { shape.reduce(1) { $0 &* $1 } }
+
+    /// The size in bytes of the logical elements.
+    public var byteCount: Int { dtype.byteCount(forElements: elementCount) }
+
+    /// Whether the tensor is a meta tensor (shape and type only, no data).
+    public var isMeta: Bool { device.type == "meta" }
+
+    /// Whether the elements lie in row-major order without gaps, as
+    /// `tensor.is_contiguous()` reports (dimensions of size 1 may have any stride).
+    public var isContiguous: Bool {
+        guard layout == .strided else { return false }
+        if elementCount == 0 { return true }
+        var expected = 1
+        for (size, s) in zip(shape, stride).reversed() where size != 1 {
+            if s != expected { return false }
+            expected *= size
+        }
+        return true
+    }
+}

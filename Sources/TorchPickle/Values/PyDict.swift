@@ -1,0 +1,99 @@
+/// A Python `dict` (or `OrderedDict`, `Counter`, `defaultdict`) in insertion
+/// order, with any hashable key.
+///
+/// Keys compare as Python compares them: `1`, `1.0` and `True` are the same
+/// key; tuples compare by content; objects by identity.
+public final class PyDict: @unchecked Sendable {
+    /// Which mapping class the pickle built.
+    public enum Kind: Sendable {
+        /// `dict`.
+        case dict
+        /// `collections.OrderedDict`.
+        case orderedDict
+        /// `collections.Counter`.
+        case counter
+        /// `collections.defaultdict` with its default factory.
+        case defaultDict(factory: Value)
+
+        /// The Python class name.
+        public var pythonName: String {
+            switch self {
+            case .dict: "dict"
+            case .orderedDict: "OrderedDict"
+            case .counter: "Counter"
+            case .defaultDict: "defaultdict"
+            }
+        }
+    }
+
+    /// Which mapping class this is.
+    public var kind: Kind
+    /// The keys, in insertion order.
+    public private(set) var keys: [Value] = []
+    /// The values, in the order of ``keys``.
+    public private(set) var values: [Value] = []
+    /// Instance attributes set by the pickle's `BUILD` (a module's
+    /// `state_dict()` carries `_metadata` here), in the order they were set.
+    public var attributes: [(name: String, value: Value)] = []
+    private var index: [HashKey: Int] = [:]
+    var depth = 1
+
+    /// Creates an empty mapping.
+    public init(kind: Kind = .dict) { self.kind = kind }
+
+    /// Creates a dict with string keys, in the given order.
+    public convenience init(_ pairs: KeyValuePairs<String, Value>, kind: Kind = .dict) {
+        self.init(kind: kind)
+        for (k, v) in pairs { self[k] = v }
+    }
+
+    /// The number of items.
+    public var count: Int { keys.count }
+    /// Whether the dict is empty.
+    public var isEmpty: Bool { keys.isEmpty }
+
+    /// The items as key–value pairs, in insertion order.
+    public var items: Zip2Sequence<[Value], [Value]> { zip(keys, values) }
+
+    /// Sets the value for a key: a new key goes last, an existing key keeps
+    /// its place (as in Python). Throws when the key is not hashable in Python.
+    public func set(_ value: Value, for key: Value) throws(ValueError) {
+        let hashKey = try HashKey(key)
+        if let i = index[hashKey] {
+            values[i] = value
+        } else {
+            index[hashKey] = keys.count
+            keys.append(key)
+            values.append(value)
+        }
+        depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
+    }
+
+    /// Reserves room for `count` more items.
+    func reserve(_ count: Int) {
+        keys.reserveCapacity(keys.count + count)
+        values.reserveCapacity(values.count + count)
+        index.reserveCapacity(index.count + count)
+    }
+
+    /// The value for a key, compared with Python's equality.
+    public subscript(key: Value) -> Value? {
+        guard let hashKey = try? HashKey(key), let i = index[hashKey] else { return nil }
+        return values[i]
+    }
+
+    /// The value for a string key; setting `nil` is not supported, setting a value appends or replaces.
+    public subscript(key: String) -> Value? {
+        get { index[HashKey(string: key)].map { values[$0] } }
+        set {
+            guard let newValue else { return }
+            // A string key is always hashable.
+            try? set(newValue, for: .string(key))
+        }
+    }
+
+    /// The attribute set by `BUILD`, such as `_metadata`.
+    public func attribute(_ name: String) -> Value? {
+        attributes.last(where: { $0.name == name })?.value
+    }
+}

@@ -1,0 +1,99 @@
+/// A Python `list`: a reference type, so a list reached twice is one list.
+///
+/// Values are built once by the unpickler and then only read; mutating a list
+/// while another thread reads it is not supported.
+public final class PyList: @unchecked Sendable {
+    /// The items, in order.
+    public var items: [Value]
+    /// Nesting depth bookkeeping for the unpickler's limits.
+    var depth: Int
+
+    /// Creates a list.
+    public init(_ items: [Value] = []) {
+        self.items = items
+        self.depth = 1 + (items.lazy.map(\.nestingDepth).max() ?? 0)
+    }
+
+    /// The number of items.
+    public var count: Int { items.count }
+}
+
+/// A Python `tuple`, or a `torch.Size`.
+public final class PyTuple: @unchecked Sendable {
+    /// What kind of tuple the pickle built.
+    public enum Kind: Sendable, Equatable {
+        /// A plain `tuple`.
+        case tuple
+        /// A `torch.Size`.
+        case torchSize
+    }
+    /// The items, in order.
+    public let items: [Value]
+    /// Whether this is a plain tuple or a `torch.Size`.
+    public let kind: Kind
+    var depth: Int
+    // Hashing a tuple used as a dict key is cached: a DAG of tuples shared
+    // through the memo would otherwise cost exponential time.
+    var cachedHash: Int?
+
+    /// Creates a tuple.
+    public init(_ items: [Value], kind: Kind = .tuple) {
+        self.items = items
+        self.kind = kind
+        self.depth = 1 + (items.lazy.map(\.nestingDepth).max() ?? 0)
+    }
+
+    /// The number of items.
+    public var count: Int { items.count }
+
+    /// The items as integers, when every item is an `int` (as in a `torch.Size`).
+    public var integers: [Int]? {
+        var out: [Int] = []
+        out.reserveCapacity(items.count)
+        for item in items {
+            guard case .int(let i) = item else { return nil }
+            out.append(i)
+        }
+        return out
+    }
+}
+
+/// A Python `set` or `frozenset`, in the order the pickle added the items.
+public final class PySet: @unchecked Sendable {
+    /// The items, in the order they were added; duplicates are dropped.
+    public private(set) var items: [Value] = []
+    /// `true` for a `frozenset`.
+    public let isFrozen: Bool
+    private var index: Set<HashKey> = []
+    var depth = 1
+
+    /// Creates an empty set.
+    public init(frozen: Bool = false) { self.isFrozen = frozen }
+
+    /// Adds an item; throws when the item is not hashable in Python.
+    public func insert(_ item: Value) throws(ValueError) {
+        let key = try HashKey(item)
+        if index.insert(key).inserted {
+            items.append(item)
+            depth = max(depth, item.nestingDepth + 1)
+        }
+    }
+
+    /// Whether the set holds an item equal to `item` under Python's equality.
+    public func contains(_ item: Value) -> Bool {
+        guard let key = try? HashKey(item) else { return false }
+        return index.contains(key)
+    }
+
+    /// The number of items.
+    public var count: Int { items.count }
+}
+
+/// An error about a value itself, such as an unhashable dict key.
+public struct ValueError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public let message: String
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

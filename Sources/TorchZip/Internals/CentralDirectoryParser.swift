@@ -1,0 +1,147 @@
+/// Walks the central directory and the local headers it points to.
+struct CentralDirectoryParser {
+    /// The whole file.
+    let file: UnsafeRawBufferPointer
+    /// What the end records said.
+    let end: EndOfCentralDirectory
+    /// The most entries to accept.
+    let maxEntryCount: Int
+
+    /// Parses every central directory entry, in order, reading each local
+    /// header to find where the data starts.
+    ///
+    /// Only headers are read: the data of a record is never touched.
+    func parse() throws(ZipError) -> [ZipEntry] {
+        // EndOfCentralDirectory checked offset + size <= its own offset < file.count; checked again here.
+        guard let start = Int(exactly: end.directoryOffset), let size = Int(exactly: end.directorySize),
+              start <= file.count, size <= file.count - start
+        else {
+            throw ZipError(.badCentralDirectory, "the central directory (offset \(end.directoryOffset), \(end.directorySize) bytes) lies outside the file of \(file.count) bytes", offset: end.recordOffset)
+        }
+        var reader = ByteReader(
+            UnsafeRawBufferPointer(rebasing: file[start ..< start + size]),
+            fileOffset: end.directoryOffset, region: "central directory")
+        var entries: [ZipEntry] = []
+        // Bounded by maxEntryCount and by directorySize / 46 (EndOfCentralDirectory checked both).
+        entries.reserveCapacity(Int(clamping: end.entryCount))
+        while reader.remaining > 0 {
+            guard entries.count < maxEntryCount else {
+                throw ZipError(.tooManyEntries, "the central directory holds more than the limit of \(maxEntryCount) entries", offset: reader.absolutePosition)
+            }
+            entries.append(try parseEntry(index: entries.count, reader: &reader))
+        }
+        let found = UInt64(entries.count)
+        // InfoZIP stores the count modulo 65536 when it overflows without zip64.
+        guard found == end.entryCount || (!end.isZip64 && found > 0xFFFF && found & 0xFFFF == end.entryCount) else {
+            throw ZipError(.badCentralDirectory, "the end record declares \(end.entryCount) entries, but the central directory holds \(found)", offset: end.recordOffset)
+        }
+        return entries
+    }
+
+    /// Parses the central directory entry at the reader's position.
+    private func parseEntry(index: Int, reader: inout ByteReader) throws(ZipError) -> ZipEntry {
+        let headerOffset = reader.absolutePosition
+        reader.record = nil
+        try reader.expectSignature(ZipSignature.centralHeader, "central directory entry #\(index)")
+        try reader.skip(4, "central directory entry versions")
+        let flags = try reader.readUInt16("central directory entry flags")
+        let method = try reader.readUInt16("central directory entry compression method")
+        try reader.skip(4, "central directory entry time and date")
+        let crc = try reader.readUInt32("central directory entry CRC-32")
+        let compressed32 = try reader.readUInt32("central directory entry compressed size")
+        let uncompressed32 = try reader.readUInt32("central directory entry uncompressed size")
+        let nameLength = Int(try reader.readUInt16("central directory entry name length"))
+        let extraLength = Int(try reader.readUInt16("central directory entry extra field length"))
+        let commentLength = Int(try reader.readUInt16("central directory entry comment length"))
+        let diskStart = try reader.readUInt16("central directory entry disk number")
+        try reader.skip(6, "central directory entry attributes")
+        let offset32 = try reader.readUInt32("central directory entry local header offset")
+        let nameBytes = try reader.readBytes(nameLength, "central directory entry #\(index) name")
+        let validName = String(validating: nameBytes, as: UTF8.self)
+        let name = validName ?? String(decoding: nameBytes, as: UTF8.self)
+        reader.record = name
+        let extra = try reader.readBytes(extraLength, "extra field")
+        try reader.skip(commentLength, "file comment")
+
+        var uncompressedSize = UInt64(uncompressed32)
+        var compressedSize = UInt64(compressed32)
+        var localHeaderOffset = UInt64(offset32)
+        let needsUncompressed = uncompressed32 == 0xFFFF_FFFF
+        let needsCompressed = compressed32 == 0xFFFF_FFFF
+        let needsOffset = offset32 == 0xFFFF_FFFF
+        let needsDisk = diskStart == 0xFFFF
+        if needsUncompressed || needsCompressed || needsOffset || needsDisk {
+            // The zip64 extra holds only the overflowed fields, in this order.
+            let needed = (needsUncompressed ? 8 : 0) + (needsCompressed ? 8 : 0) + (needsOffset ? 8 : 0) + (needsDisk ? 4 : 0)
+            guard let zip64 = Self.extraField(ZipSignature.zip64ExtraID, in: extra) else {
+                throw ZipError(.badCentralDirectory, "sizes or offset hold the zip64 sentinel 0xFFFFFFFF, but the entry has no zip64 extra field (id 0x0001)", record: name, offset: headerOffset)
+            }
+            guard zip64.count >= needed else {
+                throw ZipError(.badCentralDirectory, "the zip64 extra field has \(zip64.count) bytes, but the overflowed fields need \(needed)", record: name, offset: headerOffset)
+            }
+            var fields = ByteReader(zip64, region: "zip64 extra field")
+            if needsUncompressed { uncompressedSize = try fields.readUInt64("zip64 uncompressed size") }
+            if needsCompressed { compressedSize = try fields.readUInt64("zip64 compressed size") }
+            if needsOffset { localHeaderOffset = try fields.readUInt64("zip64 local header offset") }
+        }
+
+        if method == 0 && compressedSize != uncompressedSize {
+            throw ZipError(.sizeMismatch, "stored (method 0) but the compressed size \(compressedSize) differs from the uncompressed size \(uncompressedSize)", record: name, offset: headerOffset)
+        }
+        let dataOffset = try locateData(of: name, localHeaderOffset: localHeaderOffset, compressedSize: compressedSize)
+        return ZipEntry(
+            index: index, name: name, hasValidUTF8Name: validName != nil,
+            compressionMethod: method, flags: flags, crc32: crc,
+            compressedSize: compressedSize, uncompressedSize: uncompressedSize,
+            localHeaderOffset: localHeaderOffset, dataOffset: dataOffset)
+    }
+
+    /// Reads the local header at `localHeaderOffset` and returns where the data
+    /// starts, after checking that the header and the data lie before the
+    /// central directory.
+    private func locateData(of name: String, localHeaderOffset: UInt64, compressedSize: UInt64) throws(ZipError) -> UInt64 {
+        // Local headers and data precede the central directory.
+        let limit = end.directoryOffset
+        guard localHeaderOffset < limit, let headerStart = Int(exactly: localHeaderOffset),
+              let areaEnd = Int(exactly: limit), areaEnd <= file.count
+        else {
+            throw ZipError(.entryOutOfBounds, "the local header offset \(localHeaderOffset) is not before the central directory at byte \(limit) (file size \(file.count))", record: name, offset: localHeaderOffset)
+        }
+        var reader = ByteReader(
+            UnsafeRawBufferPointer(rebasing: file[0 ..< areaEnd]),
+            region: "area before the central directory", at: headerStart)
+        reader.record = name
+        try reader.expectSignature(ZipSignature.localHeader, "local file header")
+        try reader.skip(22, "local file header")
+        let nameLength = Int(try reader.readUInt16("local header name length"))
+        let extraLength = Int(try reader.readUInt16("local header extra field length"))
+        try reader.skip(nameLength, "local header name")
+        try reader.skip(extraLength, "local header extra field")
+        let dataOffset = reader.absolutePosition
+        guard compressedSize <= limit - dataOffset else {
+            throw ZipError(
+                .entryOutOfBounds,
+                "the data (\(compressedSize) bytes from byte \(dataOffset)) runs past the start of the central directory at byte \(limit) (file size \(file.count))",
+                record: name, offset: dataOffset)
+        }
+        return dataOffset
+    }
+
+    /// The data of the first extra field with `id`, or `nil`.
+    ///
+    /// A malformed tail (fewer than 4 bytes, or a length past the end) ends the walk.
+    static func extraField(_ id: UInt16, in extra: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var position = 0
+        while extra.count - position >= 4 {
+            let fieldID = UInt16(littleEndian: extra.loadUnaligned(fromByteOffset: position, as: UInt16.self))
+            let length = Int(UInt16(littleEndian: extra.loadUnaligned(fromByteOffset: position + 2, as: UInt16.self)))
+            let dataStart = position + 4
+            guard length <= extra.count - dataStart else { return nil }
+            if fieldID == id {
+                return UnsafeRawBufferPointer(rebasing: extra[dataStart ..< dataStart + length])
+            }
+            position = dataStart + length
+        }
+        return nil
+    }
+}

@@ -1,0 +1,42 @@
+import Synchronization
+
+/// Inflated records of one archive, each inflated at most once.
+///
+/// Two locks: `buffers` is held only to look up or insert, so readers of
+/// records already inflated never wait behind an inflation; `reader` is held
+/// for the whole of an inflation, because libzip's handle is not thread-safe,
+/// and the cache is checked again under it so that no record is inflated
+/// twice. Lock order: `reader`, then `buffers`.
+final class InflationCache: Sendable {
+    private let buffers = Mutex<[Int: InflatedBuffer]>([:])
+    private let reader = Mutex<LibzipReader?>(nil)
+
+    /// The inflated bytes of `entry`, inflating them on first use.
+    ///
+    /// - Parameters:
+    ///   - entry: A compressed entry of the archive in `file`.
+    ///   - count: `entry.uncompressedSize`, checked by the caller to fit the limits.
+    ///   - file: The archive's mapped file.
+    ///   - entryCount: How many entries the archive has, to check libzip agrees.
+    func buffer(for entry: ZipEntry, count: Int, in file: MappedFile, entryCount: Int) throws(ZipError) -> InflatedBuffer {
+        if let cached = buffers.withLock({ $0[entry.index] }) {
+            return cached
+        }
+        return try reader.withLock { (handle: inout LibzipReader?) throws(ZipError) -> InflatedBuffer in
+            if let cached = buffers.withLock({ $0[entry.index] }) {
+                return cached
+            }
+            let libzip: LibzipReader
+            if let handle {
+                libzip = handle
+            } else {
+                libzip = try LibzipReader(file: file, entryCount: entryCount)
+                handle = libzip
+            }
+            let buffer = try InflatedBuffer(count: count, record: entry.name)
+            try libzip.inflate(entry, into: buffer)
+            buffers.withLock { $0[entry.index] = buffer }
+            return buffer
+        }
+    }
+}

@@ -1,0 +1,137 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file (`mmap` with `PROT_READ`, `MAP_PRIVATE`).
+///
+/// Opening copies nothing: only the pages that are read are touched, so a
+/// multi-gigabyte checkpoint opens in constant time and memory, and the
+/// operating system can drop clean pages under memory pressure. The mapping
+/// lives as long as the object; ``bytes`` must not be used after the last
+/// reference is gone (``RecordBytes`` keeps its file alive for that reason).
+///
+/// An empty file maps fine: ``count`` is 0 and ``bytes`` is empty.
+///
+/// - Important: As with any memory map, if another process truncates the file
+///   while it is mapped, reading the pages that disappeared raises `SIGBUS`.
+public final class MappedFile: @unchecked Sendable {
+    /// The path the file was opened with (or the name given to an in-memory copy).
+    public let path: String
+
+    /// The number of bytes in the file.
+    public let count: Int
+
+    /// The start of the mapping; `nil` when the file is empty.
+    private let base: UnsafeMutableRawPointer?
+
+    /// The whole file's bytes, valid for the object's lifetime.
+    public var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base, count: count)
+    }
+
+    /// Maps the file at `path` read-only.
+    ///
+    /// Wraps `open(2)`, `fstat(2)` and `mmap(2)`; the descriptor is closed
+    /// once the mapping exists.
+    ///
+    /// - Throws: ``ZipError`` with code ``ZipError/Code/cannotOpen`` when the
+    ///   file cannot be opened or is not a regular file, ``ZipError/Code/io``
+    ///   when it cannot be mapped.
+    public init(path: String) throws(ZipError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ZipError(.cannotOpen, "cannot open '\(path)': \(Self.systemError())")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw ZipError(.cannotOpen, "cannot stat '\(path)': \(Self.systemError())")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ZipError(.cannotOpen, "'\(path)' is not a regular file")
+        }
+        guard let size = Int(exactly: info.st_size), size >= 0 else {
+            throw ZipError(.cannotOpen, "'\(path)' has a size (\(info.st_size) bytes) this process cannot map")
+        }
+        count = size
+        if size == 0 {
+            base = nil  // mmap rejects a zero length.
+            return
+        }
+        let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw ZipError(.io, "cannot map '\(path)' (\(size) bytes): \(Self.systemError())")
+        }
+        base = mapped
+    }
+
+    /// Copies `source` into a new private anonymous mapping, then makes it read-only.
+    ///
+    /// For bytes that are already in memory (tests, downloads, fuzzing): the
+    /// result behaves exactly like a mapped file. Wraps `mmap(2)` with
+    /// `MAP_ANONYMOUS` and `mprotect(2)`.
+    ///
+    /// - Parameters:
+    ///   - source: The bytes to copy.
+    ///   - path: A name for messages; nothing is opened.
+    /// - Throws: ``ZipError`` with code ``ZipError/Code/io`` when the mapping fails.
+    public init(copying source: UnsafeRawBufferPointer, path: String = "<memory>") throws(ZipError) {
+        self.path = path
+        count = source.count
+        base = try Self.mapCopy(of: source, path: path)
+    }
+
+    /// Copies `source` into a new read-only anonymous mapping.
+    ///
+    /// - Parameters:
+    ///   - source: The bytes to copy.
+    ///   - path: A name for messages; nothing is opened.
+    /// - Throws: ``ZipError`` with code ``ZipError/Code/io`` when the mapping fails.
+    public init(copying source: [UInt8], path: String = "<memory>") throws(ZipError) {
+        self.path = path
+        count = source.count
+        // Array.withUnsafeBytes rethrows untyped errors: carry the typed one out as a value.
+        let mapped = source.withUnsafeBytes { raw in
+            Result { () throws(ZipError) in try Self.mapCopy(of: raw, path: path) }
+        }
+        base = try mapped.get()
+    }
+
+    deinit {
+        if let base {
+            munmap(base, count)
+        }
+    }
+
+    /// Maps `count` bytes anonymously, copies `source` there and makes them read-only.
+    private static func mapCopy(of source: UnsafeRawBufferPointer, path: String) throws(ZipError) -> UnsafeMutableRawPointer? {
+        guard source.count > 0, let sourceBase = source.baseAddress else {
+            return nil
+        }
+        let mapped = mmap(nil, source.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw ZipError(.io, "cannot map \(source.count) bytes for '\(path)': \(systemError())")
+        }
+        mapped.copyMemory(from: sourceBase, byteCount: source.count)
+        guard mprotect(mapped, source.count, PROT_READ) == 0 else {
+            let reason = systemError()
+            munmap(mapped, source.count)
+            throw ZipError(.io, "cannot protect the copy of '\(path)': \(reason)")
+        }
+        return mapped
+    }
+
+    /// The text of `errno`, from `strerror(3)`.
+    private static func systemError() -> String {
+        let code = errno
+        if let text = strerror(code) {
+            return String(cString: text) + " (errno \(code))"
+        }
+        return "errno \(code)"
+    }
+}

@@ -1,0 +1,194 @@
+/// A zip archive as PyTorch writes it (and as other tools re-zip it), read from a memory map.
+///
+/// Opening parses the end records (zip64 included), the central directory and
+/// each entry's local header, and nothing else: no record data is touched.
+/// Stored records, which is all PyTorch writes, are then views into the
+/// mapped file; records another tool compressed are inflated through libzip
+/// on first use and cached.
+///
+/// Every record of a PyTorch archive sits under one folder, the ``prefix``,
+/// taken from the first entry (it is the saved file's name, or `archive`):
+///
+/// ```swift
+/// let archive = try ZipArchive(path: "model.pth")
+/// if let pickle = archive.record("data.pkl") {
+///     let bytes = try archive.bytes(of: pickle)
+///     bytes.withUnsafeBytes { raw in … }
+/// }
+/// ```
+///
+/// The archive is immutable once opened and safe to read from many threads.
+///
+/// Names are compared as Swift strings (Unicode canonical equivalence). When
+/// several entries share a name, they are all in ``entries``, and
+/// ``entry(named:)`` returns the first in central directory order.
+public final class ZipArchive: Sendable {
+    /// The mapped file the archive is read from.
+    public let file: MappedFile
+
+    /// The limits the archive was opened with.
+    public let options: Options
+
+    /// Every central directory entry, in central directory order.
+    public let entries: [ZipEntry]
+
+    /// The folder every record sits in: the text before the first `/` of the
+    /// first central directory entry's name (`archive` for archives PyTorch
+    /// wrote to a stream; never assumed).
+    public let prefix: String
+
+    /// Names relative to the prefix, in central directory order.
+    private let relativeNames: [String]
+
+    /// The index of the first entry with each name.
+    private let indexByName: [String: Int]
+
+    /// Inflated compressed records.
+    private let inflation = InflationCache()
+
+    /// Maps the file at `path` and opens it as a zip archive.
+    ///
+    /// - Parameters:
+    ///   - path: The file to open.
+    ///   - options: Limits against malicious input.
+    /// - Throws: ``ZipError`` when the file cannot be mapped or is not a
+    ///   well-formed zip archive with a prefix folder.
+    public convenience init(path: String, options: Options = .init()) throws(ZipError) {
+        try self.init(file: try MappedFile(path: path), options: options)
+    }
+
+    /// Opens an already mapped file as a zip archive.
+    ///
+    /// Reads the end records, the central directory and every local header,
+    /// and checks that every record's data lies before the central directory.
+    ///
+    /// - Parameters:
+    ///   - file: The mapped file.
+    ///   - options: Limits against malicious input.
+    /// - Throws: ``ZipError`` naming the record and the byte offset of the first problem found.
+    public init(file: MappedFile, options: Options = .init()) throws(ZipError) {
+        self.file = file
+        self.options = options
+        let end = try EndOfCentralDirectory.locate(in: file.bytes, maxEntryCount: options.maxEntryCount)
+        let entries = try CentralDirectoryParser(file: file.bytes, end: end, maxEntryCount: options.maxEntryCount).parse()
+        guard let first = entries.first else {
+            throw ZipError(.noPrefix, "the archive has no entries, so no prefix folder", offset: end.recordOffset)
+        }
+        guard let slash = first.name.utf8.firstIndex(of: UInt8(ascii: "/")) else {
+            throw ZipError(.noPrefix, "the first entry's name has no '/', so there is no prefix folder", record: first.name, offset: first.localHeaderOffset)
+        }
+        let prefix = String(decoding: first.name.utf8[..<slash], as: UTF8.self)
+        let folder = Array((prefix + "/").utf8)
+
+        var indexByName: [String: Int] = [:]
+        indexByName.reserveCapacity(entries.count)
+        var relativeNames: [String] = []
+        relativeNames.reserveCapacity(entries.count)
+        for entry in entries {
+            if indexByName[entry.name] == nil {
+                indexByName[entry.name] = entry.index
+            }
+            let utf8 = entry.name.utf8
+            if utf8.starts(with: folder) {
+                relativeNames.append(String(decoding: utf8.dropFirst(folder.count), as: UTF8.self))
+            }
+        }
+        self.entries = entries
+        self.prefix = prefix
+        self.indexByName = indexByName
+        self.relativeNames = relativeNames
+    }
+
+    /// The first entry whose full name is `fullName`, or `nil`.
+    ///
+    /// - Parameter fullName: The name as stored, prefix included (`archive/data.pkl`).
+    public func entry(named fullName: String) -> ZipEntry? {
+        indexByName[fullName].map { entries[$0] }
+    }
+
+    /// The entry of a record, named relative to the ``prefix``: `record("data.pkl")`
+    /// looks up `"\(prefix)/data.pkl"`.
+    ///
+    /// - Parameter name: The record name without the prefix folder.
+    public func record(_ name: String) -> ZipEntry? {
+        entry(named: prefix + "/" + name)
+    }
+
+    /// The names of the records under the ``prefix``, relative to it, in
+    /// central directory order; entries outside the prefix folder are left out.
+    public var recordNames: [String] { relativeNames }
+
+    /// The bytes of a record.
+    ///
+    /// Stored records are a view into the mapped file: no copy, and no page
+    /// touched beyond the local header until the bytes are read. Compressed
+    /// records are inflated through libzip (`zip_fopen_index`, `zip_fread`) on
+    /// first use, into a buffer of exactly the declared size, and cached, so
+    /// that each is inflated once however many threads ask; the data must
+    /// inflate to exactly the declared size and match its CRC-32.
+    ///
+    /// - Parameter entry: An entry of this archive.
+    /// - Returns: The bytes, kept valid by the returned value.
+    /// - Throws: ``ZipError``: ``ZipError/Code/unknownEntry`` for an entry of
+    ///   another archive, ``ZipError/Code/encrypted``, ``ZipError/Code/tooLarge``
+    ///   past ``Options/maxInflatedRecordSize``, or what inflation found.
+    public func bytes(of entry: ZipEntry) throws(ZipError) -> RecordBytes {
+        guard entry.index >= 0, entry.index < entries.count, entries[entry.index] == entry else {
+            throw ZipError(.unknownEntry, "the entry #\(entry.index) is not an entry of '\(file.path)'", record: entry.name)
+        }
+        guard !entry.isEncrypted else {
+            throw ZipError(.encrypted, "the record is encrypted (flags \(entry.flags))", record: entry.name, offset: entry.localHeaderOffset)
+        }
+        if entry.isStored {
+            // The parser checked dataOffset + compressedSize <= the central directory offset < file.count.
+            guard let offset = Int(exactly: entry.dataOffset), let count = Int(exactly: entry.compressedSize),
+                  offset <= file.count, count <= file.count - offset
+            else {
+                throw ZipError(.entryOutOfBounds, "the data (\(entry.compressedSize) bytes) lies outside the file of \(file.count) bytes", record: entry.name, offset: entry.dataOffset)
+            }
+            let start = file.bytes.baseAddress.map { $0 + offset }
+            return RecordBytes(start: start, count: count, owner: file, fileOffset: entry.dataOffset)
+        }
+        guard entry.uncompressedSize <= options.maxInflatedRecordSize, let count = Int(exactly: entry.uncompressedSize) else {
+            throw ZipError(
+                .tooLarge,
+                "the record inflates to \(entry.uncompressedSize) bytes, more than the limit of \(options.maxInflatedRecordSize)",
+                record: entry.name, offset: entry.dataOffset)
+        }
+        let buffer = try inflation.buffer(for: entry, count: count, in: file, entryCount: entries.count)
+        return RecordBytes(start: buffer.pointer.map { UnsafeRawPointer($0) }, count: buffer.count, owner: buffer, fileOffset: nil)
+    }
+
+    /// Recomputes the record's CRC-32 (zlib's `crc32`) and compares it with the central directory's.
+    ///
+    /// Reads every byte of the record (for a stored record, every page of it).
+    ///
+    /// - Parameter entry: An entry of this archive.
+    /// - Throws: ``ZipError/Code/crcMismatch`` with both values, or what ``bytes(of:)`` throws.
+    public func verifyCRC(of entry: ZipEntry) throws(ZipError) {
+        let found = try bytes(of: entry).withUnsafeBytes { crc32($0) }
+        guard found == entry.crc32 else {
+            throw ZipError(
+                .crcMismatch,
+                "CRC-32 of the \(entry.uncompressedSize) bytes is \(hex(found)), but the central directory says \(hex(entry.crc32))",
+                record: entry.name, offset: entry.dataOffset)
+        }
+    }
+
+    /// Asks libzip for an independent second opinion on the whole archive.
+    ///
+    /// Opens the mapped file with libzip's `zip_open_from_source` and
+    /// `ZIP_CHECKCONS` (libzip compares every local header with its central
+    /// directory entry, checks offsets and that the central directory is
+    /// exactly where the end record says), then checks that libzip read the
+    /// same entries as this parser (`zip_stat_index`: name, sizes, CRC, method).
+    /// CRCs are not recomputed: use ``verifyCRC(of:)`` for that.
+    ///
+    /// libzip is stricter than this parser in places: it rejects duplicate names
+    /// under `ZIP_CHECKCONS`, and names flagged UTF-8 that are not.
+    ///
+    /// - Throws: ``ZipError`` carrying libzip's message on failure.
+    public func checkConsistencyWithLibzip() throws(ZipError) {
+        try Libzip.checkConsistency(of: file, expecting: entries)
+    }
+}
