@@ -43,6 +43,6 @@ let package = Package(
         .testTarget(name: "TorchZipTests", dependencies: ["TorchZip"]),
         .testTarget(name: "TorchPickleTests", dependencies: ["TorchPickle"]),
         .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint"]),
-        .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint"]),
+        .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint", "pth"]),
     ]
 )
