@@ -151,6 +151,9 @@ public struct Inspection: Sendable {
             if let d = o.dictItems {
                 return d.items.map { Child(label: $0.string ?? PythonRepr.repr($0), path: path + [PathKey(dictKey: $0)], value: $1) }
             }
+            if !o.listItems.isEmpty {
+                return o.listItems.enumerated().map { Child(label: "[\($0)]", path: path + [.index($0)], value: $1) }
+            }
             if case .dict(let state)? = o.state {
                 return state.items.map { Child(label: "." + ($0.string ?? PythonRepr.repr($0)), path: path + [PathKey(dictKey: $0)], value: $1) }
             }
@@ -183,6 +186,7 @@ public struct Inspection: Sendable {
         case .ndarray(let a):
             return ": numpy \(a.isScalar ? "scalar" : "array") \(a.dtype?.name ?? "?") \(a.shape)"
         case .bytes(let b), .byteArray(let b): return ": \(value.typeName) (\(Format.bytes(b.count)))"
+        case .global(let g): return ": global \(g.qualifiedName)"
         default:
             let r = PythonRepr.repr(value)
             return ": \(value.typeName) " + (r.count > 80 ? String(r.prefix(77)) + "…" : r)
