@@ -21,6 +21,10 @@ public final class Checkpoint: Sendable {
     public let archive: ZipArchive?
     /// Every storage the pickle referenced, in the order first referenced.
     public let storages: [Storage]
+    /// The protocol the file's pickle was written with (2 unless `torch.save` was given another).
+    public let pickleProtocol: Int
+    /// String identities of the file's pickle, so it can be written back byte for byte.
+    public let pickleProvenance: PickleProvenance
 
     /// Opens a checkpoint, recognising its format by content.
     public init(path: String, options: LoadOptions = .init()) throws(CheckpointError) {
@@ -39,6 +43,8 @@ public final class Checkpoint: Sendable {
             self.format = loaded.format
             self.archive = loaded.archive
             self.storages = loaded.storages
+            self.pickleProtocol = loaded.pickleProtocol
+            self.pickleProvenance = loaded.provenance
         case .legacyPickle:
             throw .unrecognizedFormat(path: path, looksLike: "the legacy format of PyTorch before 1.6 (_use_new_zipfile_serialization=False), which this version does not read")
         case .tar:

@@ -13,6 +13,8 @@ enum ZipCheckpointReader {
         let format: CheckpointFormat
         let archive: ZipArchive
         let storages: [Storage]
+        let pickleProtocol: Int
+        let provenance: PickleProvenance
     }
 
     static func load(file: MappedFile, options: LoadOptions) throws(CheckpointError) -> Loaded {
@@ -68,18 +70,19 @@ enum ZipCheckpointReader {
 
         let table = StorageTable(archive: archive, byteOrder: byteOrder)
         let unpickler = Unpickler(options: options.unpickler) { pid in try table.resolve(pid) }
-        let root: Value
+        let decoded: Unpickler.Decoded
         do {
-            root = try pickleBytes.withUnsafeBytes { bytes throws(PickleError) in try unpickler.load(bytes) }
+            decoded = try pickleBytes.withUnsafeBytes { bytes throws(PickleError) in try unpickler.decode(bytes) }
         } catch {
             var e = error
             e.record = pickleEntry.name
             throw .pickle(path: path, record: pickleEntry.name, e)
         }
         let isTorchScript = record("constants.pkl") != nil || archive.recordNames.contains { $0.hasPrefix("code/") }
-        return Loaded(root: root,
+        return Loaded(root: decoded.value,
                       format: .zip(prefix: archive.prefix, version: version, byteOrder: byteOrder, isTorchScript: isTorchScript),
-                      archive: archive, storages: table.ordered)
+                      archive: archive, storages: table.ordered, pickleProtocol: decoded.protocolVersion,
+                      provenance: decoded.provenance)
     }
 }
 

@@ -33,8 +33,27 @@ public struct Unpickler: Sendable {
     /// Reads one pickle that starts at `offset` and returns the object and the
     /// offset just past its `STOP` (legacy files hold several pickles back to back).
     public func load(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PickleError) -> (value: Value, end: Int) {
+        let r = try decode(bytes, at: offset)
+        return (r.value, r.end)
+    }
+
+    /// What one pickle held, and how it was written.
+    public struct Decoded: Sendable {
+        /// The object `STOP` left.
+        public let value: Value
+        /// The offset just past `STOP`.
+        public let end: Int
+        /// The protocol of the `PROTO` opcode (0 when there is none).
+        public let protocolVersion: Int
+        /// Identities of strings the value model does not keep, for writing the pickle back.
+        public let provenance: PickleProvenance
+    }
+
+    /// Reads one pickle that starts at `offset`, with its protocol.
+    public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws(PickleError) -> Decoded {
         var machine = Machine(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)
-        return try machine.run()
+        let (value, end) = try machine.run()
+        return Decoded(value: value, end: end, protocolVersion: machine.protocolVersion, provenance: machine.provenance)
     }
 
     /// Reads one pickle from an array of bytes.
@@ -55,6 +74,17 @@ struct Machine {
 
     var stack: [Value] = []
     var marks: [Int] = []
+    // Object identity of memoized immutable values (str, bytes, complex, device):
+    // the token of a stack slot, by stack index; memo slot → token. Containers
+    // record the tokens of their items, so a writer can reproduce which
+    // occurrences were one Python object. Empty for most stack slots.
+    var slotTokens: [Int: Int32] = [:]
+    var memoTokens: [Int: Int32] = [:]
+    var tokenReferences: [Int32: Int] = [:]
+    var tokenHolders: [any TokenHolder] = []
+    let provenance = PickleProvenance()
+    // The argument tokens of the last REDUCE that built an immutable value, until it is memoized.
+    var pendingCall: (slot: Int, tokens: [Int: Int32])?
     var memo: [Value?] = []
     var sparseMemo: [Int: Value] = [:]
     var memoCount = 0
@@ -138,7 +168,26 @@ struct Machine {
 
     mutating func pop() throws(PickleError) -> Value {
         guard stack.count > fence else { throw fail(.stackUnderflow, "the stack has no item to pop") }
+        if !slotTokens.isEmpty { slotTokens[stack.count - 1] = nil }
         return stack.removeLast()
+    }
+
+    /// Pops the top item with its identity token.
+    mutating func popWithToken() throws(PickleError) -> (Value, Int32?) {
+        guard stack.count > fence else { throw fail(.stackUnderflow, "the stack has no item to pop") }
+        let token = slotTokens.isEmpty ? nil : slotTokens.removeValue(forKey: stack.count - 1)
+        return (stack.removeLast(), token)
+    }
+
+    /// Takes the tokens of stack slots `start...`, as offsets from `start`.
+    mutating func takeTokens(from start: Int) -> [Int: Int32] {
+        guard !slotTokens.isEmpty else { return [:] }
+        var taken: [Int: Int32] = [:]
+        for (index, token) in slotTokens where index >= start {
+            taken[index - start] = token
+        }
+        for index in taken.keys { slotTokens[index + start] = nil }
+        return taken
     }
 
     func top() throws(PickleError) -> Value {
@@ -148,13 +197,19 @@ struct Machine {
 
     /// Pops everything above the topmost mark, and the mark.
     mutating func popMark() throws(PickleError) -> [Value] {
+        try popMarkWithTokens().items
+    }
+
+    /// Pops everything above the topmost mark, and the mark, with the items' identity tokens.
+    mutating func popMarkWithTokens() throws(PickleError) -> (items: [Value], tokens: [Int: Int32]) {
         guard let mark = marks.popLast() else { throw fail(.missingMark, "no MARK to pop to") }
         let items = Array(stack[mark...])
+        let tokens = takeTokens(from: mark)
         stack.removeSubrange(mark...)
         guard items.count <= options.maxContainerSize else {
             throw fail(.limitExceeded, "\(items.count) items exceed UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
         }
-        return items
+        return (items, tokens)
     }
 
     func checkDepth(_ value: Value) throws(PickleError) {
@@ -164,6 +219,35 @@ struct Machine {
     }
 
     // MARK: The memo
+
+    /// Memoizes the top of the stack; an immutable value gets an identity token.
+    mutating func memoPutTop(_ index: Int) throws(PickleError) {
+        let value = try top()
+        try memoPut(index, value)
+        switch value {
+        case .string, .bytes, .byteArray, .complex, .device:
+            let slot = stack.count - 1
+            let token = slotTokens[slot] ?? Int32(truncatingIfNeeded: index)
+            slotTokens[slot] = token
+            memoTokens[index] = token
+            if let pending = pendingCall, pending.slot == slot {
+                provenance.callArguments[token] = pending.tokens
+            }
+            pendingCall = nil
+        default:
+            if !memoTokens.isEmpty { memoTokens[index] = nil }
+        }
+    }
+
+    /// Pushes a memo entry, with its identity token.
+    mutating func memoPush(_ index: Int) throws(PickleError) {
+        let value = try memoGet(index)
+        try push(value)
+        if let token = memoTokens[index] {
+            slotTokens[stack.count - 1] = token
+            tokenReferences[token, default: 0] += 1
+        }
+    }
 
     mutating func memoPut(_ index: Int, _ value: Value) throws(PickleError) {
         guard index >= 0 else { throw fail(.invalidArgument, "negative memo index \(index)") }
@@ -233,6 +317,15 @@ struct Machine {
         }
     }
 
+    /// Drops the tokens of values that were never referenced again: only
+    /// objects the pickle reached more than once need their identity kept.
+    mutating func pruneUnsharedTokens() {
+        for holder in tokenHolders {
+            holder.itemTokens = holder.itemTokens.filter { tokenReferences[$0.value] != nil }
+        }
+        tokenHolders = []
+    }
+
     // MARK: Running
 
     mutating func run() throws(PickleError) -> (value: Value, end: Int) {
@@ -250,6 +343,7 @@ struct Machine {
             opcode = op
             if op == .stop {
                 let result = try pop()
+                pruneUnsharedTokens()
                 return (result, position)
             }
             try execute(op)
@@ -284,6 +378,10 @@ struct Machine {
             _ = try popMark()
         case .dup:
             try push(try top())
+            if let token = slotTokens[stack.count - 2] {
+                slotTokens[stack.count - 1] = token
+                tokenReferences[token, default: 0] += 1
+            }
 
         // Numbers
         case .none: try push(.none)
@@ -352,59 +450,71 @@ struct Machine {
         case .emptySet: try push(.set(PySet()))
         case .emptyTuple: try push(.tuple(PyTuple([])))
         case .list:
-            let v = Value.list(PyList(try popMark()))
-            try checkDepth(v)
-            try push(v)
+            let (items, tokens) = try popMarkWithTokens()
+            let l = PyList(items)
+            hold(l, tokens, base: 0)
+            try checkDepth(.list(l))
+            try push(.list(l))
         case .tuple:
-            let v = Value.tuple(PyTuple(try popMark()))
-            try checkDepth(v)
-            try push(v)
+            let (items, tokens) = try popMarkWithTokens()
+            let t = PyTuple(items)
+            hold(t, tokens, base: 0)
+            try checkDepth(.tuple(t))
+            try push(.tuple(t))
         case .tuple1, .tuple2, .tuple3:
             let n = Int(op.rawValue - Opcode.tuple1.rawValue) + 1
             guard stack.count - fence >= n else { throw fail(.stackUnderflow, "\(op.name) needs \(n) items") }
-            let v = Value.tuple(PyTuple(Array(stack[(stack.count - n)...])))
+            let t = PyTuple(Array(stack[(stack.count - n)...]))
+            hold(t, takeTokens(from: stack.count - n), base: 0)
             stack.removeLast(n)
-            try checkDepth(v)
-            try push(v)
+            try checkDepth(.tuple(t))
+            try push(.tuple(t))
         case .dict:
-            let items = try popMark()
+            let (items, tokens) = try popMarkWithTokens()
             let d = PyDict()
-            try setItems(d, items)
+            try setItems(d, items, tokens: tokens)
             try push(.dict(d))
         case .frozenSet:
+            let (items, tokens) = try popMarkWithTokens()
             let s = PySet(frozen: true)
-            for item in try popMark() { try insert(item, into: s) }
+            for item in items { try insert(item, into: s) }
+            hold(s, tokens, base: 0)
             try checkDepth(.set(s))
             try push(.set(s))
         case .append:
-            let item = try pop()
-            try append([item], to: try top())
+            let (item, token) = try popWithToken()
+            try append([item], tokens: token.map { [0: $0] } ?? [:], to: try top())
         case .appends:
-            let items = try popMark()
-            try append(items, to: try top())
+            let (items, tokens) = try popMarkWithTokens()
+            try append(items, tokens: tokens, to: try top())
         case .setItem:
-            let value = try pop()
-            let key = try pop()
-            try setItems(on: try top(), [key, value])
+            let (value, valueToken) = try popWithToken()
+            let (key, keyToken) = try popWithToken()
+            var tokens: [Int: Int32] = [:]
+            if let keyToken { tokens[0] = keyToken }
+            if let valueToken { tokens[1] = valueToken }
+            try setItems(on: try top(), [key, value], tokens: tokens)
         case .setItems:
-            let items = try popMark()
-            try setItems(on: try top(), items)
+            let (items, tokens) = try popMarkWithTokens()
+            try setItems(on: try top(), items, tokens: tokens)
         case .addItems:
-            let items = try popMark()
+            let (items, tokens) = try popMarkWithTokens()
             guard case .set(let s) = try top(), !s.isFrozen else {
                 throw fail(.invalidArgument, "ADDITEMS on a \(try top().typeName), not a set")
             }
+            let base = s.count
             for item in items { try insert(item, into: s) }
+            hold(s, tokens, base: base)
             try checkDepth(.set(s))
 
         // The memo
-        case .put: try memoPut(try decimal(try readLine(), what: "memo index"), try top())
-        case .binPut: try memoPut(Int(try readByte()), try top())
-        case .longBinPut: try memoPut(Int(try readInteger(UInt32.self)), try top())
-        case .memoize: try memoPut(memoCount, try top())
-        case .get: try push(try memoGet(try decimal(try readLine(), what: "memo index")))
-        case .binGet: try push(try memoGet(Int(try readByte())))
-        case .longBinGet: try push(try memoGet(Int(try readInteger(UInt32.self))))
+        case .put: try memoPutTop(try decimal(try readLine(), what: "memo index"))
+        case .binPut: try memoPutTop(Int(try readByte()))
+        case .longBinPut: try memoPutTop(Int(try readInteger(UInt32.self)))
+        case .memoize: try memoPutTop(memoCount)
+        case .get: try memoPush(try decimal(try readLine(), what: "memo index"))
+        case .binGet: try memoPush(Int(try readByte()))
+        case .longBinGet: try memoPush(Int(try readInteger(UInt32.self)))
 
         // Objects
         case .global:
@@ -412,11 +522,12 @@ struct Machine {
             let name = try readLineText()
             try push(Self.global(module: module, name: name))
         case .stackGlobal:
-            let name = try pop()
-            let module = try pop()
+            let (name, nameToken) = try popWithToken()
+            let (module, moduleToken) = try popWithToken()
             guard case .string(let n) = name, case .string(let m) = module else {
                 throw fail(.invalidArgument, "STACK_GLOBAL needs two str, found \(module.typeName) and \(name.typeName)")
             }
+            provenance.globalNames[m + "\n" + n] = (moduleToken, nameToken)
             try push(Self.global(module: m, name: n))
         case .reduce:
             let args = try pop()
@@ -424,14 +535,24 @@ struct Machine {
             guard case .tuple(let t) = args else {
                 throw fail(.invalidArgument, "REDUCE arguments must be a tuple, found \(args.typeName)")
             }
-            try push(try call(callable, t.items, construction: .reduce))
+            let result = try call(callable, t.items, construction: .reduce, argumentTokens: t)
+            try push(result)
+            if case .bytes = result, provenance.latin1 == nil, t.count == 2, case .string("latin1") = t.items[1] {
+                provenance.latin1 = t.itemTokens[1]
+            }
+            switch result {
+            case .bytes, .byteArray, .device, .complex:
+                pendingCall = t.itemTokens.isEmpty ? nil : (stack.count - 1, t.itemTokens)
+            default:
+                break
+            }
         case .newObj:
             let args = try pop()
             let cls = try pop()
             guard case .tuple(let t) = args else {
                 throw fail(.invalidArgument, "NEWOBJ arguments must be a tuple, found \(args.typeName)")
             }
-            try push(try call(cls, t.items, construction: .newObject))
+            try push(try call(cls, t.items, construction: .newObject, argumentTokens: t))
         case .newObjEx:
             let kwargs = try pop()
             let args = try pop()
@@ -439,7 +560,7 @@ struct Machine {
             guard case .tuple(let t) = args, case .dict = kwargs else {
                 throw fail(.invalidArgument, "NEWOBJ_EX needs a tuple and a dict, found \(args.typeName) and \(kwargs.typeName)")
             }
-            try push(try call(cls, t.items, construction: .newObjectWithKeywords, keywords: kwargs))
+            try push(try call(cls, t.items, construction: .newObjectWithKeywords, keywords: kwargs, argumentTokens: t))
         case .inst:
             let module = try readLineText()
             let name = try readLineText()
@@ -460,7 +581,12 @@ struct Machine {
             }
             try push(try loadPersistent(.string(String(decoding: line, as: UTF8.self))))
         case .binPersID:
-            try push(try loadPersistent(try pop()))
+            let pid = try pop()
+            let loaded = try loadPersistent(pid)
+            if case .storage(let storage) = loaded, case .tuple(let t) = pid {
+                provenance.recordReference(storage, tokens: t.itemTokens)
+            }
+            try push(loaded)
         case .ext1, .ext2, .ext4:
             let code: Int = switch op {
             case .ext1: Int(try readByte())
@@ -475,22 +601,32 @@ struct Machine {
     static func global(module: String, name: String) -> Value {
         let g = PyGlobal(module: module, name: name)
         if case .dtype(let d)? = g.known { return .dtype(d) }
+        g.pickledAsGlobal = true
         return .global(g)
     }
 
     // MARK: Container operations
 
-    mutating func append(_ items: [Value], to target: Value) throws(PickleError) {
+    /// Records identity tokens of items placed in a container at `base`.
+    mutating func hold(_ holder: any TokenHolder, _ tokens: [Int: Int32], base: Int) {
+        guard !tokens.isEmpty else { return }
+        if holder.itemTokens.isEmpty { tokenHolders.append(holder) }
+        for (offset, token) in tokens { holder.itemTokens[base + offset] = token }
+    }
+
+    mutating func append(_ items: [Value], tokens: [Int: Int32], to target: Value) throws(PickleError) {
         switch target {
         case .list(let l):
             guard l.items.count + items.count <= options.maxContainerSize else {
                 throw fail(.limitExceeded, "list grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
             }
+            hold(l, tokens, base: l.items.count)
             l.items.append(contentsOf: items)
             for item in items { l.depth = max(l.depth, item.nestingDepth + 1) }
             try checkDepth(target)
         case .object(let o):
             // A list subclass or a deque: `obj.extend(items)` / `obj.append(item)`.
+            hold(o.listTokens, tokens, base: o.listItems.count)
             o.listItems.append(contentsOf: items)
             for item in items { o.depth = max(o.depth, item.nestingDepth + 1) }
             try checkDepth(target)
@@ -499,15 +635,15 @@ struct Machine {
         }
     }
 
-    mutating func setItems(on target: Value, _ items: [Value]) throws(PickleError) {
+    mutating func setItems(on target: Value, _ items: [Value], tokens: [Int: Int32]) throws(PickleError) {
         switch target {
         case .dict(let d):
-            try setItems(d, items)
+            try setItems(d, items, tokens: tokens)
         case .object(let o):
             // A dict subclass: `obj[key] = value`.
             let d = o.dictItems ?? PyDict()
             o.dictItems = d
-            try setItems(d, items)
+            try setItems(d, items, tokens: tokens)
             o.depth = max(o.depth, d.depth + 1)
         default:
             throw fail(.invalidArgument, "cannot set items on a \(target.typeName)")
@@ -515,7 +651,7 @@ struct Machine {
         try checkDepth(target)
     }
 
-    func setItems(_ d: PyDict, _ items: [Value]) throws(PickleError) {
+    mutating func setItems(_ d: PyDict, _ items: [Value], tokens: [Int: Int32]) throws(PickleError) {
         guard items.count % 2 == 0 else { throw fail(.invalidArgument, "odd number of items (\(items.count)) for key–value pairs") }
         guard d.count + items.count / 2 <= options.maxContainerSize else {
             throw fail(.limitExceeded, "dict grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
@@ -523,10 +659,18 @@ struct Machine {
         d.reserve(items.count / 2)
         var i = 0
         while i < items.count {
+            let entry: Int
             do {
-                try d.set(items[i + 1], for: items[i])
+                entry = try d.setReturningIndex(items[i + 1], for: items[i])
             } catch {
                 throw fail(.invalidArgument, error.message)
+            }
+            if !tokens.isEmpty {
+                // Python keeps the first key object of an entry; a value replaces the old one.
+                var pair: [Int: Int32] = [:]
+                if let k = tokens[i], d.itemTokens[2 * entry] == nil { pair[2 * entry] = k }
+                if let v = tokens[i + 1] { pair[2 * entry + 1] = v } else { d.itemTokens[2 * entry + 1] = nil }
+                hold(d, pair, base: 0)
             }
             i += 2
         }
@@ -542,11 +686,17 @@ struct Machine {
 
     // MARK: Calls, BUILD and persistent ids
 
-    func call(_ callable: Value, _ args: [Value], construction: PyObject.Construction, keywords: Value? = nil) throws(PickleError) -> Value {
+    mutating func call(_ callable: Value, _ args: [Value], construction: PyObject.Construction, keywords: Value? = nil,
+                       argumentTokens: (any TokenHolder)? = nil) throws(PickleError) -> Value {
         if case .global(let g) = callable, let known = g.known, keywords == nil {
             do {
                 if let v = try known.call(args, construction: construction) {
                     try checkDepth(v)
+                    switch v {
+                    case .ndarray(let a): a.origin = (callable, args, argumentTokens?.itemTokens ?? [:])
+                    case .numpyDType(let d): d.origin = (callable, args, argumentTokens?.itemTokens ?? [:])
+                    default: break
+                    }
                     return v
                 }
             } catch let error as RebuildError {
@@ -556,6 +706,7 @@ struct Machine {
             }
         }
         let object = PyObject(callable: callable, construction: construction, arguments: args, keywordArguments: keywords)
+        if let argumentTokens, !argumentTokens.itemTokens.isEmpty { hold(object.argumentTokens, argumentTokens.itemTokens, base: 0) }
         try checkDepth(.object(object))
         return .object(object)
     }

@@ -9,6 +9,8 @@ public final class NumpyDType: @unchecked Sendable {
     public internal(set) var elementSize: Int = -1
     /// The whole `BUILD` state, kept for what is not interpreted here.
     public internal(set) var state: Value?
+    /// How the pickle constructed it (`numpy.dtype('f4', False, True)`), for writing it back.
+    var origin: (callable: Value, arguments: [Value], tokens: [Int: Int32])?
 
     init(typeString: String) { self.typeString = typeString }
 
@@ -59,6 +61,9 @@ public final class NDArray: @unchecked Sendable {
     public internal(set) var objects: [Value]?
     /// Whether this is a numpy scalar (`np.float64(1.5)`) rather than an array.
     public let isScalar: Bool
+    /// How the pickle constructed it, and the state `BUILD` gave it, for writing it back.
+    var origin: (callable: Value, arguments: [Value], tokens: [Int: Int32])?
+    var buildState: Value?
 
     init(shape: [Int], isScalar: Bool) {
         self.shape = shape

@@ -52,7 +52,10 @@ extension KnownGlobal {
             let d = PyDict(kind: self == .counter ? .counter : .orderedDict)
             if let first = args.first {
                 switch first {
-                case .dict(let src): for (k, v) in src.items { try d.set(v, for: k) }
+                case .dict(let src):
+                    for (k, v) in src.items { try d.set(v, for: k) }
+                    // Same entries in the same order: the items keep their object identities.
+                    d.itemTokens = src.itemTokens
                 case .list, .tuple:
                     for pair in first.items ?? [] {
                         guard let kv = pair.items, kv.count == 2 else { throw RebuildError("expects key–value pairs") }

@@ -7,6 +7,7 @@ enum Rebuild {
             o.depth = max(o.depth, state.nestingDepth + 1)
         case .dict(let d):
             // An OrderedDict's instance attributes, such as a state dict's `_metadata`.
+            d.state = state
             var attributes: [Value] = []
             switch state {
             case .none: return
@@ -23,6 +24,7 @@ enum Rebuild {
             }
         case .ndarray(let a):
             try buildArray(a, state)
+            a.buildState = state
         case .numpyDType(let dt):
             // (version, byteorder, subarray, names, fields, elsize, alignment, flags)
             guard let items = state.items, items.count >= 6 else { throw ValueError("numpy dtype state must be a tuple") }

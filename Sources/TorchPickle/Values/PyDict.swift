@@ -35,8 +35,11 @@ public final class PyDict: @unchecked Sendable {
     /// Instance attributes set by the pickle's `BUILD` (a module's
     /// `state_dict()` carries `_metadata` here), in the order they were set.
     public var attributes: [(name: String, value: Value)] = []
+    /// The state `BUILD` gave, as pickled (the source of ``attributes``).
+    public internal(set) var state: Value?
     private var index: [HashKey: Int] = [:]
     var depth = 1
+    var itemTokens: [Int: Int32] = [:]
 
     /// Creates an empty mapping.
     public init(kind: Kind = .dict) { self.kind = kind }
@@ -58,15 +61,24 @@ public final class PyDict: @unchecked Sendable {
     /// Sets the value for a key: a new key goes last, an existing key keeps
     /// its place (as in Python). Throws when the key is not hashable in Python.
     public func set(_ value: Value, for key: Value) throws(ValueError) {
+        _ = try setReturningIndex(value, for: key)
+    }
+
+    /// Sets the value for a key and returns the entry's position.
+    func setReturningIndex(_ value: Value, for key: Value) throws(ValueError) -> Int {
         let hashKey = try HashKey(key)
+        let position: Int
         if let i = index[hashKey] {
             values[i] = value
+            position = i
         } else {
-            index[hashKey] = keys.count
+            position = keys.count
+            index[hashKey] = position
             keys.append(key)
             values.append(value)
         }
         depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
+        return position
     }
 
     /// Reserves room for `count` more items.

@@ -10,6 +10,9 @@ public final class PyGlobal: @unchecked Sendable {
     public let name: String
     /// What this library knows about the global, if anything.
     let known: KnownGlobal?
+    /// Whether a pickle named it with `GLOBAL`/`STACK_GLOBAL` (a layout may
+    /// instead come from `torch.serialization._get_layout`, as torch 2 writes it).
+    var pickledAsGlobal = false
 
     init(module: String, name: String, known: KnownGlobal?) {
         self.module = module
@@ -58,6 +61,8 @@ public final class PyObject: @unchecked Sendable {
     /// Items set on the object (a `dict` subclass).
     public internal(set) var dictItems: PyDict?
     var depth: Int
+    let argumentTokens = TokenMap()
+    let listTokens = TokenMap()
 
     init(callable: Value, construction: Construction, arguments: [Value], keywordArguments: Value? = nil) {
         self.callable = callable
