@@ -14,6 +14,8 @@ public enum CheckpointError: Error, Sendable, CustomStringConvertible {
     case missingRecord(path: String, record: String)
     /// A record holds something the format does not allow.
     case invalidRecord(path: String, record: String, reason: String)
+    /// The checkpoint could not be written; the previous file at `path`, if any, is unchanged.
+    case cannotWrite(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,8 @@ public enum CheckpointError: Error, Sendable, CustomStringConvertible {
             "\(path): the archive has no record '\(record)'"
         case .invalidRecord(let path, let record, let reason):
             "\(path): record '\(record)': \(reason)"
+        case .cannotWrite(let path, let reason):
+            "\(path): cannot write: \(reason) (any previous file is unchanged)"
         }
     }
 }

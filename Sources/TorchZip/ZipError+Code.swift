@@ -37,7 +37,15 @@ extension ZipError {
         case unknownEntry
         /// libzip reported an error not covered by a more specific code; the message is libzip's.
         case libzip
-        /// A system call failed (memory mapping, allocation); the message has the system's reason.
+        /// A system call failed (memory mapping, allocation, writing a file); the message has the system's reason.
         case io
+        /// A writer was given an argument it cannot write: an empty or
+        /// malformed prefix or record name, or an alignment out of range.
+        case invalidArgument
+        /// A record with this name was already written to the archive.
+        case duplicateRecord
+        /// The writer accepts no more records: ``PyTorchZipWriter/finish(serializationID:)``
+        /// was called, or an earlier error left the archive incomplete.
+        case writerClosed
     }
 }

@@ -22,16 +22,36 @@ public struct PickleEncoder: Sendable {
         self.provenance = provenance
     }
 
+    /// Whether storages get new keys `"0"`, `"1"`, … in the order the pickle
+    /// first meets them, as `torch.save` numbers them (for a new file), rather
+    /// than keeping their own keys (for writing a loaded file back).
+    public var renumbersStorages = false
+
+    /// A pickle and the storages it refers to.
+    public struct Encoded: Sendable {
+        /// The pickle.
+        public let bytes: [UInt8]
+        /// Every storage the pickle refers to, with the key it was written
+        /// under, in the order first referenced.
+        public let storages: [(key: String, storage: Storage)]
+    }
+
     /// Encodes a value; throws ``PickleError`` (code `.unsupported`) for values
     /// this encoder cannot write as Python would.
     public func encode(_ value: Value) throws(PickleError) -> [UInt8] {
+        try encodeWithStorages(value).bytes
+    }
+
+    /// Encodes a value and reports the storages it refers to (the records a checkpoint needs).
+    public func encodeWithStorages(_ value: Value) throws(PickleError) -> Encoded {
         guard (2...5).contains(protocolVersion) else {
             throw PickleError(.unsupportedProtocol, "the encoder writes protocols 2 to 5, not \(protocolVersion)", offset: 0, opcode: nil)
         }
         var writer = PickleWriter(protocolVersion: protocolVersion, provenance: provenance ?? PickleProvenance(),
                                   sharesSingletons: provenance == nil)
+        writer.renumbersStorages = renumbersStorages
         try writer.dump(value)
-        return writer.output
+        return Encoded(bytes: writer.output, storages: writer.storagesInOrder)
     }
 }
 
@@ -62,6 +82,9 @@ struct PickleWriter {
     /// identities are authoritative instead, since a file may hold distinct
     /// one-character strings.
     let sharesSingletons: Bool
+    var renumbersStorages = false
+    var storageKeys: [ObjectIdentifier: String] = [:]
+    var storagesInOrder: [(key: String, storage: Storage)] = []
 
     init(protocolVersion: Int, provenance: PickleProvenance, sharesSingletons: Bool) {
         self.proto = protocolVersion

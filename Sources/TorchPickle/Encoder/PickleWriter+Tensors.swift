@@ -104,8 +104,16 @@ extension PickleWriter {
     mutating func savePersistentStorage(_ s: Storage) throws(PickleError) {
         let cls = s.isUntyped ? PyGlobal(module: "torch.storage", name: "UntypedStorage")
                               : PyGlobal(module: "torch", name: s.dtype.storageClassName ?? "UntypedStorage")
-        let pid = PyTuple([.string("storage"), .global(cls), .string(s.key), .string(s.location), .int(s.elementCount)])
         let id = ObjectIdentifier(s)
+        let key: String
+        if let known = storageKeys[id] {
+            key = known
+        } else {
+            key = renumbersStorages ? String(storagesInOrder.count) : s.key
+            storageKeys[id] = key
+            storagesInOrder.append((key, s))
+        }
+        let pid = PyTuple([.string("storage"), .global(cls), .string(key), .string(s.location), .int(s.elementCount)])
         let reference = storageReferenceCounts[id, default: 0]
         storageReferenceCounts[id] = reference + 1
         if let recorded = provenance.storageReferences[id], reference < recorded.count {
@@ -116,7 +124,7 @@ extension PickleWriter {
             // constants; a key is one string per storage (one-character keys are
             // CPython's shared single-character strings); 'cuda:N' is new each time.
             pid.itemTokens[0] = constantToken("interned:storage")
-            pid.itemTokens[2] = s.key.unicodeScalars.count == 1 ? constantToken("str:" + s.key)
+            pid.itemTokens[2] = key.unicodeScalars.count == 1 ? constantToken("str:" + key)
                                                                 : constantToken("pid:key:\(UInt(bitPattern: id.hashValue))")
             if !s.location.contains(":") { pid.itemTokens[3] = constantToken("interned:" + s.location) }
         }

@@ -1,0 +1,231 @@
+/// A ``ZipSink`` that writes a file atomically: readers of the destination see
+/// the old file or the complete new one, never a partial archive.
+///
+/// Bytes go to a new temporary file in the destination's directory (created
+/// with `O_EXCL`, mode `rw-rw-rw-` less the umask, like any new file).
+/// ``commit()`` flushes, `fsync`s it, `rename`s it over the destination and
+/// `fsync`s the directory, so the new file survives a crash once `commit`
+/// returns. On any error before the rename, on ``abandon()``, and when the
+/// sink goes away without a commit, the temporary file is removed and the
+/// destination is left as it was.
+///
+/// Small writes (headers) are gathered in a buffer; large ones (record data)
+/// go straight to the file after the buffer is flushed.
+///
+/// ```swift
+/// let sink = try AtomicFileSink(destination: "model.pth")
+/// let writer = try PyTorchZipWriter(sink: sink, prefix: "model")
+/// try writer.writeRecord("data.pkl", bytes: pickle)
+/// …
+/// try writer.finish()
+/// try sink.commit()
+/// ```
+public final class AtomicFileSink: ZipSink {
+    /// The path the file is committed to.
+    public let destination: String
+
+    /// The temporary file the bytes go to until ``commit()``; `nil` once it
+    /// was renamed into place or removed.
+    public private(set) var temporaryPath: String?
+
+    /// The number of bytes written so far (buffered ones included).
+    public private(set) var position: UInt64 = 0
+
+    /// The system calls, replaceable in tests.
+    private let calls: FileSystemCalls
+    /// The temporary file's descriptor; -1 once closed.
+    private var descriptor: Int32
+    /// Small writes not yet handed to the file.
+    private var buffer: [UInt8] = []
+    /// The buffer's size; writes at least this large bypass it.
+    private let bufferCapacity: Int
+    /// Why the sink can no longer be written to, once it cannot.
+    private var closedReason: String?
+
+    /// Creates the temporary file next to `destination`.
+    ///
+    /// - Parameter destination: The file to create or replace on ``commit()``.
+    /// - Throws: ``ZipError/Code/cannotOpen`` when the temporary file cannot be
+    ///   created (for example, the directory does not exist or is not writable).
+    public convenience init(destination: String) throws(ZipError) {
+        try self.init(destination: destination, calls: .system)
+    }
+
+    /// Creates the temporary file next to `destination`, making system calls through `calls`.
+    ///
+    /// - Parameters:
+    ///   - destination: The file to create or replace on ``commit()``.
+    ///   - calls: The system calls to make.
+    ///   - bufferCapacity: The size of the buffer for small writes.
+    package init(destination: String, calls: FileSystemCalls, bufferCapacity: Int = 1 << 18) throws(ZipError) {
+        self.destination = destination
+        self.calls = calls
+        self.bufferCapacity = max(1, bufferCapacity)
+        let (directory, name) = Self.split(destination)
+        guard !name.isEmpty else {
+            throw ZipError(.cannotOpen, "cannot write '\(destination)': the path names a directory, not a file")
+        }
+        var attempt = 0
+        while true {
+            let candidate = directory + "/." + name + "." + Self.randomSuffix() + ".tmp"
+            let result = calls.open(candidate, FileSystemCalls.createExclusive, FileSystemCalls.newFileMode)
+            if result >= 0 {
+                descriptor = result
+                temporaryPath = candidate
+                break
+            }
+            attempt += 1
+            // A name taken by another writer: draw another; anything else is final.
+            guard -result == FileSystemCalls.fileExists, attempt < 100 else {
+                throw ZipError(.cannotOpen, "cannot create a temporary file next to '\(destination)' ('\(candidate)'): \(FileSystemCalls.describe(-result))")
+            }
+        }
+        buffer.reserveCapacity(self.bufferCapacity)
+    }
+
+    deinit {
+        abandon()
+    }
+
+    /// Appends `bytes`: into the buffer when they are small, else to the file directly.
+    ///
+    /// - Throws: ``ZipError/Code/io`` when the file cannot be written; the
+    ///   temporary file is then removed and the sink refuses further writes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(ZipError) {
+        try requireOpen()
+        if bytes.count >= bufferCapacity {
+            try flushBuffer()
+            try writeFully(bytes)
+        } else {
+            if bytes.count > bufferCapacity - buffer.count {
+                try flushBuffer()
+            }
+            buffer.append(contentsOf: bytes)
+        }
+        position += UInt64(bytes.count)
+    }
+
+    /// Makes the file the destination: flushes the buffer, `fsync`s and closes
+    /// the temporary file, `rename`s it over the destination, then `fsync`s
+    /// the directory so that the rename is durable.
+    ///
+    /// - Throws: ``ZipError/Code/io`` naming the step that failed. Before the
+    ///   rename, the temporary file is removed and the destination is
+    ///   untouched; a failure to sync the directory after the rename is
+    ///   reported too, though the new file is then already in place.
+    public func commit() throws(ZipError) {
+        try requireOpen()
+        try flushBuffer()
+        let synced = calls.fsync(descriptor)
+        guard synced == 0 else {
+            throw fail("cannot fsync the temporary file", code: -synced)
+        }
+        let closed = calls.close(descriptor)
+        descriptor = -1
+        guard closed == 0 else {
+            throw fail("cannot close the temporary file", code: -closed)
+        }
+        guard let temporary = temporaryPath else {
+            throw ZipError(.io, "cannot commit '\(destination)': the temporary file is gone")
+        }
+        let renamed = calls.rename(temporary, destination)
+        guard renamed == 0 else {
+            throw fail("cannot rename the temporary file '\(temporary)' to the destination", code: -renamed)
+        }
+        temporaryPath = nil
+        closedReason = "the file was committed"
+        try syncDirectory()
+    }
+
+    /// Gives the file up: closes and removes the temporary file, leaving the
+    /// destination as it was. Does nothing after ``commit()`` or a failure.
+    public func abandon() {
+        if descriptor >= 0 {
+            _ = calls.close(descriptor)
+            descriptor = -1
+        }
+        if let temporary = temporaryPath {
+            _ = calls.unlink(temporary)
+            temporaryPath = nil
+        }
+        buffer.removeAll()
+        if closedReason == nil {
+            closedReason = "the file was abandoned"
+        }
+    }
+
+    /// Throws unless the sink can still be written to.
+    private func requireOpen() throws(ZipError) {
+        if let closedReason {
+            throw ZipError(.io, "cannot write '\(destination)': \(closedReason)")
+        }
+    }
+
+    /// Writes the buffered bytes to the file.
+    private func flushBuffer() throws(ZipError) {
+        guard !buffer.isEmpty else { return }
+        let result = buffer.withUnsafeBytes { raw in
+            Result { () throws(ZipError) in try writeFully(raw) }
+        }
+        try result.get()
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes all of `bytes` to the file: at most 1 GiB per `write(2)`,
+    /// continuing after short writes and interruptions.
+    private func writeFully(_ bytes: UnsafeRawBufferPointer) throws(ZipError) {
+        var done = 0
+        while done < bytes.count {
+            let chunk = min(bytes.count - done, 1 << 30)
+            let written = calls.write(descriptor, UnsafeRawBufferPointer(rebasing: bytes[done ..< done + chunk]))
+            if written < 0 {
+                if Int32(clamping: -written) == FileSystemCalls.interrupted { continue }
+                throw fail("cannot write \(chunk) bytes at byte \(position + UInt64(done)) of the temporary file", code: Int32(clamping: -written))
+            }
+            if written == 0 {
+                throw fail("cannot write \(chunk) bytes at byte \(position + UInt64(done)) of the temporary file: no progress", code: nil)
+            }
+            done += written
+        }
+    }
+
+    /// `fsync`s the destination's directory, so that the rename survives a crash.
+    private func syncDirectory() throws(ZipError) {
+        let (directory, _) = Self.split(destination)
+        let handle = calls.open(directory, FileSystemCalls.openDirectory, 0)
+        guard handle >= 0 else {
+            throw ZipError(.io, "'\(destination)' is in place, but its directory cannot be opened to fsync it: \(FileSystemCalls.describe(-handle))")
+        }
+        let synced = calls.fsync(handle)
+        _ = calls.close(handle)
+        // Some file systems cannot sync directories (EINVAL): nothing more can be done there.
+        guard synced == 0 || -synced == FileSystemCalls.invalidArgument else {
+            throw ZipError(.io, "'\(destination)' is in place, but its directory cannot be fsynced: \(FileSystemCalls.describe(-synced))")
+        }
+    }
+
+    /// Removes the temporary file, closes the sink, and returns the error to throw.
+    private func fail(_ what: String, code: Int32?) -> ZipError {
+        let temporary = temporaryPath ?? "?"
+        abandon()
+        let reason = code.map { ": " + FileSystemCalls.describe($0) } ?? ""
+        closedReason = "an earlier error left it incomplete (\(what))"
+        return ZipError(.io, "\(what) ('\(temporary)')\(reason); it was removed and '\(destination)' is untouched")
+    }
+
+    /// The directory of `path` (`.` when it has none) and its last component.
+    private static func split(_ path: String) -> (directory: String, name: String) {
+        let utf8 = Array(path.utf8)
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else {
+            return (".", path)
+        }
+        let directory = slash == 0 ? "/" : String(decoding: utf8[..<slash], as: UTF8.self)
+        return (directory, String(decoding: utf8[(slash + 1)...], as: UTF8.self))
+    }
+
+    /// Twelve random hexadecimal digits.
+    private static func randomSuffix() -> String {
+        let digits = String(UInt64.random(in: 0 ..< (1 << 48)), radix: 16)
+        return String(repeating: "0", count: 12 - digits.count) + digits
+    }
+}

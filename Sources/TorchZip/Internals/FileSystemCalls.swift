@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The system calls ``AtomicFileSink`` makes, in one replaceable table, so
+/// that tests can make any of them fail and check that the sink cleans up.
+///
+/// Every call returns what the C function returns on success and `-errno`
+/// on failure (the kernel's own convention), so a replacement reports an
+/// error without touching `errno`.
+package struct FileSystemCalls: Sendable {
+    /// `open(2)`: a file descriptor, or `-errno`.
+    package var open: @Sendable (_ path: String, _ flags: Int32, _ mode: UInt32) -> Int32
+    /// `write(2)`: the number of bytes written, or `-errno`.
+    package var write: @Sendable (_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int
+    /// `fsync(2)`: 0, or `-errno`.
+    package var fsync: @Sendable (_ descriptor: Int32) -> Int32
+    /// `close(2)`: 0, or `-errno`.
+    package var close: @Sendable (_ descriptor: Int32) -> Int32
+    /// `rename(2)`: 0, or `-errno`.
+    package var rename: @Sendable (_ from: String, _ to: String) -> Int32
+    /// `unlink(2)`: 0, or `-errno`.
+    package var unlink: @Sendable (_ path: String) -> Int32
+
+    /// The real calls.
+    package static let system = FileSystemCalls(
+        open: systemOpen, write: systemWrite, fsync: systemFsync,
+        close: systemClose, rename: systemRename, unlink: systemUnlink)
+
+    /// Creates a table of calls.
+    package init(
+        open: @escaping @Sendable (String, Int32, UInt32) -> Int32,
+        write: @escaping @Sendable (Int32, UnsafeRawBufferPointer) -> Int,
+        fsync: @escaping @Sendable (Int32) -> Int32,
+        close: @escaping @Sendable (Int32) -> Int32,
+        rename: @escaping @Sendable (String, String) -> Int32,
+        unlink: @escaping @Sendable (String) -> Int32
+    ) {
+        self.open = open
+        self.write = write
+        self.fsync = fsync
+        self.close = close
+        self.rename = rename
+        self.unlink = unlink
+    }
+
+    /// The flags for a new file that must not exist yet: write-only, created exclusively, close-on-exec.
+    static let createExclusive: Int32 = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
+    /// The flags for opening a directory to `fsync` it.
+    static let openDirectory: Int32 = O_RDONLY | O_DIRECTORY | O_CLOEXEC
+    /// The mode of a new file before the umask: `rw-rw-rw-`, as `fopen` and `open(…, 0666)` use.
+    static let newFileMode: UInt32 = 0o666
+    /// `EEXIST`.
+    static let fileExists: Int32 = EEXIST
+    /// `EINTR`.
+    static let interrupted: Int32 = EINTR
+    /// `EINVAL`, which some file systems return for `fsync` on a directory.
+    static let invalidArgument: Int32 = EINVAL
+
+    /// The text of an error number, from `strerror(3)`.
+    static func describe(_ code: Int32) -> String {
+        if let text = strerror(code) {
+            return String(cString: text) + " (errno \(code))"
+        }
+        return "errno \(code)"
+    }
+}
+
+// The C calls, at file scope where their names are not shadowed by the table's properties.
+
+private func systemOpen(_ path: String, _ flags: Int32, _ mode: UInt32) -> Int32 {
+    let descriptor = open(path, flags, mode_t(mode))
+    return descriptor >= 0 ? descriptor : -errno
+}
+
+private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int {
+    let written = write(descriptor, bytes.baseAddress, bytes.count)
+    return written >= 0 ? written : -Int(errno)
+}
+
+private func systemFsync(_ descriptor: Int32) -> Int32 {
+    fsync(descriptor) == 0 ? 0 : -errno
+}
+
+private func systemClose(_ descriptor: Int32) -> Int32 {
+    close(descriptor) == 0 ? 0 : -errno
+}
+
+private func systemRename(_ from: String, _ to: String) -> Int32 {
+    rename(from, to) == 0 ? 0 : -errno
+}
+
+private func systemUnlink(_ path: String) -> Int32 {
+    unlink(path) == 0 ? 0 : -errno
+}

@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+/// `pth rewrite`, run as a user runs it.
+@Suite("pth rewrite")
+struct RewriteCommandTests {
+    @Test("OUT is identical to IN", arguments: ["training_checkpoint.ckpt", "prefixes/model.tar.gz", "proto5.pth", "values.pth"])
+    func identical(_ name: String) throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pth-cli-\(UUID().uuidString).pth").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try PthCommand.run("rewrite", PthCommand.fixture(name), out)
+        #expect(r.status == 0, "\(r.stderr)")
+        let same = try Data(contentsOf: URL(fileURLWithPath: out)) == Data(contentsOf: URL(fileURLWithPath: PthCommand.fixture(name)))
+        #expect(same)
+    }
+
+    @Test("a bad input fails with exit 1 and leaves OUT alone")
+    func badInput() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pth-cli-\(UUID().uuidString).pth").path
+        try Data("keep me".utf8).write(to: URL(fileURLWithPath: out))
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try PthCommand.run("rewrite", PthCommand.fixture("README.md"), out)
+        #expect(r.status == 1)
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "keep me")
+    }
+}

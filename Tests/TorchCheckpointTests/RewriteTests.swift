@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import TorchCheckpoint
+
+/// A file PyTorch wrote, read and written back from the value model, is the
+/// same file byte for byte.
+@Suite("Writing checkpoints back")
+struct RewriteTests {
+    static func temporaryPath(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("pth-rewrite-\(UUID().uuidString)-\(name)").path
+    }
+
+    @Test("every fixture is rewritten byte for byte", arguments: Fixtures.checkpoints)
+    func rewrite(_ name: String) throws {
+        let checkpoint = try Fixtures.open(name)
+        // Keep the file name, so a prefix derived from it would agree too.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-rewrite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent((name as NSString).lastPathComponent).path
+        try checkpoint.write(to: out)
+        let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(name)))
+        let written = try Data(contentsOf: URL(fileURLWithPath: out))
+        let same = original == written
+        #expect(same, "\(name): \(written.count) bytes written, \(original.count) in the original")
+        // Nothing but the file itself is left in the directory.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).count == 1)
+    }
+
+    @Test("a failed write leaves the previous file intact and no temporary file")
+    func atomic() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-atomic-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("model.pth").path
+        try Data("previous".utf8).write(to: URL(fileURLWithPath: path))
+        // A value the encoder refuses (a numpy array built in Swift has no pickling recipe).
+        let bad = PyDict()
+        let object = try Self.opaqueWithUnwritableState()
+        bad["x"] = .object(try #require(object))
+        #expect(throws: CheckpointError.self) { try Checkpoint.save(.dict(bad), to: path) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "previous")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["model.pth"])
+    }
+
+    /// An object whose state holds a NEWOBJ_EX call, which protocol 2 cannot express.
+    static func opaqueWithUnwritableState() throws -> PyObject? {
+        // Protocol 4: cls, (), {} NEWOBJ_EX — decodes fine, cannot be encoded at protocol 2.
+        let bytes: [UInt8] = [0x80, 0x04, 0x8C, 0x01, 0x6D, 0x8C, 0x01, 0x43, 0x93, 0x29, 0x7D, 0x92, 0x2E]
+        if case .object(let o) = try Unpickler().load(bytes) { return o }
+        return nil
+    }
+}
