@@ -42,10 +42,15 @@ public final class Storage: Sendable {
         self.loader = loader
     }
 
-    /// Creates a storage over bytes in memory.
+    /// Creates a storage over bytes in memory for tensors of `dtype`: a typed
+    /// storage when `torch.save` has a storage class for the type
+    /// (`FloatStorage`), otherwise an `UntypedStorage` of bytes, as torch
+    /// writes uint16, float8 and the other newer types.
     public convenience init(key: String, dtype: DType, bytes: RawBytes, location: String = "cpu", byteOrder: ByteOrder = .little) {
-        self.init(key: key, dtype: dtype, isUntyped: dtype.storageClassName == nil, location: location,
-                  elementCount: bytes.count / dtype.itemSize, byteOrder: byteOrder, loader: { bytes })
+        let typed = dtype.storageClassName != nil
+        self.init(key: key, dtype: typed ? dtype : .uint8, isUntyped: !typed, location: location,
+                  elementCount: typed ? bytes.count / dtype.itemSize : bytes.count,
+                  byteOrder: byteOrder, loader: { bytes })
     }
 
     /// The size in bytes: ``elementCount`` × the element size.
