@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Checks this library against live PyTorch: writes every fixture afresh with
-# the pinned PyTorch (tools/make_fixtures.py, into a temporary folder), then
-# compares `pth inspect --json` with PyTorch's own listing of each file.
+# Checks this library against live PyTorch 2.15:
+# 1. writes every fixture afresh (tools/make_fixtures.py, into a temporary
+#    folder) and compares `pth inspect --json` with PyTorch's own listing;
+# 2. `pth rewrite` gives each of those files back byte for byte;
+# 3. state dicts of 1,001 and 5,000 tensors built in Swift are byte-identical
+#    to torch.save's for the same objects (tools/make_swift_built.py);
+# 4. everything Swift wrote loads with torch.load(weights_only=True), equal.
 #
 # usage: tools/interop-check.sh        (sets up .venv with torch 2.15.0 if it is missing)
 set -euo pipefail
@@ -22,7 +26,10 @@ while IFS= read -r listing; do
     file="${listing%.listing.json}"
     name="${file#$work/fixtures/}"
     if "$pth" inspect --json "$file" >"$work/ours.json" 2>"$work/err.txt" &&
-        out=$(.venv/bin/python tools/compare_listing.py "$listing" "$work/ours.json" 2>&1); then
+        out=$(.venv/bin/python tools/compare_listing.py "$listing" "$work/ours.json" 2>&1) &&
+        "$pth" rewrite "$file" "$work/rewritten" 2>"$work/err.txt" &&
+        cmp -s "$file" "$work/rewritten" || { echo "rewrite differs" >"$work/err.txt"; false; }; then
+        out="$out; rewritten byte for byte"
         passed=$((passed + 1))
         echo "ok     $name: $out"
     else
@@ -30,5 +37,22 @@ while IFS= read -r listing; do
         echo "FAILED $name: $(cat "$work/err.txt") ${out:-}"
     fi
 done < <(find "$work/fixtures" -name '*.listing.json' | sort)
+echo "interop: $passed passed, $failed failed"
+
+# Swift-built state dicts against torch.save, and weights_only loading of what Swift wrote.
+.venv/bin/python -W ignore tools/make_swift_built.py "$work/built" 1001 5000
+mkdir -p "$work/written"
+if PTH_SWIFT_BUILT_DIR="$work/built" PTH_SWIFT_BUILT_OUT="$work/written" swift test --filter SwiftBuiltTests 2>&1 | tail -1 | grep -q "passed"; then
+    echo "ok     Swift-built state dicts of 1,001 and 5,000 tensors are byte-identical to torch.save"
+    passed=$((passed + 1))
+else
+    echo "FAILED Swift-built state dicts differ from torch.save (PTH_SWIFT_BUILT_DIR=... swift test --filter SwiftBuiltTests)"
+    failed=$((failed + 1))
+fi
+if .venv/bin/python tools/weights_only_check.py "$work"/written/*.pth; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

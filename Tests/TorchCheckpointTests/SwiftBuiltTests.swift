@@ -26,7 +26,9 @@ struct SwiftBuiltTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-built-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent(name + ".pth").path
+        // PTH_SWIFT_BUILT_OUT keeps what we wrote, for tools/interop-check.sh to load with PyTorch.
+        let keep = ProcessInfo.processInfo.environment["PTH_SWIFT_BUILT_OUT"].map(URL.init(fileURLWithPath:))
+        let out = (keep ?? dir).appendingPathComponent(name + ".pth").path
         try Checkpoint.save(value, to: out)
         let ours = try Data(contentsOf: URL(fileURLWithPath: out))
         let torch = try Data(contentsOf: Self.directory.appendingPathComponent(name + ".pth"))
