@@ -149,7 +149,7 @@ public final class PyTorchZipWriter {
     /// - Parameters:
     ///   - name: The record name without the prefix.
     ///   - bytes: The record's contents.
-    /// - Throws: What ``writeRecord(_:bytes:)-(_,UnsafeRawBufferPointer)`` throws.
+    /// - Throws: What ``writeRecord(_:bytes:)-(String,UnsafeRawBufferPointer)`` throws.
     public func writeRecord(_ name: String, bytes: [UInt8]) throws(ZipError) {
         try bytes.withZipBytes { (raw: UnsafeRawBufferPointer) throws(ZipError) in try writeRecord(name, bytes: raw) }
     }
@@ -169,7 +169,7 @@ public final class PyTorchZipWriter {
     ///   - size: The exact number of bytes `produce` will write (the local
     ///     header depends on it: zip64 from 0xFFFFFFFF bytes on).
     ///   - produce: Called once with a `write` function to call with each chunk, in order.
-    /// - Throws: What ``writeRecord(_:bytes:)-(_,UnsafeRawBufferPointer)``
+    /// - Throws: What ``writeRecord(_:bytes:)-(String,UnsafeRawBufferPointer)``
     ///   throws; ``ZipError/Code/sizeMismatch`` when `produce` writes more or
     ///   fewer than `size` bytes; or what `produce` throws. Once the header is
     ///   written, any error leaves the archive incomplete and closes the writer.

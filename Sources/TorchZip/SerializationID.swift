@@ -120,7 +120,7 @@ struct SerializationIDAccumulator {
         crcHash = hashCombine(crcHash, UInt64(value))
     }
 
-    /// ``observeWrite(_:)-(UnsafeRawBufferPointer)`` for bytes in an array.
+    /// ``observeWrite(_:)`` for bytes in an array.
     mutating func observeWrite(_ block: [UInt8]) {
         block.withUnsafeBytes { observeWrite($0) }
     }

@@ -1,4 +1,4 @@
-/// An error reading a zip archive: what went wrong, and where.
+/// An error reading or writing a zip archive: what went wrong, and where.
 ///
 /// Every error carries a ``Code`` to switch on and a ``message`` written for
 /// people, which names the record and the byte offset when they are known, as

@@ -10,8 +10,9 @@ let fixturesDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent()  // package root
     .appendingPathComponent("fixtures")
 
-/// Every checkpoint file under `fixtures` (the folder and `prefixes/`),
-/// relative to it; listings and notes are left out.
+/// Every zip checkpoint under `fixtures` (the folder and `prefixes/`),
+/// relative to it: files that start with a local header signature, so that
+/// listings, notes and other formats are left out.
 let torchFixtures: [String] = {
     var found: [String] = []
     for folder in ["", "prefixes/"] {
@@ -19,7 +20,12 @@ let torchFixtures: [String] = {
         for name in names.sorted() where !name.hasSuffix(".json") && !name.hasSuffix(".md") {
             var isDirectory: ObjCBool = false
             let path = fixturesDirectory.path + "/" + folder + name
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  let handle = FileHandle(forReadingAtPath: path)
+            else { continue }
+            let magic = handle.readData(ofLength: 4)
+            try? handle.close()
+            if Array(magic) == [0x50, 0x4B, 0x03, 0x04] {
                 found.append(folder + name)
             }
         }
