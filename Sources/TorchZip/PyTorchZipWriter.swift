@@ -238,6 +238,20 @@ public final class PyTorchZipWriter {
         return id
     }
 
+    /// Writes the central directory and the end records after exactly the
+    /// records written, adding none: how files from PyTorch releases before
+    /// 2.1 (no `byteorder`, no `.data/serialization_id`) are written back.
+    ///
+    /// - Throws: ``ZipError/Code/writerClosed`` when called twice or after an
+    ///   error, ``ZipError/Code/tooLarge`` past the zip limits, or what the sink throws.
+    public func finishWithoutAddingRecords() throws(ZipError) {
+        try requireOpen()
+        try guardSink { () throws(ZipError) in
+            try writeEndOfCentralDirectory()
+        }
+        closedReason = "finish was called"
+    }
+
     /// The serialization id's record name.
     static let serializationIDRecord = ".data/serialization_id"
 

@@ -76,7 +76,12 @@ extension Checkpoint {
                     try bytes.withUnsafeBytes { raw throws(ZipError) in try writer.writeRecord(name, bytes: raw) }
                 }
             }
-            _ = try writer.finish(serializationID: sourceID)
+            if let sourceID {
+                _ = try writer.finish(serializationID: sourceID)
+            } else {
+                // A file from before PyTorch 2.1: no id, and no records to add.
+                try writer.finishWithoutAddingRecords()
+            }
         }
     }
 
