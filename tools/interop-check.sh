@@ -5,7 +5,11 @@
 # 2. `pth rewrite` gives each of those files back byte for byte;
 # 3. state dicts of 1,001 and 5,000 tensors built in Swift are byte-identical
 #    to torch.save's for the same objects (tools/make_swift_built.py);
-# 4. everything Swift wrote loads with torch.load(weights_only=True), equal.
+# 4. everything Swift wrote loads with torch.load(weights_only=True), equal;
+# 5. `pth convert` to safetensors reads back equal with the safetensors package,
+#    laid out as safetensors.torch.save lays it out, and converting it back to
+#    .pth gives what torch.save(safetensors.torch.load_file(...)) writes;
+# 6. the safetensors writer's own checks (SAFETENSORS_CHECK_DIR) pass.
 #
 # usage: tools/interop-check.sh        (sets up .venv with torch 2.15.0 if it is missing)
 set -euo pipefail
@@ -52,6 +56,36 @@ fi
 if .venv/bin/python tools/weights_only_check.py "$work"/written/*.pth; then
     passed=$((passed + 1))
 else
+    failed=$((failed + 1))
+fi
+
+# pth convert, both ways, against the safetensors package and torch.save.
+mkdir -p "$work/convert"
+# (flat state dicts: the package's checker compares the root dict's tensors)
+for name in state_dict.pth extra_state.pth prefixes/pytorch_model.bin; do
+    base=$(basename "${name%.*}")
+    st="$work/convert/$base.safetensors"
+    back="$work/convert/$base.pth"
+    if "$pth" convert "$work/fixtures/$name" "$st" &&
+        .venv/bin/python -W ignore tools/safetensors-roundtrip-check.py "$st" "$work/fixtures/$name" >"$work/err.txt" 2>&1 &&
+        "$pth" convert "$st" "$back" &&
+        mkdir -p "$work/convert/torch" &&
+        .venv/bin/python -W ignore -c "import sys, torch, safetensors.torch as s; torch.save(s.load_file(sys.argv[1]), sys.argv[2])" "$st" "$work/convert/torch/$base.pth" &&
+        cmp -s "$back" "$work/convert/torch/$base.pth"; then
+        echo "ok     convert $name -> safetensors (checked by the safetensors package) -> .pth (identical to torch.save)"
+        passed=$((passed + 1))
+    else
+        echo "FAILED convert $name: $(cat "$work/err.txt")"
+        failed=$((failed + 1))
+    fi
+done
+mkdir -p "$work/st-check"
+if SAFETENSORS_CHECK_DIR="$work/st-check" swift test --filter Safetensors 2>&1 | tail -1 | grep -q passed &&
+    .venv/bin/python -W ignore tools/safetensors-roundtrip-check.py --manifest "$work/st-check/manifest.json" >"$work/err.txt" 2>&1; then
+    echo "ok     safetensors writer output checked by the safetensors package"
+    passed=$((passed + 1))
+else
+    echo "FAILED safetensors writer check: $(tail -5 "$work/err.txt")"
     failed=$((failed + 1))
 fi
 echo "interop: $passed passed, $failed failed"

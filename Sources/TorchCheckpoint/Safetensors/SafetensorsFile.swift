@@ -113,8 +113,11 @@ public struct SafetensorsFile: Sendable {
         }
         let start = dataOffset + entry.dataOffsets.lowerBound
         let count = entry.byteCount
-        let storage = Storage(key: entry.name, dtype: dtype, isUntyped: dtype.storageClassName == nil, location: "cpu",
-                              elementCount: count / dtype.itemSize, byteOrder: .little) { [file] in
+        // As torch.save would hold it: a typed storage where torch has a class for the
+        // type, otherwise an UntypedStorage of bytes.
+        let untyped = dtype.storageClassName == nil
+        let storage = Storage(key: entry.name, dtype: untyped ? .uint8 : dtype, isUntyped: untyped, location: "cpu",
+                              elementCount: untyped ? count : count / dtype.itemSize, byteOrder: .little) { [file] in
             RawBytes(baseAddress: file.bytes.baseAddress.map { $0 + start }, count: count, owner: file)
         }
         return Tensor(dtype: dtype, shape: shape, stride: contiguousStrides(shape), storageOffset: 0, storage: storage)

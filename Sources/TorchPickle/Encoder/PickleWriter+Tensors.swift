@@ -121,11 +121,10 @@ extension PickleWriter {
             pid.itemTokens = recorded[reference]
         } else {
             // As torch.save makes them: 'storage' and cpu/meta/mps are interned
-            // constants; a key is one string per storage (one-character keys are
-            // CPython's shared single-character strings); 'cuda:N' is new each time.
+            // constants; a key is one string per storage, made by str(int), which
+            // builds a new object even for one digit; 'cuda:N' is new each time.
             pid.itemTokens[0] = constantToken("interned:storage")
-            pid.itemTokens[2] = key.unicodeScalars.count == 1 ? constantToken("str:" + key)
-                                                                : constantToken("pid:key:\(UInt(bitPattern: id.hashValue))")
+            pid.itemTokens[2] = constantToken("pid:key:\(UInt(bitPattern: id.hashValue))")
             if !s.location.contains(":") { pid.itemTokens[3] = constantToken("interned:" + s.location) }
         }
         keepAlive.append(s)

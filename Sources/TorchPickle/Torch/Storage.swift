@@ -31,6 +31,10 @@ public final class Storage: Sendable {
     private let loader: @Sendable () throws -> RawBytes
 
     /// Creates a storage whose bytes `loader` provides (at least ``byteCount`` of them).
+    ///
+    /// An untyped storage (`isUntyped`) has dtype `uint8` and counts bytes, as
+    /// `torch.UntypedStorage` does; tensors of other types view it through
+    /// `_rebuild_tensor_v3`.
     public init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
                 byteOrder: ByteOrder = .little, loader: @escaping @Sendable () throws -> RawBytes) {
         self.key = key

@@ -57,7 +57,8 @@ struct HashKey: Hashable, @unchecked Sendable {
         }
         switch (a, b) {
         case (.none, .none): return true
-        case (.string(let x), .string(let y)): return x == y
+        // Python compares code points; Swift's == would equate "é" and "e\u{301}".
+        case (.string(let x), .string(let y)): return x.utf8.elementsEqual(y.utf8)
         case (.bytes(let x), .bytes(let y)): return x == y
         case (.tuple(let x), .tuple(let y)):
             if x === y { return true }
@@ -81,11 +82,19 @@ struct HashKey: Hashable, @unchecked Sendable {
         hasher.combine(Self.hashValue(of: value))
     }
 
+    /// A hash of the string's UTF-8 bytes, consistent with code-point equality.
+    static func utf8Hash(_ s: String) -> Int {
+        var hasher = Hasher()
+        var copy = s
+        copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize()
+    }
+
     static func hashValue(of v: Value) -> Int {
         if let n = number(v) { return n.hashValue }
         switch v {
         case .none: return 0x4e6f6e65
-        case .string(let s): return s.hashValue
+        case .string(let s): return utf8Hash(s)
         case .bytes(let b): return b.hashValue
         case .tuple(let t):
             if let h = t.cachedHash { return h }
