@@ -20,14 +20,7 @@ struct PickleMachineTests {
     static let vectors: [Vector] = {
         guard let all = try? Fixtures.json("pickle_vectors.json") as? [[String: Any]] else { return [] }
         return all.map { v in
-            let hex = v["hex"] as? String ?? ""
-            var bytes: [UInt8] = []
-            var i = hex.startIndex
-            while i < hex.endIndex {
-                let j = hex.index(i, offsetBy: 2)
-                bytes.append(UInt8(hex[i..<j], radix: 16)!)
-                i = j
-            }
+            let bytes = TorchCheckpointTests.bytes(hex: v["hex"] as? String ?? "")
             let listing = (try? JSONSerialization.data(withJSONObject: v["listing"] ?? [])).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
             return Vector(name: v["name"] as? String ?? "", proto: v["protocol"] as? Int ?? -1, bytes: bytes,
                           listing: listing, repr: v["repr"] as? String, type: v["type"] as? String ?? "")

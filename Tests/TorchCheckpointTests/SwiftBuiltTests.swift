@@ -57,14 +57,7 @@ struct SwiftBuiltTests {
         case "tuple":
             return .tuple(PyTuple(try items().map { try build($0, &tensors) }))
         case "tensor":
-            let hex = n["hex"] as? String ?? ""
-            var bytes: [UInt8] = []
-            var i = hex.startIndex
-            while i < hex.endIndex {
-                let j = hex.index(i, offsetBy: 2)
-                bytes.append(UInt8(hex[i..<j], radix: 16)!)
-                i = j
-            }
+            let bytes = TorchCheckpointTests.bytes(hex: n["hex"] as? String ?? "")
             let dtype = try #require(DType(rawValue: n["dtype"] as? String ?? ""))
             let t = try Tensor(bytes: bytes, dtype: dtype, shape: n["shape"] as? [Int] ?? [])
             tensors[n["id"] as? String ?? ""] = t

@@ -128,7 +128,7 @@ public enum Listing {
             r.storageOffset = 0
         } else if t.dtype.isQuantized {
             // PyTorch lists `int_repr()`, a new contiguous tensor.
-            r.stride = contiguousStrides(t.shape)
+            r.stride = Tensor.contiguousStrides(t.shape)
             r.storageOffset = 0
         } else {
             r.stride = t.stride
@@ -150,15 +150,6 @@ public enum Listing {
         return hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
-    static func contiguousStrides(_ shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        var acc = 1
-        for i in shape.indices.reversed() {
-            strides[i] = acc
-            acc &*= max(shape[i], 1)
-        }
-        return strides
-    }
 }
 
 extension NDArray {

@@ -120,17 +120,7 @@ public struct SafetensorsFile: Sendable {
                               elementCount: untyped ? count : count / dtype.itemSize, byteOrder: .little) { [file] in
             RawBytes(baseAddress: file.bytes.baseAddress.map { $0 + start }, count: count, owner: file)
         }
-        return Tensor(dtype: dtype, shape: shape, stride: contiguousStrides(shape), storageOffset: 0, storage: storage)
+        return Tensor(dtype: dtype, shape: shape, stride: Tensor.contiguousStrides(shape), storageOffset: 0, storage: storage)
     }
 
-    /// Row-major strides as PyTorch computes them (a dimension of size 0 counts as 1).
-    static func contiguousStrides(_ shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        var step = 1
-        for i in shape.indices.reversed() {
-            strides[i] = step
-            step &*= max(shape[i], 1)
-        }
-        return strides
-    }
 }

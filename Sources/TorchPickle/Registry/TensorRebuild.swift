@@ -61,7 +61,7 @@ enum TensorRebuild {
             let dtype = try a.dtype(1)
             let storage = Storage(key: "numpy", dtype: dtype, bytes: RawBytes(array.data), location: try a.device(2).description)
             let shape = array.shape
-            let stride = array.isFortranOrder ? fortranStrides(shape) : contiguousStrides(shape)
+            let stride = array.isFortranOrder ? fortranStrides(shape) : Tensor.contiguousStrides(shape)
             try checkShape(shape, stride)
             try checkExtent(dtype: dtype, shape: shape, stride: stride, offset: 0, storage: storage)
             return .tensor(Tensor(dtype: dtype, shape: shape, stride: stride, storage: storage,
@@ -140,16 +140,6 @@ enum TensorRebuild {
                 "view with size \(shape), stride \(stride), storage offset \(offset) of \(dtype.name) needs \(o ? "more than Int.max" : "\(needed)") bytes, "
                 + "but storage '\(storage.key)' (\(storage.location)) holds \(storage.byteCount)", tensor: true)
         }
-    }
-
-    static func contiguousStrides(_ shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        var acc = 1
-        for i in shape.indices.reversed() {
-            strides[i] = acc
-            acc &*= max(shape[i], 1)
-        }
-        return strides
     }
 
     static func fortranStrides(_ shape: [Int]) -> [Int] {

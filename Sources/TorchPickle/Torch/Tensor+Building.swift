@@ -1,4 +1,16 @@
 extension Tensor {
+    /// Row-major (C-contiguous) strides for a shape, as PyTorch computes them:
+    /// a dimension of size 0 counts as 1.
+    public static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var step = 1
+        for i in shape.indices.reversed() {
+            strides[i] = step
+            step &*= max(shape[i], 1)
+        }
+        return strides
+    }
+
     /// A contiguous CPU tensor holding a copy of `scalars` (row-major), with
     /// its own storage.
     ///
@@ -21,7 +33,7 @@ extension Tensor {
             throw TensorError("shape \(shape) of \(dtype.name) needs \(expected) bytes, got \(bytes.count)")
         }
         let storage = Storage(key: "0", dtype: dtype, bytes: RawBytes(bytes))
-        self.init(dtype: dtype, shape: shape, stride: TensorRebuild.contiguousStrides(shape), storage: storage,
+        self.init(dtype: dtype, shape: shape, stride: Tensor.contiguousStrides(shape), storage: storage,
                   requiresGrad: requiresGrad)
     }
 

@@ -88,16 +88,7 @@ enum SafetensorsFixtures {
         let bytes = values.withUnsafeBytes { Array($0) }
         let storage = Storage(key: key, dtype: .float32, bytes: RawBytes(bytes))
         let shape = shape ?? [values.count]
-        return Tensor(dtype: .float32, shape: shape, stride: contiguousStrides(shape), storage: storage)
+        return Tensor(dtype: .float32, shape: shape, stride: Tensor.contiguousStrides(shape), storage: storage)
     }
 
-    static func contiguousStrides(_ shape: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: shape.count)
-        var step = 1
-        for i in shape.indices.reversed() {
-            strides[i] = step
-            step *= max(shape[i], 1)
-        }
-        return strides
-    }
 }

@@ -30,6 +30,18 @@ enum Fixtures {
     static func open(_ name: String) throws -> Checkpoint { try Checkpoint(path: path(name)) }
 }
 
+/// Bytes from hexadecimal text, as the fixture scripts write them.
+func bytes(hex: String) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(hex.count / 2)
+    var i = hex.startIndex
+    while i < hex.endIndex, let j = hex.index(i, offsetBy: 2, limitedBy: hex.endIndex) {
+        out.append(UInt8(hex[i..<j], radix: 16) ?? 0)
+        i = j
+    }
+    return out
+}
+
 /// LISTING.md's comparison rule: every entry PyTorch lists must be present in
 /// ours with the same path and the same content (floats compared as numbers,
 /// nan equal to nan); extra entries of ours are allowed.
