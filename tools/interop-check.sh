@@ -9,7 +9,9 @@
 # 5. `pth convert` to safetensors reads back equal with the safetensors package,
 #    laid out as safetensors.torch.save lays it out, and converting it back to
 #    .pth gives what torch.save(safetensors.torch.load_file(...)) writes;
-# 6. the safetensors writer's own checks (SAFETENSORS_CHECK_DIR) pass.
+# 6. the safetensors writer's own checks (SAFETENSORS_CHECK_DIR) pass;
+# 7. a Swift model's state dict loads into the equivalent nn.Module with
+#    load_state_dict(strict=True), extra state delivered to set_extra_state.
 #
 # usage: tools/interop-check.sh        (sets up .venv with torch 2.15.0 if it is missing)
 set -euo pipefail
@@ -86,6 +88,29 @@ if SAFETENSORS_CHECK_DIR="$work/st-check" swift test --filter Safetensors 2>&1 |
     passed=$((passed + 1))
 else
     echo "FAILED safetensors writer check: $(tail -5 "$work/err.txt")"
+    failed=$((failed + 1))
+fi
+
+# A Swift model exported, loaded by the equivalent nn.Module (tools/module_classes.py).
+mkdir -p "$work/module"
+if PTH_MODULE_OUT="$work/module" swift test --filter ModuleTests 2>&1 | tail -1 | grep -q passed &&
+    .venv/bin/python -W ignore - "$work/module/net.pth" <<'PY' >"$work/err.txt" 2>&1; then
+import sys
+sys.path.insert(0, "tools")
+import torch
+from module_classes import Net
+net = Net()
+net.classes = []
+net.encoder.layers[1].conv2.label = "changed"
+result = net.load_state_dict(torch.load(sys.argv[1], weights_only=True), strict=True)
+assert not result.missing_keys and not result.unexpected_keys, result
+assert net.classes == ["cat", "dog", "bird"], net.classes
+assert net.encoder.layers[1].conv2.label == "block1/conv2", net.encoder.layers[1].conv2.label
+PY
+    echo "ok     a Swift model's state dict loads into nn.Module strictly, extra state included"
+    passed=$((passed + 1))
+else
+    echo "FAILED Swift model -> nn.Module: $(tail -3 "$work/err.txt")"
     failed=$((failed + 1))
 fi
 echo "interop: $passed passed, $failed failed"

@@ -81,6 +81,39 @@ public final class PyDict: @unchecked Sendable {
         return position
     }
 
+    /// A shallow copy: the same keys and values (and their identities), kind and attributes.
+    public func copy() -> PyDict {
+        let d = PyDict(kind: kind)
+        d.keys = keys
+        d.values = values
+        d.index = index
+        d.attributes = attributes
+        d.state = state
+        d.depth = depth
+        d.itemTokens = itemTokens
+        return d
+    }
+
+    /// Removes a key; returns its value, or nil when absent. Later entries keep their order.
+    @discardableResult
+    public func removeValue(forKey key: Value) -> Value? {
+        guard let hashKey = try? HashKey(key), let i = index.removeValue(forKey: hashKey) else { return nil }
+        let value = values[i]
+        keys.remove(at: i)
+        values.remove(at: i)
+        for (k, position) in index where position > i { index[k] = position - 1 }
+        var tokens: [Int: Int32] = [:]
+        for (slot, token) in itemTokens where slot / 2 != i {
+            tokens[slot / 2 > i ? slot - 2 : slot] = token
+        }
+        itemTokens = tokens
+        return value
+    }
+
+    /// Removes a string key; returns its value, or nil when absent.
+    @discardableResult
+    public func removeValue(forKey key: String) -> Value? { removeValue(forKey: .string(key)) }
+
     /// Reserves room for `count` more items.
     func reserve(_ count: Int) {
         keys.reserveCapacity(keys.count + count)
@@ -102,6 +135,28 @@ public final class PyDict: @unchecked Sendable {
             // A string key is always hashable.
             try? set(newValue, for: .string(key))
         }
+    }
+
+    /// Sets a value under a key that Python would intern (an identifier
+    /// written in source code, such as the `'version'` of a module's
+    /// `_metadata`): every such key with the same text is one string object in
+    /// the pickle, as it is in Python.
+    public func set(_ value: Value, forInternedKey key: String) {
+        // A string key is always hashable.
+        guard let entry = try? setReturningIndex(value, for: .string(key)) else { return }
+        itemTokens[2 * entry] = InternedStrings.token(for: key)
+    }
+
+    /// Sets an instance attribute, as Python's `d.name = value` does on an
+    /// `OrderedDict` (a state dict's `_metadata`): it is pickled as the dict's
+    /// `BUILD` state.
+    public func setAttribute(_ name: String, _ value: Value) {
+        attributes.removeAll { $0.name == name }
+        attributes.append((name, value))
+        let stateDict = PyDict()
+        for (n, v) in attributes { stateDict.set(v, forInternedKey: n) }
+        state = .dict(stateDict)
+        depth = max(depth, stateDict.depth + 1)
     }
 
     /// The attribute set by `BUILD`, such as `_metadata`.

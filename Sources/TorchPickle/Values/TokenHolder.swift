@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A container that remembers which of its items were one Python object.
 ///
 /// Python memoizes immutable objects (`str`, `bytes`, `complex`, devices) by
@@ -15,6 +21,37 @@ protocol TokenHolder: AnyObject {
 /// Tokens for a sequence that is not a container of its own (an object's arguments or list items).
 final class TokenMap: TokenHolder, @unchecked Sendable {
     var itemTokens: [Int: Int32] = [:]
+}
+
+/// Strings that Python interns (identifiers in source code, keyword names):
+/// one object wherever they appear in a pickle. A value built in Swift marks a
+/// string interned with ``PyDict/set(_:forInternedKey:)``; the encoder then
+/// writes it once and refers back to it, as CPython's pickler does.
+enum InternedStrings {
+    private static let lock = NSLockLike()
+    nonisolated(unsafe) private static var tokens: [String: Int32] = [:]
+
+    /// The identity token of an interned string (tokens of a range no file uses).
+    static func token(for text: String) -> Int32 {
+        lock.withLock {
+            if let t = tokens[text] { return t }
+            let t = Int32.min + Int32(tokens.count)
+            tokens[text] = t
+            return t
+        }
+    }
+}
+
+/// A minimal lock, so TorchPickle needs no Foundation.
+final class NSLockLike: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func withLock<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
+    }
 }
 
 extension PyList: TokenHolder {}
