@@ -54,3 +54,24 @@ struct ConvertCommandTests {
         #expect(r.stderr.contains("shared a storage"))
     }
 }
+
+/// `pth dis`, run as a user runs it.
+@Suite("pth dis")
+struct DisCommandTests {
+    @Test("prints what pickletools.dis prints")
+    func matches() throws {
+        let r = try PthCommand.run("dis", PthCommand.fixture("state_dict.pth"))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == (try String(contentsOfFile: PthCommand.fixture("dis/state_dict.pth.dis.txt"), encoding: .utf8)))
+    }
+
+    @Test("a bare pickle file, and a record that does not exist")
+    func other() throws {
+        let r = try PthCommand.run("dis", PthCommand.fixture("dis/vector-inst.pkl"))
+        #expect(r.status == 0)
+        #expect(r.stdout == (try String(contentsOfFile: PthCommand.fixture("dis/vector-inst.pkl.dis.txt"), encoding: .utf8)))
+        let missing = try PthCommand.run("dis", "--record", "nothing.pkl", PthCommand.fixture("state_dict.pth"))
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no record"))
+    }
+}

@@ -1,0 +1,153 @@
+/// The argument an opcode carries, decoded as `pickletools.genops` decodes it.
+public enum PickleArgument: Sendable {
+    case int(Int)
+    case bigInt(PythonInt)
+    case bool(Bool)
+    case float(Double)
+    case string(String)
+    case bytes([UInt8])
+    case byteArray([UInt8])
+}
+
+/// One opcode of a pickle, with its byte offset and argument.
+public struct PickleOperation: Sendable {
+    /// The opcode.
+    public let opcode: Opcode
+    /// Its argument, if it has one.
+    public let argument: PickleArgument?
+    /// The byte offset of the opcode.
+    public let offset: Int
+}
+
+extension Opcode {
+    /// Whether the opcode takes the items above the topmost MARK (`APPENDS`, `TUPLE`, …).
+    public var popsMark: Bool {
+        switch self {
+        case .appends, .dict, .list, .tuple, .setItems, .popMark, .obj, .inst, .frozenSet, .addItems: true
+        default: false
+        }
+    }
+}
+
+/// Walks a pickle's opcodes without building anything (`pickletools.genops`):
+/// for disassembly and inspection of hostile files. Every read is
+/// bounds-checked; a malformed pickle ends with a ``PickleError``.
+public struct PickleOperations: Sequence {
+    let bytes: UnsafeRawBufferPointer
+    let start: Int
+
+    /// Walks the pickle that starts at `offset`.
+    public init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) {
+        self.bytes = bytes
+        self.start = offset
+    }
+
+    /// Every operation up to and including `STOP`, or the error that ended the walk.
+    public func collect() -> (operations: [PickleOperation], error: PickleError?) {
+        var ops: [PickleOperation] = []
+        var iterator = makeIterator()
+        do {
+            while let op = try iterator.nextOperation() { ops.append(op) }
+            return (ops, nil)
+        } catch {
+            return (ops, error)
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(reader: Machine(input: bytes, position: start, options: .init(), persistentLoad: nil)) }
+
+    /// Yields operations; stops (returns nil) after `STOP` or at an error (see ``collect()``).
+    public struct Iterator: IteratorProtocol {
+        var reader: Machine
+        var done = false
+
+        public mutating func next() -> PickleOperation? { try? nextOperation() }
+
+        mutating func nextOperation() throws(PickleError) -> PickleOperation? {
+            guard !done else { return nil }
+            let offset = reader.position
+            reader.opcodeOffset = offset
+            reader.opcode = nil
+            guard offset < reader.input.count else {
+                done = true
+                throw reader.fail(.truncated, "the pickle ends without STOP")
+            }
+            let byte = reader.input[offset]
+            reader.position += 1
+            guard let op = Opcode(rawValue: byte) else {
+                done = true
+                throw reader.fail(.unknownOpcode, "byte 0x\(String(byte, radix: 16)) is not a pickle opcode")
+            }
+            reader.opcode = op
+            if op == .stop { done = true }
+            do {
+                return PickleOperation(opcode: op, argument: try argument(op), offset: offset)
+            } catch {
+                done = true
+                throw error
+            }
+        }
+
+        mutating func argument(_ op: Opcode) throws(PickleError) -> PickleArgument? {
+            func text() throws(PickleError) -> String { try reader.readLineText() }
+            func utf8(_ n: UInt64) throws(PickleError) -> PickleArgument { .string(try reader.utf8String(try reader.readBytes(n))) }
+            func latin1(_ n: UInt64) throws(PickleError) -> PickleArgument {
+                var scalars = String.UnicodeScalarView()
+                scalars.append(contentsOf: try reader.readBytes(n).map { Unicode.Scalar($0) })
+                return .string(String(scalars))
+            }
+            switch op {
+            case .proto, .binInt1, .binPut, .binGet, .ext1: return .int(Int(try reader.readByte()))
+            case .binInt2, .ext2: return .int(Int(try reader.readInteger(UInt16.self)))
+            case .binInt, .ext4: return .int(Int(try reader.readInteger(Int32.self)))
+            case .longBinPut, .longBinGet: return .int(Int(try reader.readInteger(UInt32.self)))
+            case .frame: return .int(Int(clamping: try reader.readInteger(UInt64.self)))
+            case .int:
+                let t = try text()
+                if t == "00" { return .bool(false) }
+                if t == "01" { return .bool(true) }
+                return Self.integer(try reader.pythonInteger(t))
+            case .long: return Self.integer(try reader.pythonInteger(try text()))
+            case .long1: return Self.integer(.integer(PythonInt(twosComplement: try reader.readBytes(UInt64(try reader.readByte())))))
+            case .long4:
+                let n = try reader.readInteger(Int32.self)
+                guard n >= 0 else { throw reader.fail(.invalidArgument, "negative LONG4 length \(n)") }
+                return Self.integer(.integer(PythonInt(twosComplement: try reader.readBytes(UInt64(n)))))
+            case .float:
+                let t = try text()
+                guard let d = Double(t.trimmingSpaces) else { throw reader.fail(.invalidArgument, "\(t.debugDescription) is not a float") }
+                return .float(d)
+            case .binFloat: return .float(Double(bitPattern: UInt64(bigEndian: try reader.readBytes(8).loadUnaligned(as: UInt64.self))))
+            case .binUnicode: return try utf8(UInt64(try reader.readInteger(UInt32.self)))
+            case .shortBinUnicode: return try utf8(UInt64(try reader.readByte()))
+            case .binUnicode8: return try utf8(try reader.readInteger(UInt64.self))
+            case .unicode: return .string(try reader.rawUnicodeEscape(try reader.readLine()))
+            case .binString:
+                let n = try reader.readInteger(Int32.self)
+                guard n >= 0 else { throw reader.fail(.invalidArgument, "negative BINSTRING length \(n)") }
+                return try latin1(UInt64(n))
+            case .shortBinString: return try latin1(UInt64(try reader.readByte()))
+            case .string:
+                var scalars = String.UnicodeScalarView()
+                scalars.append(contentsOf: try reader.escapedStringLiteral(try reader.readLine()).map { Unicode.Scalar($0) })
+                return .string(String(scalars))
+            case .binBytes: return .bytes(Array(try reader.readBytes(UInt64(try reader.readInteger(UInt32.self)))))
+            case .shortBinBytes: return .bytes(Array(try reader.readBytes(UInt64(try reader.readByte()))))
+            case .binBytes8: return .bytes(Array(try reader.readBytes(try reader.readInteger(UInt64.self))))
+            case .byteArray8: return .byteArray(Array(try reader.readBytes(try reader.readInteger(UInt64.self))))
+            case .global, .inst: return .string(try text() + " " + (try text()))
+            case .persID: return .string(try text())
+            case .get, .put: return .int(try reader.decimal(try reader.readLine(), what: "memo index"))
+            default: return nil
+            }
+        }
+
+        static func integer(_ v: Value) -> PickleArgument {
+            switch v {
+            case .int(let i): .int(i)
+            case .bigInt(let b): .bigInt(b)
+            default: .int(0)
+            }
+        }
+    }
+}
