@@ -92,6 +92,9 @@ public enum GlobalRegistry {
         }
     }
 
+    /// Python 3's name for a module that a Python 2 pickle names (`__builtin__` → `builtins`).
+    public static func python3Module(_ module: String) -> String { normalizedModule(module) }
+
     /// Whether the registry rebuilds `module.name` (rather than keeping it as an opaque object).
     public static func isKnown(module: String, name: String) -> Bool {
         lookup(module: module, name: name) != nil
