@@ -25,6 +25,11 @@ public final class Checkpoint: Sendable {
     public let pickleProtocol: Int
     /// String identities of the file's pickle, so it can be written back byte for byte.
     public let pickleProvenance: PickleProvenance
+    /// For a TorchScript archive (`torch.jit.save`): the module tree, its
+    /// `state_dict()` and the constants table. Nil for every other file.
+    public let torchScript: TorchScriptArchive?
+    /// The other pickles and the storage views of a legacy file, for writing it back.
+    let legacyLayout: LegacyLayout?
 
     /// Opens a checkpoint, recognising its format by content.
     public init(path: String, options: LoadOptions = .init()) throws(CheckpointError) {
@@ -45,10 +50,30 @@ public final class Checkpoint: Sendable {
             self.storages = loaded.storages
             self.pickleProtocol = loaded.pickleProtocol
             self.pickleProvenance = loaded.provenance
+            self.legacyLayout = nil
+            self.torchScript = loaded.torchScript
         case .legacyPickle:
-            throw .unrecognizedFormat(path: path, looksLike: "the legacy format of PyTorch before 1.6 (_use_new_zipfile_serialization=False), which this version does not read")
+            let loaded = try LegacyCheckpointReader.load(file: file, options: options)
+            self.path = path
+            self.root = loaded.root
+            self.format = .legacy(systemInfo: loaded.systemInfo)
+            self.archive = nil
+            self.storages = loaded.storages
+            self.pickleProtocol = loaded.pickleProtocol
+            self.pickleProvenance = loaded.provenance
+            self.legacyLayout = loaded.layout
+            self.torchScript = nil
         case .tar:
-            throw .unrecognizedFormat(path: path, looksLike: "a tar archive (the format of PyTorch 0.1), which this version does not read")
+            let loaded = try TarCheckpointReader.load(file: file, options: options)
+            self.path = path
+            self.root = loaded.root
+            self.format = .tar(systemInfo: loaded.systemInfo)
+            self.archive = nil
+            self.storages = loaded.storages
+            self.pickleProtocol = loaded.pickleProtocol
+            self.pickleProvenance = loaded.provenance
+            self.legacyLayout = nil
+            self.torchScript = nil
         case .unknown(let what):
             throw .unrecognizedFormat(path: path, looksLike: what)
         }
@@ -58,11 +83,23 @@ public final class Checkpoint: Sendable {
     public subscript(key: String) -> Value? { root[key] }
 
     /// Every tensor reachable from the root, with its path, in the order of
-    /// the canonical listing (depth first; shared containers walked once).
+    /// the canonical listing (depth first; shared containers walked once);
+    /// for a TorchScript archive, its state_dict, by dotted name.
     public var tensors: [(path: [PathKey], tensor: Tensor)] {
-        Listing.walk(root).compactMap { leaf in
+        if let torchScript { return torchScript.stateDict.map { ([.key($0.name)], $0.tensor) } }
+        return Listing.walk(root).compactMap { leaf in
             if case .tensor(let t) = leaf.value { return (leaf.path, t) }
             return nil
+        }
+    }
+
+    /// Why ``write(to:)`` cannot write this checkpoint back, or nil when it can
+    /// (tar files of PyTorch 0.1 are read only).
+    public var writeBackLimitation: String? {
+        switch format {
+        case .zip: nil
+        case .legacy: legacyLayout?.writeBackLimitation
+        case .tar: "the tar format of PyTorch 0.1 is read only (no PyTorch since 0.2 writes it); save the value in another format"
         }
     }
 

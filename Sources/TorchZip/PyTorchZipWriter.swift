@@ -1,9 +1,11 @@
 /// Writes a PyTorch zip archive byte for byte as PyTorch's
 /// `caffe2::serialize::PyTorchStreamWriter` (over miniz) does on Linux.
 ///
-/// Records are stored (never compressed) under the ``prefix`` folder, each
-/// with its data aligned to ``Options/alignment`` by an `FB` extra field of
-/// `Z`s, followed by a data descriptor; ``finish(serializationID:)`` adds the
+/// Records are stored (never compressed: a record PyTorch deflated is copied
+/// as it is with ``writeDeflatedRecord(_:compressed:uncompressedSize:crc32:)``)
+/// under the ``prefix`` folder, each with its data aligned to
+/// ``Options/alignment`` by an `FB` extra field of `Z`s, followed by a data
+/// descriptor; ``finish(serializationID:)`` adds the
 /// `version` and `byteorder` records when they are missing, then
 /// `.data/serialization_id`, the central directory and the zip64 and classic
 /// end records. Given the same records in the same order, the output is the
@@ -200,6 +202,28 @@ public final class PyTorchZipWriter {
         try endEntry(entry)
     }
 
+    /// Writes a record whose data is already deflated, copying the compressed
+    /// bytes as they are: how PyTorch stores a record it is asked to compress
+    /// (`writeRecord(…, compress=true)`, miniz's deflate: the `code/` records
+    /// of a TorchScript archive), so that such a record read with
+    /// ``ZipArchive`` is written back byte for byte. The layout is a stored
+    /// record's but for method 8 and version needed 20 (local header and
+    /// central directory), and the compressed size in the data descriptor.
+    ///
+    /// - Parameters:
+    ///   - name: The record name without the prefix.
+    ///   - compressed: The raw deflate stream.
+    ///   - uncompressedSize: The size of the record's contents.
+    ///   - crc32: The CRC-32 of the record's contents.
+    /// - Throws: What ``writeRecord(_:bytes:)-(String,UnsafeRawBufferPointer)`` throws.
+    public func writeDeflatedRecord(_ name: String, compressed: UnsafeRawBufferPointer, uncompressedSize: UInt64, crc32: UInt32) throws(ZipError) {
+        try requireNew(name)
+        if name == Self.serializationIDRecord { return }
+        var entry = try beginEntry(name, size: uncompressedSize, knownCRC32: crc32, deflatedSize: UInt64(compressed.count))
+        try guardSink { () throws(ZipError) in try entry.stream.write(compressed) }
+        try endEntry(entry)
+    }
+
     /// Writes `.data/serialization_id`, the central directory and the end
     /// records, after the records PyTorch's `writeEndOfFile` adds when missing:
     /// `version` (``Options/version`` and a newline; `.data/version` from
@@ -311,6 +335,10 @@ public final class PyTorchZipWriter {
         var isDirectory: Bool
         /// The CRC-32 given by the caller instead of computed.
         var knownCRC32: UInt32?
+        /// The size of the contents; the stream's size is the compressed size for a deflated record.
+        var uncompressedSize: UInt64
+        /// The compression method: 0 (stored) or 8 (deflated).
+        var method: UInt16
         /// The data on its way to the sink.
         var stream: RecordStream
     }
@@ -323,7 +351,7 @@ public final class PyTorchZipWriter {
     /// receives from miniz: the 30-byte header, the name, the zip64 extra
     /// field, the `FB` field, then (in ``endEntry(_:)``) the data as one
     /// block and the descriptor.
-    private func beginEntry(_ name: String, size: UInt64, knownCRC32: UInt32?) throws(ZipError) -> PendingEntry {
+    private func beginEntry(_ name: String, size: UInt64, knownCRC32: UInt32?, deflatedSize: UInt64? = nil) throws(ZipError) -> PendingEntry {
         let full = folder + Array(name.utf8)
         let fullText = fullName(name)
         guard !name.isEmpty, !full.contains(0) else {
@@ -365,13 +393,14 @@ public final class PyTorchZipWriter {
         alignmentExtra.appendLittleEndian(UInt16(padding))
         alignmentExtra.append(contentsOf: repeatElement(UInt8(ascii: "Z"), count: padding))
         let flags: UInt16 = size > 0 ? 0x0808 : 0x0800
+        let method: UInt16 = deflatedSize == nil ? 0 : 8
 
         var header: [UInt8] = []
         header.reserveCapacity(ZipSignature.localHeaderSize + full.count + zip64Extra.count + alignmentExtra.count)
         header.appendLittleEndian(ZipSignature.localHeader)
-        header.appendLittleEndian(UInt16(0))  // version needed
+        header.appendLittleEndian(Self.versionNeeded(method: method))
         header.appendLittleEndian(flags)
-        header.appendLittleEndian(UInt16(0))  // method: stored
+        header.appendLittleEndian(method)
         header.appendLittleEndian(UInt16(0))  // time
         header.appendLittleEndian(UInt16(0))  // date
         header.appendLittleEndian(UInt32(0))  // CRC-32: in the descriptor
@@ -390,10 +419,10 @@ public final class PyTorchZipWriter {
         try guardSink { () throws(ZipError) in
             try header.withZipBytes { (raw: UnsafeRawBufferPointer) throws(ZipError) in try sink.write(raw) }
         }
-        let stream = RecordStream(size: size, computesCRC: knownCRC32 == nil && options.computeCRC32, record: fullText, sink: sink)
+        let stream = RecordStream(size: deflatedSize ?? size, computesCRC: knownCRC32 == nil && options.computeCRC32, record: fullText, sink: sink)
         return PendingEntry(
             name: name, fullName: full, offset: offset, flags: flags, isZip64: !zip64Extra.isEmpty,
-            isDirectory: isDirectory, knownCRC32: knownCRC32, stream: stream)
+            isDirectory: isDirectory, knownCRC32: knownCRC32, uncompressedSize: size, method: method, stream: stream)
     }
 
     /// Checks that all the data arrived, writes the data descriptor and adds
@@ -417,15 +446,16 @@ public final class PyTorchZipWriter {
                 descriptor.appendLittleEndian(crc)
                 if entry.isZip64 {
                     descriptor.appendLittleEndian(size)
-                    descriptor.appendLittleEndian(size)
+                    descriptor.appendLittleEndian(entry.uncompressedSize)
                 } else {
-                    descriptor.appendLittleEndian(UInt32(size))
-                    descriptor.appendLittleEndian(UInt32(size))
+                    descriptor.appendLittleEndian(UInt32(truncatingIfNeeded: size))
+                    descriptor.appendLittleEndian(UInt32(truncatingIfNeeded: entry.uncompressedSize))
                 }
                 accumulator.observeWrite(descriptor)
                 try descriptor.withZipBytes { (raw: UnsafeRawBufferPointer) throws(ZipError) in try sink.write(raw) }
             }
-            appendCentralEntry(name: entry.fullName, flags: entry.flags, crc: crc, size: size, offset: entry.offset, isDirectory: entry.isDirectory)
+            appendCentralEntry(name: entry.fullName, flags: entry.flags, method: entry.method, crc: crc, compressedSize: size,
+                               uncompressedSize: entry.uncompressedSize, offset: entry.offset, isDirectory: entry.isDirectory)
         }
         entryCount += 1
         namesWritten.insert(Array(entry.name.utf8))
@@ -434,6 +464,9 @@ public final class PyTorchZipWriter {
             accumulator.insertName(entry.name)
         }
     }
+
+    /// miniz's "version needed to extract": 0 for a stored record, 20 (2.0) for a deflated one.
+    static func versionNeeded(method: UInt16) -> UInt16 { method == 0 ? 0 : 20 }
 
     /// The number of `Z`s in the `FB` field: PyTorch's `getPadding`, which
     /// makes the data start at a multiple of `alignment` after the 30-byte
@@ -445,32 +478,26 @@ public final class PyTorchZipWriter {
     }
 
     /// Adds a record's central directory entry, as miniz's `mz_zip_writer_add_to_central_dir`.
-    private func appendCentralEntry(name: [UInt8], flags: UInt16, crc: UInt32, size: UInt64, offset: UInt64, isDirectory: Bool) {
-        let largeSize = size >= 0xFFFF_FFFF
-        let largeOffset = offset >= 0xFFFF_FFFF
+    /// Sizes and offset of 0xFFFFFFFF or more go to a zip64 extra field, each only when it overflows.
+    private func appendCentralEntry(name: [UInt8], flags: UInt16, method: UInt16, crc: UInt32, compressedSize: UInt64,
+                                    uncompressedSize: UInt64, offset: UInt64, isDirectory: Bool) {
+        let overflowing = [uncompressedSize, compressedSize, offset].filter { $0 >= 0xFFFF_FFFF }
         var extra: [UInt8] = []
-        if largeSize || largeOffset {
+        if !overflowing.isEmpty {
             extra.appendLittleEndian(ZipSignature.zip64ExtraID)
-            extra.appendLittleEndian(UInt16((largeSize ? 16 : 0) + (largeOffset ? 8 : 0)))
-            if largeSize {
-                extra.appendLittleEndian(size)  // uncompressed
-                extra.appendLittleEndian(size)  // compressed
-            }
-            if largeOffset {
-                extra.appendLittleEndian(offset)
-            }
+            extra.appendLittleEndian(UInt16(8 * overflowing.count))
+            for value in overflowing { extra.appendLittleEndian(value) }
         }
-        let clampedSize = UInt32(clamping: size)
         centralDirectory.appendLittleEndian(ZipSignature.centralHeader)
         centralDirectory.appendLittleEndian(UInt16(0))  // version made by
-        centralDirectory.appendLittleEndian(UInt16(0))  // version needed
+        centralDirectory.appendLittleEndian(Self.versionNeeded(method: method))
         centralDirectory.appendLittleEndian(flags)
-        centralDirectory.appendLittleEndian(UInt16(0))  // method
+        centralDirectory.appendLittleEndian(method)
         centralDirectory.appendLittleEndian(UInt16(0))  // time
         centralDirectory.appendLittleEndian(UInt16(0))  // date
         centralDirectory.appendLittleEndian(crc)
-        centralDirectory.appendLittleEndian(clampedSize)  // compressed
-        centralDirectory.appendLittleEndian(clampedSize)  // uncompressed
+        centralDirectory.appendLittleEndian(UInt32(clamping: compressedSize))
+        centralDirectory.appendLittleEndian(UInt32(clamping: uncompressedSize))
         centralDirectory.appendLittleEndian(UInt16(name.count))
         centralDirectory.appendLittleEndian(UInt16(extra.count))
         centralDirectory.appendLittleEndian(UInt16(0))  // comment length

@@ -55,7 +55,7 @@ struct Inspect: ParsableCommand {
         }
         if json {
             do {
-                var entries = try Listing.entries(of: checkpoint.root)
+                var entries = try Listing.entries(of: checkpoint)
                 if let filter {
                     entries = entries.filter { PathFilter.matches(filter, $0.path) }
                 }
@@ -132,7 +132,9 @@ struct Convert: ParsableCommand {
                 try Conversion.checkpoint(from: source, to: output)
             } else {
                 let checkpoint = try Checkpoint(path: input)
-                let report = try Conversion.safetensors(from: checkpoint.root, to: output, duplicateSharedTensors: duplicateShared)
+                // A TorchScript archive converts its module's state_dict.
+                let value = checkpoint.torchScript?.stateDictValue ?? checkpoint.root
+                let report = try Conversion.safetensors(from: value, to: output, duplicateSharedTensors: duplicateShared)
                 var stderr = StandardError()
                 for group in report.duplicatedTensors {
                     print("pth: note: \(group.joined(separator: ", ")) shared a storage; each was written as its own copy", to: &stderr)

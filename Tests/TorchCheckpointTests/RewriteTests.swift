@@ -10,7 +10,17 @@ struct RewriteTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("pth-rewrite-\(UUID().uuidString)-\(name)").path
     }
 
-    @Test("every fixture is rewritten byte for byte", arguments: Fixtures.checkpoints)
+    /// Every fixture but those another tool re-zipped (deflated, unaligned or
+    /// reordered records): this library writes only PyTorch's layout, so
+    /// those cannot come back byte for byte; RezippedTests checks what they become.
+    /// Nor files in a format this library reads but cannot write back (tar
+    /// files of PyTorch 0.1, legacy pickles without PROTO): each says why in
+    /// `writeBackLimitation`, and the OldFormats suites check it.
+    static let rewritable = Fixtures.checkpoints.filter {
+        !RezippedTests.rezipped.contains($0) && (try? Fixtures.open($0))?.writeBackLimitation == nil
+    }
+
+    @Test("every fixture is rewritten byte for byte", arguments: rewritable)
     func rewrite(_ name: String) throws {
         let checkpoint = try Fixtures.open(name)
         // Keep the file name, so a prefix derived from it would agree too.

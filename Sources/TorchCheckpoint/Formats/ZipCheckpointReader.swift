@@ -15,6 +15,8 @@ enum ZipCheckpointReader {
         let storages: [Storage]
         let pickleProtocol: Int
         let provenance: PickleProvenance
+        /// The module tree, constants and state_dict of a TorchScript archive.
+        let torchScript: TorchScriptArchive?
     }
 
     static func load(file: MappedFile, options: LoadOptions) throws(CheckpointError) -> Loaded {
@@ -60,29 +62,38 @@ enum ZipCheckpointReader {
         guard let pickleEntry = record("data.pkl") else {
             throw .missingRecord(path: path, record: "\(archive.prefix)/data.pkl")
         }
-        let pickleBytes: RecordBytes
-        do {
-            if options.verifyPickleCRC { try archive.verifyCRC(of: pickleEntry) }
-            pickleBytes = try archive.bytes(of: pickleEntry)
-        } catch {
-            throw .container(path: path, error)
-        }
-
         let table = StorageTable(archive: archive, byteOrder: byteOrder)
-        let unpickler = Unpickler(options: options.unpickler) { pid in try table.resolve(pid) }
-        let decoded: Unpickler.Decoded
-        do {
-            decoded = try pickleBytes.withUnsafeBytes { bytes throws(PickleError) in try unpickler.decode(bytes) }
-        } catch {
-            var e = error
-            e.record = pickleEntry.name
-            throw .pickle(path: path, record: pickleEntry.name, e)
-        }
+        let decoded = try decodePickle(pickleEntry, in: archive, options: options) { pid in try table.resolve(pid) }
         let isTorchScript = record("constants.pkl") != nil || archive.recordNames.contains { $0.hasPrefix("code/") }
+        let torchScript = isTorchScript ? try TorchScriptLoader.load(archive: archive, root: decoded.value, byteOrder: byteOrder, options: options) : nil
         return Loaded(root: decoded.value,
                       format: .zip(prefix: archive.prefix, version: version, byteOrder: byteOrder, isTorchScript: isTorchScript),
                       archive: archive, storages: table.ordered, pickleProtocol: decoded.protocolVersion,
-                      provenance: decoded.provenance)
+                      provenance: decoded.provenance, torchScript: torchScript)
+    }
+}
+
+extension ZipCheckpointReader {
+    /// Decodes one pickle record (`data.pkl`, or a TorchScript archive's
+    /// `constants.pkl`), its CRC-32 verified first when the options ask.
+    static func decodePickle(_ entry: ZipEntry, in archive: ZipArchive, options: LoadOptions,
+                             persistentLoad: @escaping @Sendable (Value) throws -> Value) throws(CheckpointError) -> Unpickler.Decoded {
+        let path = archive.file.path
+        let bytes: RecordBytes
+        do {
+            if options.verifyPickleCRC { try archive.verifyCRC(of: entry) }
+            bytes = try archive.bytes(of: entry)
+        } catch {
+            throw .container(path: path, error)
+        }
+        let unpickler = Unpickler(options: options.unpickler, persistentLoad: persistentLoad)
+        do {
+            return try bytes.withUnsafeBytes { raw throws(PickleError) in try unpickler.decode(raw) }
+        } catch {
+            var e = error
+            e.record = entry.name
+            throw .pickle(path: path, record: entry.name, e)
+        }
     }
 }
 
@@ -92,12 +103,15 @@ enum ZipCheckpointReader {
 final class StorageTable: @unchecked Sendable {
     let archive: ZipArchive
     let byteOrder: ByteOrder
+    /// The folder of the storage records: `data`, or `constants` for a TorchScript archive's constants.pkl.
+    let directory: String
     private(set) var byKey: [String: (reference: StorageReference, storage: Storage)] = [:]
     private(set) var ordered: [Storage] = []
 
-    init(archive: ZipArchive, byteOrder: ByteOrder) {
+    init(archive: ZipArchive, byteOrder: ByteOrder, directory: String = "data") {
         self.archive = archive
         self.byteOrder = byteOrder
+        self.directory = directory
     }
 
     func resolve(_ pid: Value) throws -> Value {
@@ -108,16 +122,7 @@ final class StorageTable: @unchecked Sendable {
             throw PickleError(.persistentLoad, error.message, offset: 0, opcode: nil)
         }
         if let known = byKey[reference.key] {
-            guard known.reference.dtype == reference.dtype, known.reference.isUntyped == reference.isUntyped else {
-                throw PickleError(.invalidTensor,
-                                  "storage '\(reference.key)' is declared as \(known.reference.dtype.name) and as \(reference.dtype.name); torch.save never shares a storage between types",
-                                  offset: 0, opcode: nil)
-            }
-            guard known.reference.elementCount == reference.elementCount else {
-                throw PickleError(.invalidTensor,
-                                  "storage '\(reference.key)' is declared with \(known.reference.elementCount) and with \(reference.elementCount) elements",
-                                  offset: 0, opcode: nil)
-            }
+            try reference.requireSameDeclaration(as: known.reference)
             return .storage(known.storage)
         }
         let storage = try makeStorage(reference)
@@ -127,7 +132,7 @@ final class StorageTable: @unchecked Sendable {
     }
 
     private func makeStorage(_ reference: StorageReference) throws -> Storage {
-        let name = "data/\(reference.key)"
+        let name = "\(directory)/\(reference.key)"
         let archive = self.archive
         if Device(location: reference.location).type == "meta" {
             // Meta storages carry no data and have no record.

@@ -36,6 +36,7 @@ public struct Inspection: Sendable {
 
     /// The tree as text.
     public func render() -> String {
+        if let torchScript = checkpoint.torchScript { return renderTorchScript(torchScript) }
         var lines: [String] = []
         let storageBytes = checkpoint.storages.reduce(0) { $0 + $1.byteCount }
         lines.append("\(checkpoint.path): \(checkpoint.format)")

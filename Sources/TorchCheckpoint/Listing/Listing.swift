@@ -111,6 +111,17 @@ public enum Listing {
         }
     }
 
+    /// The listing of a checkpoint: of its root object, or for a TorchScript
+    /// archive, of its module's `state_dict()` (LISTING.md: one entry per
+    /// parameter and buffer, the dotted name as a one-element path), as
+    /// `torch.jit.load(f).state_dict()` lists it.
+    public static func entries(of checkpoint: Checkpoint, digests: Bool = true) throws -> [Entry] {
+        guard let torchScript = checkpoint.torchScript else { return try entries(of: checkpoint.root, digests: digests) }
+        return try torchScript.stateDict.map { name, tensor in
+            Entry(path: [.key(name)], content: .tensor(try record(tensor, digest: digests)))
+        }
+    }
+
     /// A tensor's entry, as torch-listing.py computes it.
     public static func record(_ t: Tensor, digest: Bool = true) throws -> TensorRecord {
         var r = TensorRecord(dtype: t.dtype, shape: t.shape, isQuantized: t.dtype.isQuantized)

@@ -15,7 +15,20 @@ extension Checkpoint {
     /// sd["fc.weight"] = .tensor(try Tensor(float32: weights, shape: [10, 4]))
     /// try Checkpoint.save(.dict(sd), to: "model.pth")
     /// ```
+    ///
+    /// With ``SaveOptions/byteOrder`` `.big`, the file is what `torch.save`
+    /// writes on a big-endian machine: the `byteorder` record says `big`
+    /// and every storage holds its elements big-endian.
     public static func save(_ value: Value, to path: String, options: SaveOptions = .init()) throws(CheckpointError) {
+        if options.format == .legacy { return try LegacyCheckpointWriter.save(value, to: path, options: options) }
+        let untyped = UntypedElementViews(value)
+        if options.byteOrder == .big, let (place, tensor) = untyped.first {
+            throw .cannotWrite(path: path, reason: """
+                a big-endian file cannot hold the \(tensor.dtype.name) tensor at \(place): \
+                torch.save stores \(tensor.dtype.name) as UntypedStorage, which torch.load does not byte-swap, \
+                so PyTorch on a little-endian machine would read other values; save it little-endian
+                """)
+        }
         var encoder = PickleEncoder(protocolVersion: options.protocolVersion)
         encoder.renumbersStorages = true
         let encoded: PickleEncoder.Encoded
@@ -28,10 +41,11 @@ extension Checkpoint {
             try writer.writeRecord("data.pkl", bytes: encoded.bytes)
             try writer.writeRecord(".format_version", bytes: Array("1".utf8))
             try writer.writeRecord(".storage_alignment", bytes: Array(String(options.alignment).utf8))
-            try writer.writeRecord("byteorder", bytes: Array("little".utf8))
+            try writer.writeRecord("byteorder", bytes: Array(options.byteOrder.rawValue.utf8))
             // torch 2.7+ writes storages in numeric key order; keys are numbered as first met.
             for (key, storage) in encoded.storages where storage.device.type != "meta" {
-                try writeStorage(storage, as: "data/\(key)", littleEndian: true, to: writer)
+                try writeStorage(storage, as: "data/\(key)", littleEndian: options.byteOrder == .little,
+                                 swapUnit: untyped.swapUnit(of: storage), to: writer)
             }
             try writer.writeRecord("version", bytes: Array("3\n".utf8))
             _ = try writer.finish()
@@ -40,25 +54,52 @@ extension Checkpoint {
 
     /// Writes this checkpoint back to a file, encoding the pickle from the
     /// value model: for a file PyTorch wrote, the result is the same file,
-    /// byte for byte — record order, prefix, alignment and serialization id
-    /// included. Storages are streamed from the mapped source without copies.
+    /// byte for byte — record order, prefix, alignment, byte order and
+    /// serialization id included. Storages are streamed from the mapped
+    /// source without copies, as stored: a big-endian file stays big-endian.
+    ///
+    /// A file another tool re-zipped (records deflated, or stored without
+    /// PyTorch's alignment and data descriptors) cannot be reproduced that
+    /// way, as this library writes only PyTorch's layout: it is written in
+    /// PyTorch's layout instead — the same records with the same contents, in
+    /// the same order (but `.data/serialization_id`, which PyTorch's writer
+    /// always writes last), under the same prefix and keeping its
+    /// serialization id, each stored and aligned as `torch.save` stores it,
+    /// and without the folder entries zip tools add. When the tool kept the
+    /// records in their order, that is the file `torch.save` wrote before it
+    /// was re-zipped. ``save(_:to:options:)`` of ``root`` writes what
+    /// `torch.save` of the loaded object writes.
+    ///
+    /// A legacy file (PyTorch before 1.6) is written back in the legacy
+    /// format, every pickle encoded again; a file this library only reads
+    /// (see ``writeBackLimitation``) throws `cannotWrite` with the reason.
     ///
     /// The write is atomic, as ``save(_:to:options:)``'s is. To save a changed
     /// object graph with new storages, use ``save(_:to:options:)``.
     public func write(to path: String) throws(CheckpointError) {
+        if let legacyLayout { return try LegacyCheckpointWriter.writeBack(self, layout: legacyLayout, to: path) }
+        if let writeBackLimitation { throw .cannotWrite(path: path, reason: writeBackLimitation) }
         guard let archive else { throw .cannotWrite(path: path, reason: "only zip checkpoints can be written back") }
-        let encoded: PickleEncoder.Encoded
-        do {
-            encoded = try PickleEncoder(protocolVersion: pickleProtocol, provenance: pickleProvenance).encodeWithStorages(root)
-        } catch {
-            throw .cannotWrite(path: path, reason: error.message)
+        // The pickles, encoded from the value model, and the storage records they refer to.
+        let pickles: [String: [UInt8]]
+        let referenced: Set<String>
+        if let torchScript {
+            (pickles, referenced) = try encodedTorchScriptPickles(torchScript, archive: archive, path: path)
+        } else {
+            let encoded: PickleEncoder.Encoded
+            do {
+                encoded = try PickleEncoder(protocolVersion: pickleProtocol, provenance: pickleProvenance).encodeWithStorages(root)
+            } catch {
+                throw .cannotWrite(path: path, reason: error.message)
+            }
+            pickles = ["data.pkl": encoded.bytes]
+            referenced = Set(encoded.storages.map { "data/" + $0.key })
         }
         var alignment = 64
         if let entry = archive.record(".storage_alignment"), let bytes = try? archive.bytes(of: entry),
            let value = Int(bytes.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }) {
             alignment = value
         }
-        let referenced = Set(encoded.storages.map { "data/" + $0.key })
         let sourceID = archive.record(".data/serialization_id").flatMap { try? archive.bytes(of: $0) }
             .map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
         let known = Set(archive.recordNames)
@@ -68,8 +109,12 @@ extension Checkpoint {
         try Self.writeArchive(to: path, prefix: archive.prefix, alignment: alignment) { writer in
             for name in archive.recordNames where name != ".data/serialization_id" {
                 guard let entry = archive.record(name) else { continue }
-                if name == "data.pkl" {
-                    try writer.writeRecord(name, bytes: encoded.bytes)
+                // Folder entries that zip tools add (`source/`, `source/data/`) are no records.
+                if name.isEmpty || (name.hasSuffix("/") && entry.uncompressedSize == 0) { continue }
+                if let bytes = pickles[name] {
+                    try writer.writeRecord(name, bytes: bytes)
+                } else if let compressed = deflatedRecordToCopy(entry, named: name, in: archive) {
+                    try writer.writeDeflatedRecord(name, compressed: compressed, uncompressedSize: entry.uncompressedSize, crc32: entry.crc32)
                 } else {
                     // Storages and the other records, as stored: streamed from the map.
                     let bytes = try archive.bytes(of: entry)
@@ -89,6 +134,16 @@ extension Checkpoint {
     /// any error the temporary file is removed and the destination untouched.
     static func writeArchive(to path: String, prefix: String, alignment: Int,
                              _ body: (PyTorchZipWriter) throws -> Void) throws(CheckpointError) {
+        try writeAtomically(to: path) { sink in
+            var options = PyTorchZipWriter.Options()
+            options.alignment = alignment
+            try body(try PyTorchZipWriter(sink: sink, prefix: prefix, options: options))
+        }
+    }
+
+    /// Opens an atomic file beside `path`, runs `body` with it, then commits;
+    /// on any error the temporary file is removed and the destination untouched.
+    static func writeAtomically(to path: String, _ body: (AtomicFileSink) throws -> Void) throws(CheckpointError) {
         let sink: AtomicFileSink
         do {
             sink = try AtomicFileSink(destination: path)
@@ -96,10 +151,7 @@ extension Checkpoint {
             throw .cannotWrite(path: path, reason: error.message)
         }
         do {
-            var options = PyTorchZipWriter.Options()
-            options.alignment = alignment
-            let writer = try PyTorchZipWriter(sink: sink, prefix: prefix, options: options)
-            try body(writer)
+            try body(sink)
             try sink.commit()
         } catch {
             sink.abandon()
@@ -109,27 +161,128 @@ extension Checkpoint {
         }
     }
 
-    /// Streams a storage's bytes into a record, byte-swapping a big-endian
-    /// storage when the file is little-endian.
-    static func writeStorage(_ storage: Storage, as name: String, littleEndian: Bool, to writer: PyTorchZipWriter) throws {
+    /// Streams a storage's bytes into a record, byte-swapping them when the
+    /// storage's byte order is not the file's: by `swapUnit` when given (the
+    /// element of the tensors viewing an untyped storage), else by the
+    /// storage's own element (each half of a complex one).
+    static func writeStorage(_ storage: Storage, as name: String, littleEndian: Bool, swapUnit: Int? = nil,
+                             to writer: PyTorchZipWriter) throws {
         let raw = try storage.bytes()
-        let unit = storage.dtype.byteSwapUnit
+        let unit = swapUnit ?? storage.dtype.byteSwapUnit
         let swap = (storage.byteOrder == .little) != littleEndian && unit > 1
         try writer.writeRecord(name, size: UInt64(raw.count)) { write in
             try raw.withUnsafeBytes { bytes in
-                guard swap else { return try write(bytes) }
-                let chunk = 1 << 20
-                var buffer = [UInt8](repeating: 0, count: chunk)
+                guard swap, let source = bytes.baseAddress else { return try write(bytes) }
+                // Whole elements per chunk; bytes past the last whole element
+                // (an untyped storage longer than its views) are copied as they are.
+                let chunk = (1 << 20) / unit * unit
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+                defer { buffer.deallocate() }
+                let out = buffer.baseAddress!
                 var offset = 0
                 while offset < bytes.count {
                     let n = min(chunk, bytes.count - offset)
-                    for i in stride(from: 0, to: n, by: unit) {
-                        for j in 0..<unit { buffer[i + j] = bytes[offset + i + unit - 1 - j] }
+                    let whole = n / unit * unit
+                    var i = 0
+                    while i < whole {
+                        for j in 0..<unit { out.storeBytes(of: source.load(fromByteOffset: offset + i + unit - 1 - j, as: UInt8.self), toByteOffset: i + j, as: UInt8.self) }
+                        i += unit
                     }
-                    try buffer.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                    if whole < n { out.advanced(by: whole).copyMemory(from: source + offset + whole, byteCount: n - whole) }
+                    try write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                     offset += n
                 }
             }
         }
     }
+}
+
+/// The tensors of a value tree whose elements are wider than a byte but
+/// whose storage `torch.save` writes as `UntypedStorage` (uint16, uint32,
+/// uint64, complex32, bits16: dtypes without a typed storage class).
+///
+/// `torch.load` byte-swaps a storage by its storage class, and an
+/// `UntypedStorage` as bytes, so it never swaps these; this library reads
+/// them by the viewing tensor's element. Writing such a storage in the other
+/// byte order therefore swaps it by that element (so it reads back the same
+/// here), and a big-endian file cannot hold one at all.
+struct UntypedElementViews {
+    /// The first such tensor met, depth first, with where it is (`['model']['ids']`).
+    private(set) var first: (place: String, tensor: Tensor)?
+    /// The widest swap unit of the tensors viewing each such storage.
+    private var units: [ObjectIdentifier: Int] = [:]
+
+    init(_ root: Value) {
+        var seen = Set<ObjectIdentifier>()
+        var stack: [(value: Value, place: String)] = [(root, "")]
+        func key(_ k: Value) -> String {
+            switch k {
+            case .string(let s): "[\(PythonRepr.string(s))]"
+            case .int(let i): "[\(i)]"
+            default: "[\(k.typeName) key]"
+            }
+        }
+        while let (value, place) = stack.popLast() {
+            var children: [(value: Value, place: String)] = []
+            func items(_ values: [Value], _ suffix: String = "") {
+                children += values.enumerated().map { ($1, place + suffix + "[\($0)]") }
+            }
+            func dict(_ d: PyDict) {
+                for (k, v) in d.items { children += [(k, place + " (a key)"), (v, place + key(k))] }
+                children += d.attributes.map { ($1, place + "." + $0) }
+                if let state = d.state { children.append((state, place + " (state)")) }
+            }
+            switch value {
+            case .tensor(let t):
+                guard seen.insert(ObjectIdentifier(t)).inserted else { continue }
+                if let storage = t.storage, !t.isMeta, storage.isUntyped || storage.dtype.storageClassName == nil,
+                   t.dtype.byteSwapUnit > 1 {
+                    let id = ObjectIdentifier(storage)
+                    units[id] = max(units[id] ?? 1, t.dtype.byteSwapUnit)
+                    if first == nil { first = (place.isEmpty ? "the root" : place, t) }
+                }
+                switch t.sparse {
+                case .coo(let indices, let values, _)?:
+                    children += [(.tensor(indices), place + " (indices)"), (.tensor(values), place + " (values)")]
+                case .compressed(let compressed, let plain, let values)?:
+                    children += [(.tensor(compressed), place + " (compressed indices)"),
+                                 (.tensor(plain), place + " (plain indices)"), (.tensor(values), place + " (values)")]
+                case nil:
+                    break
+                }
+                if case .perChannelAffine(let scales, let zeroPoints, _, _)? = t.quantization {
+                    children += [(.tensor(scales), place + " (scales)"), (.tensor(zeroPoints), place + " (zero points)")]
+                }
+                for state in [t.parameterState, t.subclassState, t.backwardHooks] {
+                    if let state { children.append((state, place + " (state)")) }
+                }
+            case .dict(let d):
+                guard seen.insert(ObjectIdentifier(d)).inserted else { continue }
+                dict(d)
+            case .list(let l):
+                guard seen.insert(ObjectIdentifier(l)).inserted else { continue }
+                items(l.items)
+            case .tuple(let t):
+                guard seen.insert(ObjectIdentifier(t)).inserted else { continue }
+                items(t.items)
+            case .set(let s):
+                guard seen.insert(ObjectIdentifier(s)).inserted else { continue }
+                items(s.items, " (set)")
+            case .object(let o):
+                guard seen.insert(ObjectIdentifier(o)).inserted else { continue }
+                children.append((o.callable, place + " (callable)"))
+                items(o.arguments, " (arguments)")
+                if let k = o.keywordArguments { children.append((k, place + " (keyword arguments)")) }
+                if let state = o.state { children.append((state, place + " (state)")) }
+                items(o.listItems)
+                if let d = o.dictItems { dict(d) }
+            default:
+                continue
+            }
+            stack.append(contentsOf: children.reversed())
+        }
+    }
+
+    /// The unit to swap `storage` by, when tensors of wider elements view it as bytes.
+    func swapUnit(of storage: Storage) -> Int? { units[ObjectIdentifier(storage)] }
 }

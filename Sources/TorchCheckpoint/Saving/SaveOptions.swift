@@ -4,6 +4,40 @@ public struct SaveOptions: Sendable {
     public var protocolVersion = 2
     /// Where storages start: a multiple of this many bytes (64, as torch 2.15).
     public var alignment = 64
+    /// The byte order of the storages and of the `byteorder` record: `.little`,
+    /// as `torch.save` writes on every machine PyTorch ships for but IBM Z
+    /// (s390x), or `.big`, as it writes there.
+    ///
+    /// Storages are byte-swapped on the way out whenever their own
+    /// ``Storage/byteOrder`` differs, by element, and each half of a complex
+    /// element on its own: what `torch.load` undoes with
+    /// `UntypedStorage.byteswap(dtype)`. A big-endian file cannot hold
+    /// multi-byte elements whose storage `torch.save` writes as
+    /// `UntypedStorage` (uint16, uint32, uint64, complex32, bits16):
+    /// `torch.load` does not swap those (it treats them as bytes), so no
+    /// byte order of them would read back equal both here and in PyTorch
+    /// on a little-endian machine; saving one throws.
+    public var byteOrder: ByteOrder = .little
+
+    /// The file format a new checkpoint is written in.
+    public enum Format: Sendable {
+        /// The zip format of `torch.save` (PyTorch 1.6 and later): the default.
+        case zip
+        /// The legacy format, as `torch.save(..., _use_new_zipfile_serialization=False)`
+        /// writes it (and PyTorch before 1.6 did): what PyTorch 1.0 to 1.5 can read.
+        /// Storages are little-endian whatever ``byteOrder`` says (it only sets
+        /// sys_info's `little_endian`, as torch.save on a machine of that order does).
+        case legacy
+    }
+
+    /// The file format: `.zip` (the default) or `.legacy`.
+    public var format: Format = .zip
+
+    /// The storage keys of a legacy file, from each storage's index in the
+    /// order the pickle first meets it; nil gives `"0"`, `"1"`, ….
+    /// `torch.save` names them `str(storage._cdata)`, a memory address no other
+    /// process can reproduce; PyTorch only needs them distinct. Ignored for zip files.
+    public var legacyStorageKey: (@Sendable (_ index: Int, _ storage: Storage) -> String)?
 
     /// The default options: what `torch.save` 2.15 writes on Linux.
     public init() {}

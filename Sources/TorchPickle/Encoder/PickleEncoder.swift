@@ -27,6 +27,52 @@ public struct PickleEncoder: Sendable {
     /// than keeping their own keys (for writing a loaded file back).
     public var renumbersStorages = false
 
+    /// The key of a renumbered storage, from its index in the order first met
+    /// (`"0"`, `"1"`, … when nil). Only used with ``renumbersStorages``.
+    public var storageKey: (@Sendable (_ index: Int, _ storage: Storage) -> String)?
+
+    /// How a persistent id names a storage.
+    public enum PersistentIDStyle: Sendable {
+        /// `('storage', class, key, location, numel)`: the zip format and TorchScript.
+        case zip
+        /// `('storage', class, root_key, location, root_numel, view_metadata)`: the
+        /// legacy format of `torch.save` before 1.6, where `view_metadata` is None,
+        /// or `(view_key, offset, size)` for a storage in ``legacyViews``. The key is
+        /// written afresh at every reference, as `str(storage._cdata)` makes a new string.
+        case legacy
+    }
+
+    /// How persistent ids name storages: `.zip` (the default) or `.legacy`.
+    public var persistentIDStyle: PersistentIDStyle = .zip
+
+    /// A storage that is a view into a larger one, as files of PyTorch before
+    /// 1.0 could hold: its persistent id names the root's key and size, and
+    /// carries `(view key, offset, size)`.
+    public struct LegacyStorageView: Sendable {
+        /// The storage whose bytes the view shows; its data is what the file holds.
+        public let root: Storage
+        /// Where the view starts in the root, in elements.
+        public let offset: Int
+        /// Creates a view description.
+        public init(root: Storage, offset: Int) {
+            self.root = root
+            self.offset = offset
+        }
+    }
+
+    /// For `.legacy` persistent ids: the storages that are views into another,
+    /// by the view storage's identity. The view's own ``Storage/key`` and
+    /// ``Storage/elementCount`` are its view key and size.
+    public var legacyViews: [ObjectIdentifier: LegacyStorageView] = [:]
+
+    /// Classes written as persistent ids instead of globals, as the legacy
+    /// `torch.save` of a whole `nn.Module` names each module class:
+    /// `('module', cls, source_file, source)`. Keyed by the class's
+    /// ``PyGlobal`` identity; each reference to the class takes the next
+    /// persistent id of its list (torch's `persistent_id` builds a new tuple at
+    /// every reference), and references past the end are written as globals.
+    public var classPersistentIDs: [ObjectIdentifier: [Value]] = [:]
+
     /// A pickle and the storages it refers to.
     public struct Encoded: Sendable {
         /// The pickle.
@@ -50,6 +96,10 @@ public struct PickleEncoder: Sendable {
         var writer = PickleWriter(protocolVersion: protocolVersion, provenance: provenance ?? PickleProvenance(),
                                   sharesSingletons: provenance == nil)
         writer.renumbersStorages = renumbersStorages
+        writer.storageKey = storageKey
+        writer.persistentIDStyle = persistentIDStyle
+        writer.legacyViews = legacyViews
+        writer.classPersistentIDs = classPersistentIDs
         try writer.dump(value)
         return Encoded(bytes: writer.output, storages: writer.storagesInOrder)
     }
@@ -83,6 +133,10 @@ struct PickleWriter {
     /// one-character strings.
     let sharesSingletons: Bool
     var renumbersStorages = false
+    var storageKey: (@Sendable (Int, Storage) -> String)?
+    var persistentIDStyle = PickleEncoder.PersistentIDStyle.zip
+    var legacyViews: [ObjectIdentifier: PickleEncoder.LegacyStorageView] = [:]
+    var classPersistentIDs: [ObjectIdentifier: [Value]] = [:]
     var storageKeys: [ObjectIdentifier: String] = [:]
     var storagesInOrder: [(key: String, storage: Storage)] = []
 
@@ -244,7 +298,12 @@ struct PickleWriter {
                            argumentTokens: token.flatMap { provenance.callArguments[$0] } ?? [:])
             memoizeToken(token)
         case .global(let g):
-            if case .layout(let layout)? = g.known, !g.pickledAsGlobal {
+            if var ids = classPersistentIDs[ObjectIdentifier(g)], !ids.isEmpty {
+                let pid = ids.removeFirst()
+                classPersistentIDs[ObjectIdentifier(g)] = ids
+                try save(pid)
+                write(Opcode.binPersID.rawValue)
+            } else if case .layout(let layout)? = g.known, !g.pickledAsGlobal {
                 try saveLayout(layout)
             } else {
                 saveGlobal(module: g.module, name: g.name)
@@ -300,6 +359,7 @@ struct PickleWriter {
     mutating func saveString(_ s: String, token: Int32?) {
         let token = stringToken(s, token)
         if let token, let index = memoByToken[token] { return memoGet(index) }
+        if let token, let raw = provenance.legacyStrings[token] { return saveLegacyString(raw, token: token) }
         var utf8 = Array(s.utf8)
         let header: [UInt8]
         if proto >= 4 && utf8.count < 256 {
@@ -319,9 +379,19 @@ struct PickleWriter {
         return b.count <= 1 ? constantToken("bytes:" + b.map(String.init).joined()) : nil
     }
 
+    /// A Python 2 `str`, as it was pickled (`SHORT_BINSTRING`, or `BINSTRING` from 256 bytes).
+    mutating func saveLegacyString(_ raw: [UInt8], token: Int32) {
+        let header: [UInt8] = raw.count < 256
+            ? [Opcode.shortBinString.rawValue, UInt8(raw.count)]
+            : [Opcode.binString.rawValue] + withUnsafeBytes(of: UInt32(raw.count).littleEndian, Array.init)
+        raw.withUnsafeBytes { writeBytes(header: header, payload: $0) }
+        memoizeToken(token)
+    }
+
     mutating func saveBytes(_ b: [UInt8], token: Int32?) throws(PickleError) {
         let token = bytesToken(b, token)
         if let token, let index = memoByToken[token] { return memoGet(index) }
+        if let token, let raw = provenance.legacyStrings[token] { return saveLegacyString(raw, token: token) }
         if proto < 3 {
             // Python 2 had no bytes: `bytes()` or `_codecs.encode(latin-1 text, 'latin1')`.
             if b.isEmpty {

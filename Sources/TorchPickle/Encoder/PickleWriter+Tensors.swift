@@ -99,21 +99,22 @@ extension PickleWriter {
     /// `('storage', storage_type, key, location, numel)` and `BINPERSID`.
     ///
     /// As in PyTorch, `'storage'` is one string object, a storage's key is one
-    /// object per storage, and `cpu`, `meta` and `mps` are constant strings
-    /// while `cuda:N` is made afresh each time.
+    /// object per storage (a new one at each reference in the legacy format),
+    /// and `cpu`, `meta` and `mps` are constant strings while `cuda:N` is made
+    /// afresh each time. The legacy style adds the sixth item, view metadata.
     mutating func savePersistentStorage(_ s: Storage) throws(PickleError) {
         let cls = s.isUntyped ? PyGlobal(module: "torch.storage", name: "UntypedStorage")
                               : PyGlobal(module: "torch", name: s.dtype.storageClassName ?? "UntypedStorage")
         let id = ObjectIdentifier(s)
-        let key: String
-        if let known = storageKeys[id] {
-            key = known
-        } else {
-            key = renumbersStorages ? String(storagesInOrder.count) : s.key
-            storageKeys[id] = key
-            storagesInOrder.append((key, s))
+        // A legacy view names its root: the root's key and size, and the root's bytes go in the file.
+        let view = persistentIDStyle == .legacy ? legacyViews[id] : nil
+        let root = view?.root ?? s
+        let key = self.key(of: root)
+        var items: [Value] = [.string("storage"), .global(cls), .string(key), .string(s.location), .int(root.elementCount)]
+        if persistentIDStyle == .legacy {
+            items.append(view.map { .tuple(PyTuple([.string(s.key), .int($0.offset), .int(s.elementCount)])) } ?? Value.none)
         }
-        let pid = PyTuple([.string("storage"), .global(cls), .string(key), .string(s.location), .int(s.elementCount)])
+        let pid = PyTuple(items)
         let reference = storageReferenceCounts[id, default: 0]
         storageReferenceCounts[id] = reference + 1
         if let recorded = provenance.storageReferences[id], reference < recorded.count {
@@ -124,11 +125,26 @@ extension PickleWriter {
             // constants; a key is one string per storage, made by str(int), which
             // builds a new object even for one digit; 'cuda:N' is new each time.
             pid.itemTokens[0] = constantToken("interned:storage")
-            pid.itemTokens[2] = constantToken("pid:key:\(UInt(bitPattern: id.hashValue))")
+            if persistentIDStyle == .zip {
+                pid.itemTokens[2] = constantToken("pid:key:\(UInt(bitPattern: id.hashValue))")
+            }
             if !s.location.contains(":") { pid.itemTokens[3] = constantToken("interned:" + s.location) }
         }
         keepAlive.append(s)
         try save(.tuple(pid))
         write(Opcode.binPersID.rawValue)
+    }
+
+    /// The key a storage is written under: its own, or numbered as first met;
+    /// the storage joins the list of storages the file holds.
+    mutating func key(of storage: Storage) -> String {
+        let id = ObjectIdentifier(storage)
+        if let known = storageKeys[id] { return known }
+        let index = storagesInOrder.count
+        let key = renumbersStorages ? (storageKey?(index, storage) ?? String(index)) : storage.key
+        storageKeys[id] = key
+        storagesInOrder.append((key, storage))
+        keepAlive.append(storage)
+        return key
     }
 }

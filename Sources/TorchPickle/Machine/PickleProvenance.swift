@@ -17,6 +17,9 @@ public final class PickleProvenance: @unchecked Sendable {
     var callArguments: [Int32: [Int: Int32]] = [:]
     /// The token of the interned `'latin1'` of `_codecs.encode` calls (one object in CPython).
     var latin1: Int32?
+    /// Python 2 `str` values (`BINSTRING`, `SHORT_BINSTRING`), by token: their bytes as
+    /// pickled, so they are written back as Python 2 wrote them whatever the text decoding.
+    var legacyStrings: [Int32: [UInt8]] = [:]
     // Keeps the storages alive, so their identifiers stay unique.
     var storages: [AnyObject] = []
 

@@ -85,6 +85,8 @@ struct Machine {
     let provenance = PickleProvenance()
     // The argument tokens of the last REDUCE that built an immutable value, until it is memoized.
     var pendingCall: (slot: Int, tokens: [Int: Int32])?
+    // A Python 2 str just pushed, with its bytes: kept in the provenance if the next opcode memoizes it.
+    var pendingLegacyString: (slot: Int, raw: [UInt8])?
     var memo: [Value?] = []
     var sparseMemo: [Int: Value] = [:]
     var memoCount = 0
@@ -234,6 +236,10 @@ struct Machine {
                 provenance.callArguments[token] = pending.tokens
             }
             pendingCall = nil
+            if let pending = pendingLegacyString, pending.slot == slot {
+                provenance.legacyStrings[token] = pending.raw
+            }
+            pendingLegacyString = nil
         default:
             if !memoTokens.isEmpty { memoTokens[index] = nil }
         }
@@ -320,8 +326,10 @@ struct Machine {
     /// Drops the tokens of values that were never referenced again: only
     /// objects the pickle reached more than once need their identity kept.
     mutating func pruneUnsharedTokens() {
+        let legacy = provenance.legacyStrings
         for holder in tokenHolders {
-            holder.itemTokens = holder.itemTokens.filter { tokenReferences[$0.value] != nil }
+            // A Python 2 str keeps its token even when used once: it is how the encoder knows its opcode.
+            holder.itemTokens = holder.itemTokens.filter { tokenReferences[$0.value] != nil || legacy[$0.value] != nil }
         }
         tokenHolders = []
     }
@@ -341,6 +349,10 @@ struct Machine {
                 throw fail(.unknownOpcode, "byte 0x\(String(byte, radix: 16)) is not a pickle opcode")
             }
             opcode = op
+            switch op {
+            case .put, .binPut, .longBinPut, .memoize: break
+            default: pendingLegacyString = nil
+            }
             if op == .stop {
                 let result = try pop()
                 pruneUnsharedTokens()
@@ -426,9 +438,13 @@ struct Machine {
         case .binString:
             let n = try readInteger(Int32.self)
             guard n >= 0 else { throw fail(.invalidArgument, "negative BINSTRING length \(n)") }
-            try push(try legacyString(Array(try readBytes(UInt64(n)))))
+            let raw = Array(try readBytes(UInt64(n)))
+            try push(try legacyString(raw))
+            pendingLegacyString = (stack.count - 1, raw)
         case .shortBinString:
-            try push(try legacyString(Array(try readBytes(UInt64(try readByte())))))
+            let raw = Array(try readBytes(UInt64(try readByte())))
+            try push(try legacyString(raw))
+            pendingLegacyString = (stack.count - 1, raw)
         case .string:
             try push(try legacyString(try escapedStringLiteral(try readLine())))
         case .binBytes:

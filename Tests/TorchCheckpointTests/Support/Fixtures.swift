@@ -95,9 +95,9 @@ enum ListingComparison {
 }
 
 extension Checkpoint {
-    /// Our listing, as parsed JSON.
+    /// Our listing, as parsed JSON (for a TorchScript archive, of its state_dict).
     func listingJSON(digests: Bool = true) throws -> Any {
-        let text = Listing.json(try Listing.entries(of: root, digests: digests))
+        let text = Listing.json(try Listing.entries(of: self, digests: digests))
         return try JSONSerialization.jsonObject(with: Data(text.utf8))
     }
 
