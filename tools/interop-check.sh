@@ -11,7 +11,10 @@
 #    .pth gives what torch.save(safetensors.torch.load_file(...)) writes;
 # 6. the safetensors writer's own checks (SAFETENSORS_CHECK_DIR) pass;
 # 7. a Swift model's state dict loads into the equivalent nn.Module with
-#    load_state_dict(strict=True), extra state delivered to set_extra_state.
+#    load_state_dict(strict=True), extra state delivered to set_extra_state;
+# 8. legacy, tar, TorchScript, big-endian and re-zipped files written afresh
+#    list as PyTorch lists them and are written back as promised, and what
+#    Swift writes in those layouts loads in torch.load.
 #
 # usage: tools/interop-check.sh        (sets up .venv with torch 2.15.0 if it is missing)
 set -euo pipefail
@@ -43,7 +46,75 @@ while IFS= read -r listing; do
         echo "FAILED $name: $(cat "$work/err.txt") ${out:-}"
     fi
 done < <(find "$work/fixtures" -name '*.listing.json' | sort)
-echo "interop: $passed passed, $failed failed"
+
+# The other formats, written afresh: legacy and tar (tools/make_old_fixtures.py),
+# TorchScript (tools/make_torchscript_fixtures.py), big-endian and re-zipped
+# (tools/make_layout_fixtures.py). Each lists as PyTorch lists it; each is
+# written back byte for byte, except what this library reads but does not
+# write: tar files of PyTorch 0.1 and protocol-1 pickles (refused, with the
+# reason), and re-zipped files, which come back in PyTorch's own layout:
+# identical to the file torch.save wrote before it was re-zipped (the order
+# of records kept).
+PYTHONPATH="$root/tools" .venv/bin/python -W ignore tools/make_old_fixtures.py "$work/old" >/dev/null
+PYTHONPATH="$root/tools" .venv/bin/python -W ignore tools/make_torchscript_fixtures.py "$work/old/torchscript" >/dev/null
+PYTHONPATH="$root/tools" .venv/bin/python -W ignore tools/make_layout_fixtures.py "$work/old" >/dev/null
+while IFS= read -r listing; do
+    file="${listing%.listing.json}"
+    name="${file#$work/old/}"
+    case "$name" in
+        tar/*|legacy/protocol1.pth) expect=refused ;;
+        rezipped/reordered.pth) expect=loads ;;
+        rezipped/*) expect="$work/old/rezipped/source.pth" ;;
+        *) expect="$file" ;;
+    esac
+    out=""
+    if "$pth" inspect --json "$file" >"$work/ours.json" 2>"$work/err.txt" &&
+        out=$(.venv/bin/python tools/compare_listing.py "$listing" "$work/ours.json" 2>&1); then
+        rm -f "$work/rewritten"
+        if "$pth" rewrite "$file" "$work/rewritten" 2>"$work/err.txt"; then
+            case "$expect" in
+                refused) result="written back, but should have been refused" ;;
+                loads) .venv/bin/python -W ignore -c "import sys, torch; torch.load(sys.argv[1], weights_only=True)" "$work/rewritten" &&
+                       result=ok || result="written back, but torch.load fails" ;;
+                *) cmp -s "$expect" "$work/rewritten" && result=ok || result="written back differently from ${expect#$work/old/}" ;;
+            esac
+        else
+            [ "$expect" = refused ] && [ ! -e "$work/rewritten" ] && result=ok || result="rewrite failed: $(cat "$work/err.txt")"
+        fi
+    else
+        result="listing differs: $(cat "$work/err.txt") $out"
+    fi
+    if [ "$result" = ok ]; then
+        passed=$((passed + 1))
+        case "$expect" in
+            refused) echo "ok     $name: $out; read only (rewrite refused with its reason)" ;;
+            loads) echo "ok     $name: $out; written back in PyTorch's layout, loads" ;;
+            "$file") echo "ok     $name: $out; rewritten byte for byte" ;;
+            *) echo "ok     $name: $out; rewritten as ${expect#$work/old/}, byte for byte" ;;
+        esac
+    else
+        failed=$((failed + 1))
+        echo "FAILED $name: $result"
+    fi
+done < <(find "$work/old" -name '*.listing.json' | sort)
+
+# What Swift writes in the legacy format, big-endian and from re-zipped files loads in PyTorch.
+mkdir -p "$work/legacy-out"
+if PTH_LEGACY_OUT="$work/legacy-out" swift test --filter LegacyWritingTests 2>&1 | tail -1 | grep -q passed &&
+    .venv/bin/python -W ignore tools/make_old_fixtures.py --check-swift-written "$work/legacy-out" >"$work/err.txt" 2>&1; then
+    echo "ok     legacy files written by Swift load in torch.load and list as torch's own ($(grep -c loads "$work/err.txt") files)"
+    passed=$((passed + 1))
+else
+    echo "FAILED legacy files written by Swift: $(tail -5 "$work/err.txt")"
+    failed=$((failed + 1))
+fi
+if .venv/bin/python -W ignore tools/layout-check.py >"$work/err.txt" 2>&1; then
+    echo "ok     big-endian and re-zipped files written by Swift load in torch.load ($(tail -1 "$work/err.txt"))"
+    passed=$((passed + 1))
+else
+    echo "FAILED byte order / re-zipped: $(grep -v '^ok' "$work/err.txt" | tail -5)"
+    failed=$((failed + 1))
+fi
 
 # Swift-built state dicts against torch.save, and weights_only loading of what Swift wrote.
 .venv/bin/python -W ignore tools/make_swift_built.py "$work/built" 1001 5000
