@@ -1,0 +1,39 @@
+import ArgumentParser
+import TorchCheckpoint
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a checkpoint's integrity, and whether torch.load(weights_only=True) would accept it.",
+        discussion: """
+            Integrity: every record's CRC-32, every record present and as long as its persistent id \
+            says, every tensor view inside its storage (a full decode), and libzip's own consistency \
+            check of the archive as an independent second opinion. Safety: every global the pickles \
+            name, and those outside torch 2.15's weights_only allowlist, and opcodes its unpickler \
+            refuses. Nothing in the file is executed.
+
+            Exit status: 0 when the file is intact and weights_only would accept it; 1 when it is \
+            damaged; 2 when it is intact but weights_only would refuse it.
+
+            Examples:
+              pth verify model.pth
+              pth verify --json checkpoint.ckpt | jq .unsafe_globals
+            """
+    )
+
+    @Argument(help: "The checkpoint to check.")
+    var file: String
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let report = Verification.verify(path: file)
+        if json {
+            print(report.json)
+        } else {
+            print(report.text(for: file), terminator: "")
+        }
+        if !report.isIntact { throw ExitCode(1) }
+        if !report.weightsOnlyAccepts { throw ExitCode(2) }
+    }
+}
