@@ -21,8 +21,10 @@ let package = Package(
             pkgConfig: "libzip",
             providers: [.apt(["libzip-dev"]), .brew(["libzip"])]
         ),
+        // CRC-32 with carry-less multiplication or CRC instructions (zlib's is the fallback).
+        .target(name: "CCRC32"),
         // The zip container: central directory, ZIP64, records in place in a mapped file.
-        .target(name: "TorchZip", dependencies: ["CLibzip"]),
+        .target(name: "TorchZip", dependencies: ["CLibzip", "CCRC32"]),
         // The pickle machine and the object model it builds: values, tensors, storages.
         .target(name: "TorchPickle"),
         // Checkpoint formats, the canonical listing, the public entry points.
@@ -40,6 +42,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // tools/benchmark.py's Swift side (not a product).
+        .executableTarget(name: "pth-bench", dependencies: ["TorchCheckpoint"], path: "Benchmarks/pth-bench"),
         .testTarget(name: "TorchZipTests", dependencies: ["TorchZip"]),
         .testTarget(name: "TorchPickleTests", dependencies: ["TorchPickle"]),
         .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint"]),

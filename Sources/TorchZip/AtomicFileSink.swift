@@ -3,11 +3,11 @@
 ///
 /// Bytes go to a new temporary file in the destination's directory (created
 /// with `O_EXCL`, mode `rw-rw-rw-` less the umask, like any new file).
-/// ``commit()`` flushes, `fsync`s it, `rename`s it over the destination and
-/// `fsync`s the directory, so the new file survives a crash once `commit`
-/// returns. On any error before the rename, on ``abandon()``, and when the
-/// sink goes away without a commit, the temporary file is removed and the
-/// destination is left as it was.
+/// ``commit()`` hands every byte to the kernel, then `rename`s the file over
+/// the destination; with ``Durability/durable`` it also `fsync`s the file
+/// before the rename and the directory after it. On any error before the
+/// rename, on ``abandon()``, and when the sink goes away without a commit,
+/// the temporary file is removed and the destination is left as it was.
 ///
 /// Small writes (headers) are gathered in a buffer; large ones (record data)
 /// go straight to the file after the buffer is flushed.
@@ -21,6 +21,24 @@
 /// try sink.commit()
 /// ```
 public final class AtomicFileSink: ZipSink {
+    /// What ``commit()`` guarantees beyond atomicity.
+    public enum Durability: Sendable {
+        /// The rename happens after every byte was written: a process killed
+        /// at any point (or an error) leaves the old file or the complete new
+        /// one. Not synced to the disk, as `torch.save` and safetensors do
+        /// not sync: after a power loss, what the disk holds is up to the
+        /// file system (ext4, XFS and btrfs flush a file renamed over another
+        /// before the rename).
+        case atomic
+        /// Also `fsync`s the file before the rename and the directory after
+        /// it, so the new file survives a power loss once ``commit()``
+        /// returns; costs the time to write the file to the disk.
+        case durable
+    }
+
+    /// What ``commit()`` guarantees.
+    public let durability: Durability
+
     /// The path the file is committed to.
     public let destination: String
 
@@ -44,21 +62,26 @@ public final class AtomicFileSink: ZipSink {
 
     /// Creates the temporary file next to `destination`.
     ///
-    /// - Parameter destination: The file to create or replace on ``commit()``.
+    /// - Parameters:
+    ///   - destination: The file to create or replace on ``commit()``.
+    ///   - durability: Whether ``commit()`` also syncs to the disk (it does not by default).
     /// - Throws: ``ZipError/Code/cannotOpen`` when the temporary file cannot be
     ///   created (for example, the directory does not exist or is not writable).
-    public convenience init(destination: String) throws(ZipError) {
-        try self.init(destination: destination, calls: .system)
+    public convenience init(destination: String, durability: Durability = .atomic) throws(ZipError) {
+        try self.init(destination: destination, durability: durability, calls: .system)
     }
 
     /// Creates the temporary file next to `destination`, making system calls through `calls`.
     ///
     /// - Parameters:
     ///   - destination: The file to create or replace on ``commit()``.
+    ///   - durability: Whether ``commit()`` also syncs to the disk.
     ///   - calls: The system calls to make.
     ///   - bufferCapacity: The size of the buffer for small writes.
-    package init(destination: String, calls: FileSystemCalls, bufferCapacity: Int = 1 << 18) throws(ZipError) {
+    package init(destination: String, durability: Durability = .atomic, calls: FileSystemCalls,
+                 bufferCapacity: Int = 1 << 18) throws(ZipError) {
         self.destination = destination
+        self.durability = durability
         self.calls = calls
         self.bufferCapacity = max(1, bufferCapacity)
         let (directory, name) = Self.split(destination)
@@ -105,9 +128,10 @@ public final class AtomicFileSink: ZipSink {
         position += UInt64(bytes.count)
     }
 
-    /// Makes the file the destination: flushes the buffer, `fsync`s and closes
-    /// the temporary file, `rename`s it over the destination, then `fsync`s
-    /// the directory so that the rename is durable.
+    /// Makes the file the destination: flushes the buffer, closes the
+    /// temporary file and `rename`s it over the destination; with
+    /// ``Durability/durable``, `fsync`s the file before the rename and the
+    /// directory after it.
     ///
     /// - Throws: ``ZipError/Code/io`` naming the step that failed. Before the
     ///   rename, the temporary file is removed and the destination is
@@ -116,9 +140,11 @@ public final class AtomicFileSink: ZipSink {
     public func commit() throws(ZipError) {
         try requireOpen()
         try flushBuffer()
-        let synced = calls.fsync(descriptor)
-        guard synced == 0 else {
-            throw fail("cannot fsync the temporary file", code: -synced)
+        if durability == .durable {
+            let synced = calls.fsync(descriptor)
+            guard synced == 0 else {
+                throw fail("cannot fsync the temporary file", code: -synced)
+            }
         }
         let closed = calls.close(descriptor)
         descriptor = -1
@@ -134,7 +160,7 @@ public final class AtomicFileSink: ZipSink {
         }
         temporaryPath = nil
         closedReason = "the file was committed"
-        try syncDirectory()
+        if durability == .durable { try syncDirectory() }
     }
 
     /// Gives the file up: closes and removes the temporary file, leaving the

@@ -113,13 +113,32 @@ struct AtomicFileSinkTests {
         #expect(Self.contents(destination) == Array("previous".utf8))
     }
 
-    @Test("a failed fsync at commit removes the temporary file and keeps the old one")
+    @Test("commit syncs to the disk only when asked: .atomic (the default) renames, .durable fsyncs file and directory too")
+    func durability() throws {
+        for durability in [AtomicFileSink.Durability.atomic, .durable] {
+            let (directory, destination) = try Self.directoryWithPreviousFile()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            final class Count: @unchecked Sendable { var syncs = 0 }
+            let count = Count()
+            var calls = FileSystemCalls.system
+            let system = calls.fsync
+            calls.fsync = { count.syncs += 1; return system($0) }
+            let sink = try AtomicFileSink(destination: destination, durability: durability, calls: calls)
+            try [UInt8](repeating: 7, count: 10).withUnsafeBytes { try sink.write($0) }
+            try sink.commit()
+            #expect(count.syncs == (durability == .durable ? 2 : 0))
+            #expect(try Data(contentsOf: URL(fileURLWithPath: destination)) == Data(repeating: 7, count: 10))
+            #expect(Self.listing(directory) == [URL(fileURLWithPath: destination).lastPathComponent])
+        }
+    }
+
+    @Test("with .durable, a failed fsync at commit removes the temporary file and keeps the old one")
     func fsyncFails() throws {
         let (directory, destination) = try Self.directoryWithPreviousFile()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var calls = FileSystemCalls.system
         calls.fsync = { _ in -EIO }
-        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        let sink = try AtomicFileSink(destination: destination, durability: .durable, calls: calls)
         try [UInt8](repeating: 1, count: 10).withUnsafeBytes { try sink.write($0) }
         let error = zipError { try sink.commit() }
         #expect(error?.code == .io)

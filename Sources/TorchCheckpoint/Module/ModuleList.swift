@@ -1,5 +1,5 @@
 /// Submodules by position, saved as `name.0.`, `name.1.`, … (`nn.ModuleList`).
-open class ModuleList: Module {
+open class ModuleList: Module, @unchecked Sendable {
     /// The modules.
     public var modules: [Module]
 
@@ -15,7 +15,7 @@ open class ModuleList: Module {
 }
 
 /// Submodules by name, saved as `name.key.` (`nn.ModuleDict`), in insertion order.
-open class ModuleDict: Module {
+open class ModuleDict: Module, @unchecked Sendable {
     /// The modules, in order.
     public var modules: [(key: String, module: Module)]
 

@@ -18,7 +18,7 @@ extension PickleWriter {
 
     /// CPython's `batch_list_exact`: one item is `APPEND`; otherwise batches of
     /// 1000 in `MARK … APPENDS`.
-    mutating func batchAppendsExact(_ items: [Value], tokens: [Int: Int32]) throws(PickleError) {
+    mutating func batchAppendsExact(_ items: [Value], tokens: TokenTable) throws(PickleError) {
         if items.isEmpty { return }
         if items.count == 1 {
             try save(items[0], token: tokens[0])
@@ -41,7 +41,7 @@ extension PickleWriter {
 
     /// `_batch_appends` over an iterator (list items of a reduced object):
     /// `MARK … APPENDS` for batches of 2 or more, `APPEND` for a lone item.
-    mutating func batchAppends(_ items: [Value], tokens: [Int: Int32]) throws(PickleError) {
+    mutating func batchAppends(_ items: [Value], tokens: TokenTable) throws(PickleError) {
         var start = 0
         while true {
             let n = min(Self.batchSize, items.count - start)
@@ -223,7 +223,7 @@ extension PickleWriter {
 
     /// `save_reduce`'s first half: the callable, the argument tuple, `REDUCE`.
     /// The caller memoizes the result and writes items and state.
-    mutating func saveReduce(callable: Value, arguments: [Value], argumentTokens: [Int: Int32]) throws(PickleError) {
+    mutating func saveReduce(callable: Value, arguments: [Value], argumentTokens: TokenTable) throws(PickleError) {
         try save(callable)
         let args = PyTuple(arguments)
         args.itemTokens = argumentTokens

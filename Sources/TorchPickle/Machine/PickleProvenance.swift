@@ -9,12 +9,12 @@
 public final class PickleProvenance: @unchecked Sendable {
     /// For each storage, the identity tokens of the items of each persistent
     /// id that referenced it, in order of reference.
-    var storageReferences: [ObjectIdentifier: [[Int: Int32]]] = [:]
+    var storageReferences: [ObjectIdentifier: [TokenTable]] = [:]
     /// For each global (`module\nname`), the tokens of its module and name strings.
     var globalNames: [String: (module: Int32?, name: Int32?)] = [:]
     /// For an immutable value rebuilt by a call (bytes from `_codecs.encode(text, 'latin1')`,
     /// a bytearray, a device), by the value's token: the tokens of the call's arguments.
-    var callArguments: [Int32: [Int: Int32]] = [:]
+    var callArguments: [Int32: TokenTable] = [:]
     /// The token of the interned `'latin1'` of `_codecs.encode` calls (one object in CPython).
     var latin1: Int32?
     /// Python 2 `str` values (`BINSTRING`, `SHORT_BINSTRING`), by token: their bytes as
@@ -26,7 +26,7 @@ public final class PickleProvenance: @unchecked Sendable {
     /// An empty provenance (what a value built in Swift has).
     public init() {}
 
-    func recordReference(_ storage: AnyObject, tokens: [Int: Int32]) {
+    func recordReference(_ storage: AnyObject, tokens: TokenTable) {
         let id = ObjectIdentifier(storage)
         if storageReferences[id] == nil { storages.append(storage) }
         storageReferences[id, default: []].append(tokens)

@@ -75,16 +75,17 @@ struct Machine {
     var stack: [Value] = []
     var marks: [Int] = []
     // Object identity of memoized immutable values (str, bytes, complex, device):
-    // the token of a stack slot, by stack index; memo slot → token. Containers
-    // record the tokens of their items, so a writer can reproduce which
-    // occurrences were one Python object. Empty for most stack slots.
-    var slotTokens: [Int: Int32] = [:]
-    var memoTokens: [Int: Int32] = [:]
-    var tokenReferences: [Int32: Int] = [:]
+    // the token of each stack slot (parallel to `stack`, TokenTable.noToken
+    // when none) and of each memo slot. Containers record the tokens of their
+    // items, so a writer can reproduce which occurrences were one Python object.
+    var stackTokens: [Int32] = []
+    var memoTokens = TokenTable()
+    // Tokens reached a second time (memo GET, DUP): only those are kept.
+    var referencedTokens = TokenSet()
     var tokenHolders: [any TokenHolder] = []
     let provenance = PickleProvenance()
     // The argument tokens of the last REDUCE that built an immutable value, until it is memoized.
-    var pendingCall: (slot: Int, tokens: [Int: Int32])?
+    var pendingCall: (slot: Int, tokens: TokenTable)?
     // A Python 2 str just pushed, with its bytes: kept in the provenance if the next opcode memoizes it.
     var pendingLegacyString: (slot: Int, raw: [UInt8])?
     var memo: [Value?] = []
@@ -166,29 +167,29 @@ struct Machine {
             throw fail(.limitExceeded, "more than \(options.maxStackDepth) items on the stack (UnpicklerOptions.maxStackDepth)")
         }
         stack.append(value)
+        stackTokens.append(TokenTable.noToken)
     }
 
     mutating func pop() throws(PickleError) -> Value {
         guard stack.count > fence else { throw fail(.stackUnderflow, "the stack has no item to pop") }
-        if !slotTokens.isEmpty { slotTokens[stack.count - 1] = nil }
+        stackTokens.removeLast()
         return stack.removeLast()
     }
 
     /// Pops the top item with its identity token.
     mutating func popWithToken() throws(PickleError) -> (Value, Int32?) {
         guard stack.count > fence else { throw fail(.stackUnderflow, "the stack has no item to pop") }
-        let token = slotTokens.isEmpty ? nil : slotTokens.removeValue(forKey: stack.count - 1)
-        return (stack.removeLast(), token)
+        let token = stackTokens.removeLast()
+        return (stack.removeLast(), token == TokenTable.noToken ? nil : token)
     }
 
-    /// Takes the tokens of stack slots `start...`, as offsets from `start`.
-    mutating func takeTokens(from start: Int) -> [Int: Int32] {
-        guard !slotTokens.isEmpty else { return [:] }
-        var taken: [Int: Int32] = [:]
-        for (index, token) in slotTokens where index >= start {
-            taken[index - start] = token
+    /// The tokens of stack slots `start...`, as offsets from `start` (the
+    /// caller removes the slots).
+    func tokens(from start: Int) -> TokenTable {
+        var taken = TokenTable()
+        for index in start..<stackTokens.count where stackTokens[index] != TokenTable.noToken {
+            taken[index - start] = stackTokens[index]
         }
-        for index in taken.keys { slotTokens[index + start] = nil }
         return taken
     }
 
@@ -203,11 +204,12 @@ struct Machine {
     }
 
     /// Pops everything above the topmost mark, and the mark, with the items' identity tokens.
-    mutating func popMarkWithTokens() throws(PickleError) -> (items: [Value], tokens: [Int: Int32]) {
+    mutating func popMarkWithTokens() throws(PickleError) -> (items: [Value], tokens: TokenTable) {
         guard let mark = marks.popLast() else { throw fail(.missingMark, "no MARK to pop to") }
         let items = Array(stack[mark...])
-        let tokens = takeTokens(from: mark)
+        let tokens = tokens(from: mark)
         stack.removeSubrange(mark...)
+        stackTokens.removeSubrange(mark...)
         guard items.count <= options.maxContainerSize else {
             throw fail(.limitExceeded, "\(items.count) items exceed UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
         }
@@ -229,8 +231,13 @@ struct Machine {
         switch value {
         case .string, .bytes, .byteArray, .complex, .device:
             let slot = stack.count - 1
-            let token = slotTokens[slot] ?? Int32(truncatingIfNeeded: index)
-            slotTokens[slot] = token
+            var token = stackTokens[slot]
+            if token == TokenTable.noToken {
+                // The memo index names the object (an index of 2^31 and more
+                // would truncate to the sentinel: such a value keeps no identity).
+                token = Int32(truncatingIfNeeded: index)
+                stackTokens[slot] = token
+            }
             memoTokens[index] = token
             if let pending = pendingCall, pending.slot == slot {
                 provenance.callArguments[token] = pending.tokens
@@ -250,8 +257,8 @@ struct Machine {
         let value = try memoGet(index)
         try push(value)
         if let token = memoTokens[index] {
-            slotTokens[stack.count - 1] = token
-            tokenReferences[token, default: 0] += 1
+            stackTokens[stack.count - 1] = token
+            referencedTokens.insert(token)
         }
     }
 
@@ -329,7 +336,7 @@ struct Machine {
         let legacy = provenance.legacyStrings
         for holder in tokenHolders {
             // A Python 2 str keeps its token even when used once: it is how the encoder knows its opcode.
-            holder.itemTokens = holder.itemTokens.filter { tokenReferences[$0.value] != nil || legacy[$0.value] != nil }
+            holder.removeItemTokens { !referencedTokens.contains($0) && (legacy.isEmpty || legacy[$0] == nil) }
         }
         tokenHolders = []
     }
@@ -390,9 +397,10 @@ struct Machine {
             _ = try popMark()
         case .dup:
             try push(try top())
-            if let token = slotTokens[stack.count - 2] {
-                slotTokens[stack.count - 1] = token
-                tokenReferences[token, default: 0] += 1
+            let token = stackTokens[stack.count - 2]
+            if token != TokenTable.noToken {
+                stackTokens[stack.count - 1] = token
+                referencedTokens.insert(token)
             }
 
         // Numbers
@@ -481,8 +489,9 @@ struct Machine {
             let n = Int(op.rawValue - Opcode.tuple1.rawValue) + 1
             guard stack.count - fence >= n else { throw fail(.stackUnderflow, "\(op.name) needs \(n) items") }
             let t = PyTuple(Array(stack[(stack.count - n)...]))
-            hold(t, takeTokens(from: stack.count - n), base: 0)
+            hold(t, tokens(from: stack.count - n), base: 0)
             stack.removeLast(n)
+            stackTokens.removeLast(n)
             try checkDepth(.tuple(t))
             try push(.tuple(t))
         case .dict:
@@ -506,7 +515,7 @@ struct Machine {
         case .setItem:
             let (value, valueToken) = try popWithToken()
             let (key, keyToken) = try popWithToken()
-            var tokens: [Int: Int32] = [:]
+            var tokens: TokenTable = [:]
             if let keyToken { tokens[0] = keyToken }
             if let valueToken { tokens[1] = valueToken }
             try setItems(on: try top(), [key, value], tokens: tokens)
@@ -624,13 +633,13 @@ struct Machine {
     // MARK: Container operations
 
     /// Records identity tokens of items placed in a container at `base`.
-    mutating func hold(_ holder: any TokenHolder, _ tokens: [Int: Int32], base: Int) {
+    mutating func hold(_ holder: any TokenHolder, _ tokens: TokenTable, base: Int) {
         guard !tokens.isEmpty else { return }
         if holder.itemTokens.isEmpty { tokenHolders.append(holder) }
-        for (offset, token) in tokens { holder.itemTokens[base + offset] = token }
+        for (offset, token) in tokens { holder.setItemToken(token, at: base + offset) }
     }
 
-    mutating func append(_ items: [Value], tokens: [Int: Int32], to target: Value) throws(PickleError) {
+    mutating func append(_ items: [Value], tokens: TokenTable, to target: Value) throws(PickleError) {
         switch target {
         case .list(let l):
             guard l.items.count + items.count <= options.maxContainerSize else {
@@ -651,7 +660,7 @@ struct Machine {
         }
     }
 
-    mutating func setItems(on target: Value, _ items: [Value], tokens: [Int: Int32]) throws(PickleError) {
+    mutating func setItems(on target: Value, _ items: [Value], tokens: TokenTable) throws(PickleError) {
         switch target {
         case .dict(let d):
             try setItems(d, items, tokens: tokens)
@@ -667,7 +676,7 @@ struct Machine {
         try checkDepth(target)
     }
 
-    mutating func setItems(_ d: PyDict, _ items: [Value], tokens: [Int: Int32]) throws(PickleError) {
+    mutating func setItems(_ d: PyDict, _ items: [Value], tokens: TokenTable) throws(PickleError) {
         guard items.count % 2 == 0 else { throw fail(.invalidArgument, "odd number of items (\(items.count)) for key–value pairs") }
         guard d.count + items.count / 2 <= options.maxContainerSize else {
             throw fail(.limitExceeded, "dict grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
@@ -683,10 +692,10 @@ struct Machine {
             }
             if !tokens.isEmpty {
                 // Python keeps the first key object of an entry; a value replaces the old one.
-                var pair: [Int: Int32] = [:]
-                if let k = tokens[i], d.itemTokens[2 * entry] == nil { pair[2 * entry] = k }
-                if let v = tokens[i + 1] { pair[2 * entry + 1] = v } else { d.itemTokens[2 * entry + 1] = nil }
-                hold(d, pair, base: 0)
+                let key = tokens[i], value = tokens[i + 1]
+                if key != nil || value != nil, d.itemTokens.isEmpty { tokenHolders.append(d) }
+                if let key, d.itemTokens[2 * entry] == nil { d.itemTokens[2 * entry] = key }
+                d.itemTokens[2 * entry + 1] = value
             }
             i += 2
         }
@@ -841,5 +850,30 @@ extension String {
         while let f = s.first, f == " " || f == "\r" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\r" { s = s.dropLast() }
         return s
+    }
+}
+
+/// A set of identity tokens: a bitmap for the memo indices pickles use
+/// (non-negative, dense), a `Set` for any other.
+struct TokenSet {
+    private var bits: [UInt64] = []
+    private var others = Set<Int32>()
+
+    mutating func insert(_ token: Int32) {
+        if token >= 0, token < 1 << 26 {
+            let word = Int(token) >> 6
+            if word >= bits.count { bits.append(contentsOf: repeatElement(0, count: word - bits.count + 1)) }
+            bits[word] |= 1 << UInt64(token & 63)
+        } else {
+            others.insert(token)
+        }
+    }
+
+    func contains(_ token: Int32) -> Bool {
+        if token >= 0, token < 1 << 26 {
+            let word = Int(token) >> 6
+            return word < bits.count && bits[word] & (1 << UInt64(token & 63)) != 0
+        }
+        return others.contains(token)
     }
 }

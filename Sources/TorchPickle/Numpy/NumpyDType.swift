@@ -10,7 +10,7 @@ public final class NumpyDType: @unchecked Sendable {
     /// The whole `BUILD` state, kept for what is not interpreted here.
     public internal(set) var state: Value?
     /// How the pickle constructed it (`numpy.dtype('f4', False, True)`), for writing it back.
-    var origin: (callable: Value, arguments: [Value], tokens: [Int: Int32])?
+    var origin: (callable: Value, arguments: [Value], tokens: TokenTable)?
 
     init(typeString: String) { self.typeString = typeString }
 
@@ -62,7 +62,7 @@ public final class NDArray: @unchecked Sendable {
     /// Whether this is a numpy scalar (`np.float64(1.5)`) rather than an array.
     public let isScalar: Bool
     /// How the pickle constructed it, and the state `BUILD` gave it, for writing it back.
-    var origin: (callable: Value, arguments: [Value], tokens: [Int: Int32])?
+    var origin: (callable: Value, arguments: [Value], tokens: TokenTable)?
     var buildState: Value?
 
     init(shape: [Int], isScalar: Bool) {

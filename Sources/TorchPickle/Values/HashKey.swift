@@ -24,6 +24,9 @@ struct HashKey: Hashable, @unchecked Sendable {
 
     init(string: String) { self.value = .string(string) }
 
+    /// A key already checked to be hashable (one a dict holds).
+    init(validated value: Value) { self.value = value }
+
     private enum Number: Hashable {
         case integer(Int)
         case big(PythonInt)

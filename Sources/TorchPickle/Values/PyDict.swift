@@ -37,9 +37,15 @@ public final class PyDict: @unchecked Sendable {
     public var attributes: [(name: String, value: Value)] = []
     /// The state `BUILD` gave, as pickled (the source of ``attributes``).
     public internal(set) var state: Value?
+    /// Positions by key, built once the dict outgrows ``linearScanLimit``:
+    /// most dicts in a checkpoint are small (an optimizer's per-parameter
+    /// state, a record), and comparing a handful of keys is cheaper than
+    /// hashing one (tools/benchmark.py, the pickle-machine case).
     private var index: [HashKey: Int] = [:]
+    private var indexed = false
+    private static let linearScanLimit = 8
     var depth = 1
-    var itemTokens: [Int: Int32] = [:]
+    var itemTokens: TokenTable = [:]
 
     /// Creates an empty mapping.
     public init(kind: Kind = .dict) { self.kind = kind }
@@ -68,17 +74,29 @@ public final class PyDict: @unchecked Sendable {
     func setReturningIndex(_ value: Value, for key: Value) throws(ValueError) -> Int {
         let hashKey = try HashKey(key)
         let position: Int
-        if let i = index[hashKey] {
+        if let i = self.position(of: hashKey) {
             values[i] = value
             position = i
         } else {
             position = keys.count
-            index[hashKey] = position
             keys.append(key)
             values.append(value)
+            if indexed {
+                index[hashKey] = position
+            } else if keys.count > Self.linearScanLimit {
+                index.reserveCapacity(keys.count)
+                for (i, k) in keys.enumerated() { index[HashKey(validated: k)] = i }
+                indexed = true
+            }
         }
         depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
         return position
+    }
+
+    /// Where a key is, by Python's equality.
+    private func position(of key: HashKey) -> Int? {
+        if indexed { return index[key] }
+        return keys.firstIndex { HashKey.equal($0, key.value) }
     }
 
     /// A shallow copy: the same keys and values (and their identities), kind and attributes.
@@ -87,6 +105,7 @@ public final class PyDict: @unchecked Sendable {
         d.keys = keys
         d.values = values
         d.index = index
+        d.indexed = indexed
         d.attributes = attributes
         d.state = state
         d.depth = depth
@@ -97,12 +116,15 @@ public final class PyDict: @unchecked Sendable {
     /// Removes a key; returns its value, or nil when absent. Later entries keep their order.
     @discardableResult
     public func removeValue(forKey key: Value) -> Value? {
-        guard let hashKey = try? HashKey(key), let i = index.removeValue(forKey: hashKey) else { return nil }
+        guard let hashKey = try? HashKey(key), let i = position(of: hashKey) else { return nil }
         let value = values[i]
         keys.remove(at: i)
         values.remove(at: i)
-        for (k, position) in index where position > i { index[k] = position - 1 }
-        var tokens: [Int: Int32] = [:]
+        if indexed {
+            index[hashKey] = nil
+            for (k, position) in index where position > i { index[k] = position - 1 }
+        }
+        var tokens: TokenTable = [:]
         for (slot, token) in itemTokens where slot / 2 != i {
             tokens[slot / 2 > i ? slot - 2 : slot] = token
         }
@@ -114,22 +136,26 @@ public final class PyDict: @unchecked Sendable {
     @discardableResult
     public func removeValue(forKey key: String) -> Value? { removeValue(forKey: .string(key)) }
 
-    /// Reserves room for `count` more items.
+    /// Reserves room for `count` more items when the dict is empty. Only
+    /// then: reserving an exact capacity again at every batch of a growing
+    /// dict (SETITEMS comes in batches of 1000) would copy it every time,
+    /// where letting it grow doubles its storage.
     func reserve(_ count: Int) {
-        keys.reserveCapacity(keys.count + count)
-        values.reserveCapacity(values.count + count)
-        index.reserveCapacity(index.count + count)
+        guard keys.isEmpty else { return }
+        keys.reserveCapacity(count)
+        values.reserveCapacity(count)
+        if count > Self.linearScanLimit { index.reserveCapacity(count) }
     }
 
     /// The value for a key, compared with Python's equality.
     public subscript(key: Value) -> Value? {
-        guard let hashKey = try? HashKey(key), let i = index[hashKey] else { return nil }
+        guard let hashKey = try? HashKey(key), let i = position(of: hashKey) else { return nil }
         return values[i]
     }
 
     /// The value for a string key; setting `nil` is not supported, setting a value appends or replaces.
     public subscript(key: String) -> Value? {
-        get { index[HashKey(string: key)].map { values[$0] } }
+        get { position(of: HashKey(string: key)).map { values[$0] } }
         set {
             guard let newValue else { return }
             // A string key is always hashable.

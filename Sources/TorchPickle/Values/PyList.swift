@@ -7,7 +7,7 @@ public final class PyList: @unchecked Sendable {
     public var items: [Value]
     /// Nesting depth bookkeeping for the unpickler's limits.
     var depth: Int
-    var itemTokens: [Int: Int32] = [:]
+    var itemTokens: TokenTable = [:]
 
     /// Creates a list.
     public init(_ items: [Value] = []) {
@@ -36,7 +36,7 @@ public final class PyTuple: @unchecked Sendable {
     // Hashing a tuple used as a dict key is cached: a DAG of tuples shared
     // through the memo would otherwise cost exponential time.
     var cachedHash: Int?
-    var itemTokens: [Int: Int32] = [:]
+    var itemTokens: TokenTable = [:]
 
     /// Creates a tuple.
     public init(_ items: [Value], kind: Kind = .tuple) {
@@ -68,7 +68,7 @@ public final class PySet: @unchecked Sendable {
     public let isFrozen: Bool
     private var index: Set<HashKey> = []
     var depth = 1
-    var itemTokens: [Int: Int32] = [:]
+    var itemTokens: TokenTable = [:]
 
     /// Creates an empty set.
     public init(frozen: Bool = false) { self.isFrozen = frozen }

@@ -15,12 +15,19 @@ import Darwin
 /// byte for byte. Items without a token are distinct objects.
 protocol TokenHolder: AnyObject {
     /// Item position → object token. Dicts number keys `2i` and values `2i + 1`.
-    var itemTokens: [Int: Int32] { get set }
+    var itemTokens: TokenTable { get set }
+    /// Sets (or with nil, removes) the token at a position, in place: through
+    /// the protocol, `itemTokens[i] = t` would copy the table at every call.
+    func setItemToken(_ token: Int32?, at position: Int)
+    /// Drops the tokens for which `shouldRemove` is true, in place.
+    func removeItemTokens(where shouldRemove: (Int32) -> Bool)
 }
 
 /// Tokens for a sequence that is not a container of its own (an object's arguments or list items).
 final class TokenMap: TokenHolder, @unchecked Sendable {
-    var itemTokens: [Int: Int32] = [:]
+    var itemTokens: TokenTable = [:]
+    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
 }
 
 /// Strings that Python interns (identifiers in source code, keyword names):
@@ -35,7 +42,7 @@ enum InternedStrings {
     static func token(for text: String) -> Int32 {
         lock.withLock {
             if let t = tokens[text] { return t }
-            let t = Int32.min + Int32(tokens.count)
+            let t = Int32.min + 1 + Int32(tokens.count)
             tokens[text] = t
             return t
         }
@@ -54,7 +61,19 @@ final class NSLockLike: @unchecked Sendable {
     }
 }
 
-extension PyList: TokenHolder {}
-extension PyTuple: TokenHolder {}
-extension PySet: TokenHolder {}
-extension PyDict: TokenHolder {}
+extension PyList: TokenHolder {
+    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+}
+extension PyTuple: TokenHolder {
+    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+}
+extension PySet: TokenHolder {
+    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+}
+extension PyDict: TokenHolder {
+    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+}

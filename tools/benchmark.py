@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Benchmark this library against PyTorch 2.15 and the safetensors package.
+
+usage: tools/benchmark.py [--runs N] [--dir DIR] [--skip-5g] [--keep]
+
+Generates its inputs in DIR (default: a temporary folder; about 7.5 GB of
+disk with the 5 GiB case), builds `pth-bench` in release mode, and for each
+case runs both sides in their own process, each timing its own work
+in-process (interpreter and process start-up not counted), RUNS times
+(default 5). Prints one line per case: median (min-max) of each side, the
+ratio PyTorch/Swift (above 1: Swift is faster), Swift's throughput, and the
+peak resident memory of each side's process (Python's includes torch itself:
+the `baseline` line gives that).
+
+Inputs:
+- 1g.pth: 256 float32 tensors of 1024x1024 (1 GiB), torch.save;
+  1g.safetensors: the same tensors, safetensors.torch.save_file.
+- many.pth: 100,000 float32 tensors of 64 elements and 300,000 Python values
+  (100,000 (int, float, str) records), about 30 MB.
+- values.pkl: 1,000,000 Python values, pickle.dumps protocol 2 (as torch.save
+  writes): 250,000 dicts {id: int, score: float, name: str, tags: tuple of one str}.
+- 5g.pth: 1,280 float32 tensors of 1M elements (5 GiB), for inspect.
+"""
+import argparse
+import json
+import os
+import pickle
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TOOLS_DIR)
+
+
+# --- the PyTorch side, run as: benchmark.py --torch CASE FILE RUNS -------------
+
+def torch_case(case, path, runs):
+    import torch
+    torch.set_num_threads(1)
+    times, tensors, nbytes = [], 0, 0
+    for _ in range(runs):
+        if case == "save":
+            count, elements = 256, 1024 * 1024
+            if not times:
+                sd = {f"layer{i}.weight": torch.arange(elements, dtype=torch.float32) + i for i in range(count)}
+            start = time.perf_counter()
+            torch.save(sd, path)
+            times.append(time.perf_counter() - start)
+            tensors, nbytes = count, count * elements * 4
+            continue
+        if case == "pickle":
+            data = open(path, "rb").read()
+            start = time.perf_counter()
+            value = pickle.loads(data)
+            times.append(time.perf_counter() - start)
+            del value
+            nbytes = len(data)
+            continue
+        if case in ("st-open", "st-read"):
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+            start = time.perf_counter()
+            if case == "st-open":
+                with safe_open(path, framework="pt") as f:
+                    for k in f.keys():
+                        s = f.get_slice(k)
+                        s.get_shape(), s.get_dtype()
+                        tensors += 1
+            else:
+                sd = load_file(path)
+                nbytes = sum(t.numel() * t.element_size() for t in sd.values())
+                tensors = len(sd)
+            times.append(time.perf_counter() - start)
+            continue
+        mmap = case in ("open-mmap",)
+        start = time.perf_counter()
+        obj = torch.load(path, mmap=mmap, weights_only=True)
+        n, b = 0, 0
+        stack = [obj]
+        while stack:
+            o = stack.pop()
+            if isinstance(o, torch.Tensor):
+                n += 1
+                o.shape, o.stride(), o.storage_offset(), o.dtype
+                b += o.untyped_storage().nbytes()
+            elif isinstance(o, dict):
+                stack.extend(o.values())
+            elif isinstance(o, (list, tuple)):
+                stack.extend(o)
+        times.append(time.perf_counter() - start)
+        tensors, nbytes = n, b
+        del obj
+    return {"times": times, "tensors": tensors, "bytes": nbytes,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+# --- inputs --------------------------------------------------------------------
+
+def make_inputs(d, with_5g):
+    import torch
+    from safetensors.torch import save_file
+    torch.manual_seed(0)
+    paths = {}
+
+    def once(name, build):
+        path = os.path.join(d, name)
+        if not os.path.exists(path):
+            build(path + ".tmp")
+            os.replace(path + ".tmp", path)
+        paths[name] = path
+
+    def one_gib(path):
+        torch.save({f"layer{i}.weight": torch.randn(1024, 1024) for i in range(256)}, path)
+    once("1g.pth", one_gib)
+    once("1g.safetensors", lambda p: save_file(torch.load(paths["1g.pth"], weights_only=True), p))
+
+    def many(path):
+        sd = {f"block{i // 10}.layer{i % 10}.weight": torch.randn(64) for i in range(100_000)}
+        records = [(i, i * 0.25, f"record-{i}") for i in range(100_000)]
+        torch.save({"state_dict": sd, "records": records}, path)
+    once("many.pth", many)
+
+    def values(path):
+        obj = [{"id": i, "score": i * 0.5, "name": f"name{i}", "tags": (f"t{i % 100}",)} for i in range(250_000)]
+        with open(path, "wb") as f:
+            f.write(pickle.dumps(obj, protocol=2))
+    once("values.pkl", values)
+
+    if with_5g:
+        def five_gib(path):
+            # Written through one reused tensor per entry (views of a shared
+            # buffer would be saved as one storage): 1,280 distinct storages.
+            sd = {f"layer{i}.weight": torch.full((1024, 1024), float(i)) for i in range(1280)}
+            torch.save(sd, path)
+        once("5g.pth", five_gib)
+    return paths
+
+
+# --- running -------------------------------------------------------------------
+
+def run_swift(bench, case, path, runs, *extra):
+    out = subprocess.run([bench, case, path, *map(str, extra), str(runs)] if case == "save"
+                         else [bench, case, path, str(runs)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"pth-bench {case}: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def run_torch(case, path, runs):
+    out = subprocess.run([sys.executable, "-W", "ignore", __file__, "--torch", case, path, str(runs)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"torch {case}: {out.stderr.strip()[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_cat(path, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return {"times": times, "bytes": os.path.getsize(path), "peak_rss_bytes": 0}
+
+
+def spread(times):
+    return f"{statistics.median(times):8.3f} s ({min(times):.3f}-{max(times):.3f})"
+
+
+def mib(n):
+    return f"{n / 2**20:7.1f} MiB"
+
+
+def line(name, swift, other, other_name, target=None):
+    s, o = statistics.median(swift["times"]), statistics.median(other["times"])
+    ratio = o / s if s > 0 else float("inf")
+    rate = ""
+    if swift.get("bytes"):
+        rate = f"{swift['bytes'] / s / 1e9:6.2f} GB/s"
+    verdict = ""
+    if target is not None:
+        verdict = "  target met" if ratio >= target else f"  TARGET MISSED (want {target:g}x)"
+    print(f"{name:<44} swift {spread(swift['times'])}  {other_name:<22} {spread(other['times'])}  "
+          f"x{ratio:7.2f}  {rate:>11}  rss swift {mib(swift['peak_rss_bytes'])} / {other_name.split()[0]} {mib(other.get('peak_rss_bytes', 0))}{verdict}")
+    sys.stdout.flush()
+    return ratio
+
+
+def main():
+    if sys.argv[1:2] == ["--torch"]:
+        print(json.dumps(torch_case(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+        return 0
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir")
+    ap.add_argument("--skip-5g", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+
+    subprocess.run(["swift", "build", "-c", "release", "--product", "pth-bench"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    bench = os.path.join(ROOT, ".build", "release", "pth-bench")
+    d = args.dir or tempfile.mkdtemp(prefix="pth-bench-")
+    os.makedirs(d, exist_ok=True)
+    try:
+        start = time.perf_counter()
+        p = make_inputs(d, not args.skip_5g)
+        print(f"inputs in {d} ({time.perf_counter() - start:.0f} s to make); {args.runs} runs per case, "
+              f"median (min-max); ratio = other / swift")
+        r = args.runs
+        baseline = run_torch("pickle", p["values.pkl"], 1)  # torch imported, then a small job
+        print(f"{'baseline: python with torch imported':<44} peak rss {mib(baseline['peak_rss_bytes'])}")
+        for f in ("1g.pth", "many.pth", "1g.safetensors"):
+            run_cat(p[f], 1)  # warm the page cache
+
+        opened = run_swift(bench, "open", p["1g.pth"], r)
+        line("open 1 GiB, index 256 tensors", opened, run_torch("open-mmap", p["1g.pth"], r), "torch.load(mmap=True)", 1)
+        print(f"{'':<44} resident pages of the 1 GiB mapping after open: {opened['mapped_rss_bytes'] / 1024:.0f} KiB "
+              f"(tensor data is 1024 MiB)")
+        read = run_swift(bench, "read", p["1g.pth"], r)
+        line("read every tensor byte, 1 GiB", read, run_cat(p["1g.pth"], r), "cat > /dev/null", 1 / 1.3)
+        line("read every tensor byte, 1 GiB", read, run_torch("open", p["1g.pth"], r), "torch.load")
+        line("copy every tensor into Swift arrays, 1 GiB", run_swift(bench, "copy", p["1g.pth"], r),
+             run_torch("open", p["1g.pth"], r), "torch.load")
+        out = os.path.join(d, "written.pth")
+        line("write a 1 GiB state dict (256 tensors)", run_swift(bench, "save", out, r, 256, 1024 * 1024),
+             run_torch("save", out, r), "torch.save", 2)
+        os.remove(out)
+        line("open 100,000 tensors + 300,000 values", run_swift(bench, "open", p["many.pth"], r),
+             run_torch("open", p["many.pth"], r), "torch.load", 50)
+        line("pickle machine, 1,000,000 values", run_swift(bench, "pickle", p["values.pkl"], r),
+             run_torch("pickle", p["values.pkl"], r), "pickle.loads (C)", 1)
+        line("safetensors: open 1 GiB, index 256 tensors", run_swift(bench, "st-open", p["1g.safetensors"], r),
+             run_torch("st-open", p["1g.safetensors"], r), "safe_open")
+        line("safetensors: read every tensor, 1 GiB", run_swift(bench, "st-read", p["1g.safetensors"], r),
+             run_torch("st-read", p["1g.safetensors"], r), "load_file")
+        if "5g.pth" in p:
+            run_cat(p["5g.pth"], 1)
+            inspected = run_swift(bench, "inspect", p["5g.pth"], r)
+            peak = inspected["peak_rss_bytes"]
+            verdict = "target met" if peak < 64 * 2**20 else "TARGET MISSED (want < 64 MiB)"
+            print(f"{'inspect 5 GiB (1,280 tensors)':<44} swift {spread(inspected['times'])}  peak rss {mib(peak)}  {verdict}")
+    finally:
+        if not args.keep and not args.dir:
+            shutil.rmtree(d, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
