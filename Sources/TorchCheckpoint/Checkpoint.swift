@@ -93,7 +93,7 @@ public final class Checkpoint: Sendable {
         }
     }
 
-    /// Why ``write(to:)`` cannot write this checkpoint back, or nil when it can
+    /// Why ``write(to:durability:)`` cannot write this checkpoint back, or nil when it can
     /// (tar files of PyTorch 0.1 are read only).
     public var writeBackLimitation: String? {
         switch format {

@@ -25,36 +25,6 @@ struct RewriteCommandTests {
     }
 }
 
-/// `pth convert`, run as a user runs it.
-@Suite("pth convert")
-struct ConvertCommandTests {
-    @Test("safetensors to .pth and back to safetensors")
-    func roundTrip() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let pth = dir.appendingPathComponent("names.pth").path
-        var r = try PthCommand.run("convert", PthCommand.fixture("safetensors/names.safetensors"), pth)
-        #expect(r.status == 0, "\(r.stderr)")
-        let same = try Data(contentsOf: URL(fileURLWithPath: pth)) == Data(contentsOf: URL(fileURLWithPath: PthCommand.fixture("safetensors/torch_save/names.pth")))
-        #expect(same)
-        r = try PthCommand.run("convert", pth, dir.appendingPathComponent("back.safetensors").path)
-        #expect(r.status == 0, "\(r.stderr)")
-    }
-
-    @Test("shared storages: refused with exit 1, or duplicated with a note")
-    func shared() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pth-cli-\(UUID().uuidString).safetensors").path
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        var r = try PthCommand.run("convert", PthCommand.fixture("views.pth"), out)
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("share"))
-        r = try PthCommand.run("convert", "--duplicate-shared", PthCommand.fixture("views.pth"), out)
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stderr.contains("shared a storage"))
-    }
-}
-
 /// `pth dis`, run as a user runs it.
 @Suite("pth dis")
 struct DisCommandTests {

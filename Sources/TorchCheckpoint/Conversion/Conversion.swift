@@ -8,13 +8,19 @@ public enum Conversion {
     ///
     /// Tensor data streams from the mapped source to the new file.
     public static func checkpoint(from source: SafetensorsFile, to path: String, options: SaveOptions = .init()) throws {
+        try Checkpoint.save(.dict(stateDict(of: source)), to: path, options: options)
+    }
+
+    /// The dict `safetensors.torch.load_file(source)` returns: the tensors in
+    /// the order of their data, each viewing its bytes in the mapped file.
+    public static func stateDict(of source: SafetensorsFile) -> PyDict {
         let order = source.header.entries.sorted { $0.dataOffsets.lowerBound < $1.dataOffsets.lowerBound }
         let dict = PyDict()
         for entry in order {
             guard let tensor = source.tensor(named: entry.name) else { continue }
             dict[entry.name] = .tensor(tensor)
         }
-        try Checkpoint.save(.dict(dict), to: path, options: options)
+        return dict
     }
 
     /// What a conversion to safetensors did that the caller should know.

@@ -44,13 +44,15 @@ enum LegacyCheckpointWriter {
         } catch {
             throw .cannotWrite(path: path, reason: error.message)
         }
-        try write(to: path, pickles: pickles, storages: ordered(encoded.storages, by: keys))
+        try write(to: path, pickles: pickles, storages: ordered(encoded.storages, by: keys), durability: options.durability,
+                  progress: options.progress)
     }
 
     /// Writes a loaded legacy checkpoint back: every pickle encoded again from
     /// the value model with the file's string identities, storages streamed
     /// from the mapped file.
-    static func writeBack(_ checkpoint: Checkpoint, layout: LegacyLayout, to path: String) throws(CheckpointError) {
+    static func writeBack(_ checkpoint: Checkpoint, layout: LegacyLayout, to path: String,
+                          durability: AtomicFileSink.Durability) throws(CheckpointError) {
         if let limitation = layout.writeBackLimitation {
             throw .cannotWrite(path: path, reason: "this legacy file cannot be written back: \(limitation)")
         }
@@ -75,7 +77,7 @@ enum LegacyCheckpointWriter {
             } else {
                 pickles.append(try PickleEncoder(protocolVersion: layout.keys.protocolVersion).encode(.list(PyList(keys.map(Value.string)))))
             }
-            try write(to: path, pickles: pickles, storages: ordered(encoded.storages, by: keys))
+            try write(to: path, pickles: pickles, storages: ordered(encoded.storages, by: keys), durability: durability)
         } catch let error as CheckpointError {
             throw error
         } catch {
@@ -95,13 +97,16 @@ enum LegacyCheckpointWriter {
     }
 
     /// Writes the pickles and storages through an atomic file.
-    static func write(to path: String, pickles: [[UInt8]], storages: [(key: String, storage: Storage)]) throws(CheckpointError) {
-        try Checkpoint.writeAtomically(to: path) { sink in
+    static func write(to path: String, pickles: [[UInt8]], storages: [(key: String, storage: Storage)],
+                      durability: AtomicFileSink.Durability, progress: ProgressHandler? = nil) throws(CheckpointError) {
+        let meter = ProgressMeter(total: storages.reduce(0) { $0 + Int64($1.storage.byteCount) }, handler: progress)
+        try Checkpoint.writeAtomically(to: path, durability: durability) { sink in
             for pickle in pickles {
                 try pickle.withUnsafeBytes { raw in try emit(raw, to: sink) }
             }
             for (key, storage) in storages {
                 try writeStorage(storage, key: key, to: sink)
+                meter.advance(by: storage.byteCount)
             }
         }
     }

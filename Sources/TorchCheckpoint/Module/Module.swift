@@ -18,7 +18,7 @@
 /// cannot be declared and forgotten, and the order is the source order, as in
 /// Python. The wrappers are classes, so the module finds them with `Mirror`
 /// and fills them in place when loading. Members can also be registered at
-/// run time with ``registerParameter(_:_:)``, ``registerBuffer(_:_:persistent:)``
+/// run time with ``registerParameter(_:_:lazy:)``, ``registerBuffer(_:_:persistent:lazy:)``
 /// and ``registerModule(_:_:)`` (they come after the declared ones).
 ///
 /// A Swift property name is the state-dict name; name it as PyTorch does

@@ -4,7 +4,7 @@
 /// `Dtype` enum (safetensors 0.8, `safetensors/src/tensor.rs`), which is
 /// "increasing alignment": ``SafetensorsWriter`` lays tensors out by
 /// descending position in this order, then by name, exactly as `save_file` does.
-/// ``allCases`` keeps that order.
+/// `allCases` keeps that order.
 public enum SafetensorsDType: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// `bool`, one byte per element.
     case bool = "BOOL"

@@ -6,9 +6,10 @@ extension Checkpoint {
     /// numbered as first met, 64-byte alignment, and the same
     /// `.data/serialization_id`.
     ///
-    /// The write is atomic: a temporary file in the same directory is flushed
-    /// and renamed over `path`; on any error the previous file is intact and
-    /// no temporary file is left.
+    /// The write is atomic: a temporary file in the same directory is written
+    /// in full and renamed over `path`; on any error, or if the process is
+    /// killed, the previous file is intact and no temporary file is left.
+    /// ``SaveOptions/durability`` `.durable` also syncs it to the disk.
     ///
     /// ```swift
     /// let sd = PyDict(kind: .orderedDict)
@@ -37,15 +38,18 @@ extension Checkpoint {
         } catch {
             throw .cannotWrite(path: path, reason: error.message)
         }
-        try writeArchive(to: path, prefix: PyTorchZipWriter.archiveName(forPath: path), alignment: options.alignment) { writer in
+        let written = encoded.storages.filter { $0.storage.device.type != "meta" }
+        let meter = ProgressMeter(total: written.reduce(0) { $0 + Int64($1.storage.byteCount) }, handler: options.progress)
+        try writeArchive(to: path, prefix: PyTorchZipWriter.archiveName(forPath: path), alignment: options.alignment,
+                         durability: options.durability) { writer in
             try writer.writeRecord("data.pkl", bytes: encoded.bytes)
             try writer.writeRecord(".format_version", bytes: Array("1".utf8))
             try writer.writeRecord(".storage_alignment", bytes: Array(String(options.alignment).utf8))
             try writer.writeRecord("byteorder", bytes: Array(options.byteOrder.rawValue.utf8))
             // torch 2.7+ writes storages in numeric key order; keys are numbered as first met.
-            for (key, storage) in encoded.storages where storage.device.type != "meta" {
+            for (key, storage) in written {
                 try writeStorage(storage, as: "data/\(key)", littleEndian: options.byteOrder == .little,
-                                 swapUnit: untyped.swapUnit(of: storage), to: writer)
+                                 swapUnit: untyped.swapUnit(of: storage), to: writer, meter: meter)
             }
             try writer.writeRecord("version", bytes: Array("3\n".utf8))
             _ = try writer.finish()
@@ -74,10 +78,13 @@ extension Checkpoint {
     /// format, every pickle encoded again; a file this library only reads
     /// (see ``writeBackLimitation``) throws `cannotWrite` with the reason.
     ///
-    /// The write is atomic, as ``save(_:to:options:)``'s is. To save a changed
-    /// object graph with new storages, use ``save(_:to:options:)``.
-    public func write(to path: String) throws(CheckpointError) {
-        if let legacyLayout { return try LegacyCheckpointWriter.writeBack(self, layout: legacyLayout, to: path) }
+    /// The write is atomic, as ``save(_:to:options:)``'s is; `durability`
+    /// `.durable` also syncs it to the disk. To save a changed object graph
+    /// with new storages, use ``save(_:to:options:)``.
+    public func write(to path: String, durability: AtomicFileSink.Durability = .atomic) throws(CheckpointError) {
+        if let legacyLayout {
+            return try LegacyCheckpointWriter.writeBack(self, layout: legacyLayout, to: path, durability: durability)
+        }
         if let writeBackLimitation { throw .cannotWrite(path: path, reason: writeBackLimitation) }
         guard let archive else { throw .cannotWrite(path: path, reason: "only zip checkpoints can be written back") }
         // The pickles, encoded from the value model, and the storage records they refer to.
@@ -106,7 +113,7 @@ extension Checkpoint {
         for name in referenced where !known.contains(name) {
             throw .cannotWrite(path: path, reason: "storage record '\(name)' is not in the source archive; save the value with Checkpoint.save instead")
         }
-        try Self.writeArchive(to: path, prefix: archive.prefix, alignment: alignment) { writer in
+        try Self.writeArchive(to: path, prefix: archive.prefix, alignment: alignment, durability: durability) { writer in
             for name in archive.recordNames where name != ".data/serialization_id" {
                 guard let entry = archive.record(name) else { continue }
                 // Folder entries that zip tools add (`source/`, `source/data/`) are no records.
@@ -132,9 +139,9 @@ extension Checkpoint {
 
     /// Opens an atomic file, runs `body` with a zip writer, then commits; on
     /// any error the temporary file is removed and the destination untouched.
-    static func writeArchive(to path: String, prefix: String, alignment: Int,
+    static func writeArchive(to path: String, prefix: String, alignment: Int, durability: AtomicFileSink.Durability,
                              _ body: (PyTorchZipWriter) throws -> Void) throws(CheckpointError) {
-        try writeAtomically(to: path) { sink in
+        try writeAtomically(to: path, durability: durability) { sink in
             var options = PyTorchZipWriter.Options()
             options.alignment = alignment
             try body(try PyTorchZipWriter(sink: sink, prefix: prefix, options: options))
@@ -143,10 +150,11 @@ extension Checkpoint {
 
     /// Opens an atomic file beside `path`, runs `body` with it, then commits;
     /// on any error the temporary file is removed and the destination untouched.
-    static func writeAtomically(to path: String, _ body: (AtomicFileSink) throws -> Void) throws(CheckpointError) {
+    static func writeAtomically(to path: String, durability: AtomicFileSink.Durability,
+                                _ body: (AtomicFileSink) throws -> Void) throws(CheckpointError) {
         let sink: AtomicFileSink
         do {
-            sink = try AtomicFileSink(destination: path)
+            sink = try AtomicFileSink(destination: path, durability: durability)
         } catch {
             throw .cannotWrite(path: path, reason: error.message)
         }
@@ -166,11 +174,21 @@ extension Checkpoint {
     /// element of the tensors viewing an untyped storage), else by the
     /// storage's own element (each half of a complex one).
     static func writeStorage(_ storage: Storage, as name: String, littleEndian: Bool, swapUnit: Int? = nil,
-                             to writer: PyTorchZipWriter) throws {
+                             to writer: PyTorchZipWriter, meter: ProgressMeter? = nil) throws {
         let raw = try storage.bytes()
         let unit = swapUnit ?? storage.dtype.byteSwapUnit
         let swap = (storage.byteOrder == .little) != littleEndian && unit > 1
-        try writer.writeRecord(name, size: UInt64(raw.count)) { write in
+        try writer.writeRecord(name, size: UInt64(raw.count)) { writeAll in
+            // In pieces of at most 16 MiB, so that progress moves within a large storage.
+            func write(_ bytes: UnsafeRawBufferPointer) throws(ZipError) {
+                var offset = 0
+                repeat {
+                    let end = min(bytes.count, offset + (1 << 24))
+                    try writeAll(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+                    meter?.advance(by: end - offset)
+                    offset = end
+                } while offset < bytes.count
+            }
             try raw.withUnsafeBytes { bytes in
                 guard swap, let source = bytes.baseAddress else { return try write(bytes) }
                 // Whole elements per chunk; bytes past the last whole element

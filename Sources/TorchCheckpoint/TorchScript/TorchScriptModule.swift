@@ -65,9 +65,11 @@ public final class TorchScriptModule: Sendable {
     /// that flag), then each submodule's entries under `name.`, recursively.
     /// A submodule reached under two names is listed under both, as in PyTorch.
     ///
-    /// - Parameter limit: the most entries to produce, and modules to visit:
-    ///   a module tree that shares submodules can name far more entries than
-    ///   it has tensors.
+    /// - Parameters:
+    ///   - prefix: Put before every name (`"encoder."` gives `encoder.weight`).
+    ///   - limit: The most entries to produce, and modules to visit:
+    ///     a module tree that shares submodules can name far more entries than
+    ///     it has tensors.
     public func stateDict(prefix: String = "", limit: Int = TorchScriptArchive.maxStateDictEntries) throws(TorchScriptError) -> [(name: String, tensor: Tensor)] {
         var entries: [(name: String, tensor: Tensor)] = []
         // Depth first, children in order: a stack of (module, prefix), pushed in reverse.

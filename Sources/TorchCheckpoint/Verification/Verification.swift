@@ -24,7 +24,10 @@ public struct VerificationReport: Sendable {
 /// Checks a checkpoint file without trusting it.
 public enum Verification {
     /// Verifies the file at `path`: integrity and safety.
-    public static func verify(path: String) -> VerificationReport {
+    ///
+    /// `progress` is told, record by record, how many bytes of the zip
+    /// records have had their CRC-32 checked, of all of them.
+    public static func verify(path: String, progress: ProgressHandler? = nil) -> VerificationReport {
         var report = VerificationReport()
         let file: MappedFile
         do {
@@ -46,8 +49,10 @@ public enum Verification {
         }
         var pickles: [(name: String, bytes: RawBytesView)] = []
         if let archive = try? ZipArchive(file: file) {
+            let meter = ProgressMeter(total: archive.entries.reduce(0) { $0 + Int64(clamping: $1.uncompressedSize) }, handler: progress)
             for entry in archive.entries {
                 do { try archive.verifyCRC(of: entry) } catch { report.problems.append(error.message) }
+                meter.advance(by: Int(clamping: entry.uncompressedSize))
             }
             do { try archive.checkConsistencyWithLibzip() } catch { report.problems.append("libzip: \(error.message)") }
             for name in ["data.pkl", "constants.pkl"] {

@@ -5,7 +5,7 @@
 /// memoized by reference, so a node reached twice is written once and then
 /// referenced (`BINGET`); immutable values (`str`, `bytes`, `complex`,
 /// devices) are one object where the decoded pickle said so (see
-/// ``TokenHolder``) and where CPython shares them (the empty string,
+/// ``PickleProvenance``) and where CPython shares them (the empty string,
 /// one-character strings, `'latin1'` in `_codecs.encode`); otherwise they are
 /// written afresh, as distinct Python objects are. Tensors are written with
 /// the rebuild functions and persistent ids `torch.save` uses.

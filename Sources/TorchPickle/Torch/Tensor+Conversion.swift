@@ -67,7 +67,8 @@ enum ScalarEncoding {
         let sign = UInt16((bits >> 16) & 0x8000)
         let exponent = Int((bits >> 23) & 0xFF)
         var mantissa = bits & 0x7F_FFFF
-        if exponent == 0xFF { return sign | 0x7C00 | (mantissa != 0 ? 0x200 : 0) }
+        // NaN: quieted, keeping the payload's top bits, as F16C's vcvtps2ph (PyTorch's CPU kernels).
+        if exponent == 0xFF { return sign | 0x7C00 | (mantissa != 0 ? 0x200 | UInt16(mantissa >> 13) : 0) }
         let e = exponent - 127 + 15
         if e >= 0x1F { return sign | 0x7C00 }
         if e <= 0 {

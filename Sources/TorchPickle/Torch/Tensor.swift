@@ -84,7 +84,9 @@ public final class Tensor: Sendable {
     /// The subclass instance's state (its `__dict__`), when it had any.
     public let subclassState: Value?
 
-    /// Creates a tensor; ``TensorRebuild`` validates geometry against the storage first.
+    /// Creates a tensor from its parts, as given: the shape, stride and offset
+    /// are not checked against the storage here (the unpickler checks them
+    /// before it calls this, and ``view(shape:stride:storageOffset:)`` does).
     public init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int = 0, storage: Storage?,
                 layout: Layout = .strided, device: Device? = nil, requiresGrad: Bool = false,
                 isParameter: Bool = false, isConjugated: Bool = false, isNegated: Bool = false,

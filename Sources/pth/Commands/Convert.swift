@@ -3,45 +3,114 @@ import TorchCheckpoint
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert between safetensors and PyTorch checkpoints, both ways.",
+        abstract: "Convert between checkpoint formats and safetensors; select, cast and relocate on the way.",
         discussion: """
-            The direction follows IN's content. From safetensors, OUT is exactly what \
-            torch.save(safetensors.torch.load_file(IN), OUT) writes: a plain dict, one storage per \
-            tensor (the file's __metadata__ is not carried, as load_file drops it). From a \
-            checkpoint, tensors are named by their path (a state dict's keys as they are, nested \
-            values joined with '.'), plain values go to __metadata__, and tensors that share a \
-            storage are refused unless --duplicate-shared writes each as its own copy.
+            IN is any file pth reads (zip, legacy, tar, a TorchScript archive's state_dict, \
+            safetensors), recognised by content. OUT is safetensors when it ends in .safetensors, \
+            otherwise a checkpoint in the zip format; --format says so explicitly.
+
+            A checkpoint OUT is what torch.save writes for the object torch.load gives (for \
+            safetensors IN, the dict safetensors.torch.load_file gives; its __metadata__ is not \
+            carried), after the options below, byte for byte: --format legacy writes \
+            _use_new_zipfile_serialization=False's format, with storage keys 0, 1, … where torch \
+            uses memory addresses. A safetensors OUT names tensors by their path (a state dict's \
+            keys as they are, nested values joined with '.'), keeps plain values as __metadata__, \
+            and refuses tensors that share a storage unless --duplicate-shared writes each as its \
+            own copy.
+
+            The options apply in this order, each as the Python it names:
+              --select KEY        obj = obj[KEY], once per level of nesting
+              --map-location DEV  torch.load(IN, map_location=DEV)
+              --dtype TYPE        t.to(TYPE) for each floating-point tensor t
+
+            A decimal KEY also finds an int key or a list index (--select \
+            optimizer_state_dict --select state --select 0). DEV is cpu or a device with its \
+            index (cuda:0). A cast gives each tensor its own storage, as to() does, so tensors \
+            that shared one no longer do; NaNs and rounding come out as PyTorch's.
+
+            A progress bar shows on stderr while tensor data is written, when stderr is a \
+            terminal (PTH_PROGRESS=always|never overrides). OUT is written atomically.
 
             Examples:
               pth convert model.safetensors pytorch_model.bin
               pth convert model.pth model.safetensors --duplicate-shared
+              pth convert old_legacy.pth new.pth
+              pth convert model.pth model_for_torch_1_5.pth --format legacy
+              pth convert ckpt.pth model.pth --select model_state_dict --dtype bfloat16
+              pth convert gpu_checkpoint.pth cpu.pth --map-location cpu
             """
     )
 
-    @Argument(help: "The file to convert (.safetensors, or a checkpoint).")
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case zip, legacy, safetensors
+    }
+
+    enum FloatingPointType: String, ExpressibleByArgument, CaseIterable {
+        case float16, bfloat16, float32, float64
+
+        var dtype: DType {
+            switch self {
+            case .float16: .float16
+            case .bfloat16: .bfloat16
+            case .float32: .float32
+            case .float64: .float64
+            }
+        }
+    }
+
+    @Argument(help: "The file to convert (a checkpoint of any format, or .safetensors).")
     var input: String
 
     @Argument(help: "Where to write the result (written atomically).")
     var output: String
 
-    @Flag(help: "Write tensors that share a storage (tied weights, views) as separate copies, and say which.")
+    @Option(help: "The output format (default: safetensors for a .safetensors OUT, else zip).")
+    var format: OutputFormat?
+
+    @Option(name: .customLong("select"), help: ArgumentHelp("Convert only obj[KEY]; repeat for nested keys.", valueName: "KEY"))
+    var selection: [String] = []
+
+    @Option(help: ArgumentHelp("Cast floating-point tensors to this type.", valueName: "TYPE"))
+    var dtype: FloatingPointType?
+
+    @Option(help: ArgumentHelp("Move every storage to this device, as torch.load's map_location.", valueName: "DEV"))
+    var mapLocation: String?
+
+    @Flag(help: "Write tensors that share a storage (tied weights, views) as separate copies, and say which (safetensors OUT).")
     var duplicateShared = false
 
+    func validate() throws {
+        if duplicateShared && resolvedFormat != .safetensors {
+            throw ValidationError("--duplicate-shared applies to a safetensors OUT only (a checkpoint keeps shared storages shared)")
+        }
+    }
+
+    var resolvedFormat: OutputFormat { format ?? (output.hasSuffix(".safetensors") ? .safetensors : .zip) }
+
     func run() throws {
+        var options = ConversionOptions()
+        options.selection = selection
+        options.floatingPointType = dtype?.dtype
+        options.mapLocation = mapLocation
+        let bar = ProgressBar(label: "converting")
+        defer { bar?.finish() }
         do {
-            if let source = try? SafetensorsFile(path: input) {
-                try Conversion.checkpoint(from: source, to: output)
-            } else {
-                let checkpoint = try Checkpoint(path: input)
-                // A TorchScript archive converts its module's state_dict.
-                let value = checkpoint.torchScript?.stateDictValue ?? checkpoint.root
+            let value = try Conversion.transform(try Conversion.sourceValue(at: input), options: options)
+            switch resolvedFormat {
+            case .safetensors:
                 let report = try Conversion.safetensors(from: value, to: output, duplicateSharedTensors: duplicateShared)
                 var stderr = StandardError()
                 for group in report.duplicatedTensors {
                     print("pth: note: \(group.joined(separator: ", ")) shared a storage; each was written as its own copy", to: &stderr)
                 }
+            case .zip, .legacy:
+                var save = SaveOptions()
+                save.format = resolvedFormat == .legacy ? .legacy : .zip
+                save.progress = bar?.handler
+                try Checkpoint.save(value, to: output, options: save)
             }
         } catch {
+            bar?.finish()
             fail("\(error)")
         }
     }

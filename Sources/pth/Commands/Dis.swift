@@ -12,6 +12,10 @@ struct Dis: ParsableCommand {
             it are disassembled too (a legacy checkpoint is five pickles, then its storages). \
             Nothing is executed; a damaged pickle is disassembled up to the damage, which is named.
 
+            Exit status: 0 when the pickle was disassembled (a damaged one included: the damage \
+            is in the output); 1 when the file cannot be opened, its zip container is damaged, or \
+            it has no such record.
+
             Examples:
               pth dis model.pth
               pth dis --memo model.pth | grep BINGET
@@ -23,7 +27,7 @@ struct Dis: ParsableCommand {
     @Argument(help: "The checkpoint (or pickle file).")
     var file: String
 
-    @Option(help: "The record of a zip checkpoint to disassemble (default: data.pkl).")
+    @Option(help: "The record of a zip checkpoint to disassemble.")
     var record = "data.pkl"
 
     @Flag(help: "Say, for each memo GET, where the object it reads was stored.")

@@ -5,16 +5,32 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what a checkpoint holds.",
         discussion: """
-            Prints a tree of the checkpoint's contents: every tensor with its dtype, shape, \
-            element count and size, every other value, and totals by dtype. Reads no tensor data.
+            Prints the file's format, then a tree of its contents: every tensor with its dtype, \
+            shape, element count and size (and what sets it apart: Parameter, stride and offset \
+            of a view, device, requires_grad, conj/neg bits, quantization, sparse layout, tensor \
+            subclass), every other value, and totals by dtype. Reads no tensor data, so it is \
+            quick on a file of any size.
+
+            The format is recognised by content, never by extension: the zip format of \
+            torch.save, the legacy format of PyTorch before 1.6, the tar format of PyTorch 0.1, \
+            TorchScript archives (their modules with parameters and buffers by dotted name, \
+            then the constants), files from big-endian machines and archives other tools \
+            re-zipped. Nothing in the file is executed: objects of unknown classes are shown with \
+            their class and arguments.
 
             With --json, prints the canonical listing (one entry per tensor and plain value, \
             with the SHA-256 of each tensor's elements), the same listing PyTorch's \
-            torch-listing.py prints, so the two can be compared.
+            tools/torch_listing.py prints, so the two can be compared. --filter keeps the entries \
+            whose path (keys joined with '/' or '.') contains the text, or matches it as a whole \
+            when it has * or ? wildcards; --depth stops the tree (totals still count everything).
+
+            Exit status: 0, or 1 when the file cannot be read (the error names the record, byte \
+            offset and opcode).
 
             Examples:
               pth inspect model.pth
               pth inspect --filter 'encoder.*' --depth 2 checkpoint.ckpt
+              pth inspect --filter exp_avg training.ckpt
               pth inspect --json pytorch_model.bin > listing.json
             """
     )

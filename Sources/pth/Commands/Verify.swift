@@ -11,6 +11,9 @@ struct Verify: ParsableCommand {
             name, and those outside torch 2.15's weights_only allowlist, and opcodes its unpickler \
             refuses. Nothing in the file is executed.
 
+            A progress bar shows on stderr while CRCs are checked, when stderr is a terminal \
+            (PTH_PROGRESS=always|never overrides).
+
             Exit status: 0 when the file is intact and weights_only would accept it; 1 when it is \
             damaged; 2 when it is intact but weights_only would refuse it.
 
@@ -27,7 +30,9 @@ struct Verify: ParsableCommand {
     var json = false
 
     func run() throws {
-        let report = Verification.verify(path: file)
+        let bar = ProgressBar(label: "verifying")
+        let report = Verification.verify(path: file, progress: bar?.handler)
+        bar?.finish()
         if json {
             print(report.json)
         } else {
