@@ -26,13 +26,34 @@ import TorchCheckpoint
 import Glibc
 #endif
 
+/// A /proc file's text (their size reads as 0, so they are read to the end).
+func procText(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, file)
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
 func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
+/// This process's peak resident memory: VmHWM (Linux), which starts afresh
+/// at exec, where ru_maxrss would include the parent's; ru_maxrss elsewhere.
 func peakRSS() -> Int {
+    if let status = procText("/proc/self/status"),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+        return kib * 1024
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Int(usage.ru_maxrss) * 1024
@@ -40,7 +61,7 @@ func peakRSS() -> Int {
 
 /// Resident bytes of this process's mappings of `path` (Linux /proc/self/smaps).
 func mappedRSS(of path: String) -> Int? {
-    guard let smaps = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return nil }
+    guard let smaps = procText("/proc/self/smaps") else { return nil }
     let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
     var total = 0
     var inFile = false
@@ -132,11 +153,13 @@ do {
             }
             // Stop the clock before the checkpoint is freed (the Python side
             // deletes its object after timing too).
-            withExtendedLifetime(checkpoint) { result.times.append(now() - start) }
+            withExtendedLifetime(checkpoint) {
+                result.times.append(now() - start)
+                if run == runs - 1, kind == "open" { result.mapped_rss_bytes = mappedRSS(of: path) }
+            }
             result.tensors = tensors
             result.bytes = bytes
             result.check = "\(metadata ^ Int(truncatingIfNeeded: fold))"
-            if run == runs - 1, kind == "open" { result.mapped_rss_bytes = mappedRSS(of: path) }
         }
     case "st-open", "st-read":
         let runs = args.count > 3 ? Int(args[3]) ?? 5 : 5

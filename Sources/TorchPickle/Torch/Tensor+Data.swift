@@ -103,13 +103,29 @@ extension Tensor {
     /// sub-byte types (read ``contiguousBytes(byteOrder:)``), and for a value
     /// the target type cannot represent.
     public func scalars<T: TensorScalar>(as type: T.Type = T.self) throws -> [T] {
-        let bytes = try contiguousBytes(byteOrder: .native)
         let count = elementCount
         if T.dtype == dtype || (dtype.isQuantized && T.dtype == dtype.integerRepresentation) {
-            return bytes.withUnsafeBytes { raw in
-                Array(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: T.self), count: count))
+            // The elements go straight into the array: one copy, from the
+            // mapped file when the tensor is contiguous.
+            return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                guard let destination = UnsafeMutableRawPointer(buffer.baseAddress) else { return }
+                let capacity = count * MemoryLayout<T>.stride
+                var offset = 0
+                try forEachContiguousChunk(byteOrder: .native) { chunk in
+                    guard let source = chunk.baseAddress else { return }
+                    guard chunk.count <= capacity - offset else {
+                        throw TensorError("a \(dtype.name) tensor of \(count) elements yielded more than \(capacity) bytes")
+                    }
+                    (destination + offset).copyMemory(from: source, byteCount: chunk.count)
+                    offset += chunk.count
+                }
+                guard offset == capacity else {
+                    throw TensorError("a \(dtype.name) tensor of \(count) elements yielded \(offset) of \(capacity) bytes")
+                }
+                initialized = count
             }
         }
+        let bytes = try contiguousBytes(byteOrder: .native)
         let decode = try elementDecoder()
         var out: [T] = []
         out.reserveCapacity(count)
