@@ -39,6 +39,8 @@ public final class Checkpoint: Sendable {
         } catch {
             throw .cannotOpen(path: path, reason: error.message)
         }
+        // The descriptor serves reading headers without the map while opening.
+        defer { file.closeDescriptor() }
         let kind = file.bytes.withMemoryRebound { FormatSniffer.sniff($0) }
         switch kind {
         case .zip:

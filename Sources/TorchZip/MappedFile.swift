@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -28,6 +30,10 @@ public final class MappedFile: @unchecked Sendable {
     /// The start of the mapping; `nil` when the file is empty.
     private let base: UnsafeMutableRawPointer?
 
+    /// The open file, for ``readWithoutMapping(at:into:)`` until
+    /// ``closeDescriptor()``; -1 for an in-memory copy or once closed.
+    private let descriptor = Mutex<Int32>(-1)
+
     /// The whole file's bytes, valid for the object's lifetime.
     public var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base, count: count)
@@ -35,8 +41,9 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Maps the file at `path` read-only.
     ///
-    /// Wraps `open(2)`, `fstat(2)` and `mmap(2)`; the descriptor is closed
-    /// once the mapping exists.
+    /// Wraps `open(2)`, `fstat(2)` and `mmap(2)`; the descriptor stays open
+    /// for ``readWithoutMapping(at:into:)`` until ``closeDescriptor()`` or
+    /// the object goes away.
     ///
     /// - Throws: ``ZipError`` with code ``ZipError/Code/cannotOpen`` when the
     ///   file cannot be opened or is not a regular file, ``ZipError/Code/io``
@@ -47,7 +54,8 @@ public final class MappedFile: @unchecked Sendable {
         guard fd >= 0 else {
             throw ZipError(.cannotOpen, "cannot open '\(path)': \(Self.systemError())")
         }
-        defer { close(fd) }
+        var keep = false
+        defer { if !keep { close(fd) } }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             throw ZipError(.cannotOpen, "cannot stat '\(path)': \(Self.systemError())")
@@ -68,6 +76,39 @@ public final class MappedFile: @unchecked Sendable {
             throw ZipError(.io, "cannot map '\(path)' (\(size) bytes): \(Self.systemError())")
         }
         base = mapped
+        descriptor.withLock { $0 = fd }
+        keep = true
+    }
+
+    /// Copies `buffer.count` bytes from `offset` with `pread(2)`, without
+    /// touching the mapping: reading a few bytes through a map makes the
+    /// kernel map whole page-cache folios around them (up to megabytes each
+    /// on Linux 6.x), which count as this process's resident memory. Returns
+    /// false when the descriptor is closed (or the file is an in-memory
+    /// copy) or the read comes up short; read ``bytes`` then.
+    public func readWithoutMapping(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let start = buffer.baseAddress, offset >= 0, buffer.count <= count, offset <= count - buffer.count else { return false }
+        return descriptor.withLock { fd in
+            guard fd >= 0 else { return false }
+            var done = 0
+            while done < buffer.count {
+                let n = pread(fd, start + done, buffer.count - done, off_t(offset + done))
+                if n < 0, errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+    }
+
+    /// Closes the descriptor kept for ``readWithoutMapping(at:into:)``: the
+    /// mapping stays valid. Opening a checkpoint closes it once the headers
+    /// are read, so that open checkpoints hold no file descriptors.
+    public func closeDescriptor() {
+        descriptor.withLock { fd in
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
     }
 
     /// Copies `source` into a new private anonymous mapping, then makes it read-only.
@@ -103,6 +144,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
+        closeDescriptor()
         if let base {
             munmap(base, count)
         }

@@ -54,7 +54,9 @@ public final class ZipArchive: Sendable {
     /// - Throws: ``ZipError`` when the file cannot be mapped or is not a
     ///   well-formed zip archive with a prefix folder.
     public convenience init(path: String, options: Options = .init()) throws(ZipError) {
-        try self.init(file: try MappedFile(path: path), options: options)
+        let file = try MappedFile(path: path)
+        defer { file.closeDescriptor() }
+        try self.init(file: file, options: options)
     }
 
     /// Opens an already mapped file as a zip archive.
@@ -70,7 +72,9 @@ public final class ZipArchive: Sendable {
         self.file = file
         self.options = options
         let end = try EndOfCentralDirectory.locate(in: file.bytes, maxEntryCount: options.maxEntryCount)
-        let entries = try CentralDirectoryParser(file: file.bytes, end: end, maxEntryCount: options.maxEntryCount).parse()
+        var parser = CentralDirectoryParser(file: file.bytes, end: end, maxEntryCount: options.maxEntryCount)
+        parser.readWithoutMapping = { file.readWithoutMapping(at: $0, into: $1) }
+        let entries = try parser.parse()
         guard let first = entries.first else {
             throw ZipError(.noPrefix, "the archive has no entries, so no prefix folder", offset: end.recordOffset)
         }

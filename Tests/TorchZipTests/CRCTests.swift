@@ -13,6 +13,32 @@ struct CRCTests {
         #expect(crc32(UnsafeRawBufferPointer(start: nil, count: 0), seed: 7) == 7)
     }
 
+    @Test("the folded CRC equals a bit-by-bit CRC at every length and alignment around its 64- and 16-byte steps")
+    func foldedAgainstBitwise() {
+        func bitwise(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = (c >> 1) ^ (0xEDB8_8320 & (0 &- (c & 1))) }
+            }
+            return ~c
+        }
+        let data = pattern(1200, seed: 3)
+        for offset in 0..<17 {
+            for length in [0, 1, 15, 16, 17, 63, 64, 65, 79, 80, 127, 128, 129, 191, 192, 255, 256, 1000, 1183] where offset + length <= data.count {
+                let slice = data[offset ..< offset + length]
+                let folded = slice.withUnsafeBytes { crc32($0) }
+                #expect(folded == bitwise(slice), "offset \(offset), length \(length)")
+            }
+        }
+        // Continuing from a seed across a split anywhere.
+        let whole = data.withUnsafeBytes { crc32($0) }
+        for split in [1, 64, 100, 640, 1199] {
+            let head = data[..<split].withUnsafeBytes { crc32($0) }
+            #expect(data[split...].withUnsafeBytes { crc32($0, seed: head) } == whole)
+        }
+    }
+
     @Test("verifyCRC passes on intact records")
     func verifies() throws {
         let archive = try open(ZipBuilder(layout: .pytorch, records: pytorchRecords()).build().bytes)

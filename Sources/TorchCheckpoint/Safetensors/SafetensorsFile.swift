@@ -67,6 +67,7 @@ public struct SafetensorsFile: Sendable {
         } catch {
             throw SafetensorsError(.cannotOpen, error.message, path: path)
         }
+        defer { file.closeDescriptor() }
         try self.init(file: file, options: options)
     }
 

@@ -6,6 +6,14 @@ struct CentralDirectoryParser {
     let end: EndOfCentralDirectory
     /// The most entries to accept.
     let maxEntryCount: Int
+    /// Reads bytes without the mapping (`MappedFile.readWithoutMapping`), so
+    /// that local headers do not make the kernel map the data around them;
+    /// nil, or a false return, reads them through ``file``.
+    var readWithoutMapping: ((_ offset: Int, _ into: UnsafeMutableRawBufferPointer) -> Bool)? = nil
+    /// The last bytes read without the map: local headers of small records lie
+    /// close together, so one read serves many (100,000 tiny tensors: a few
+    /// hundred reads instead of 100,000).
+    private let window = HeaderWindow()
 
     /// Parses every central directory entry, in order, reading each local
     /// header to find where the data starts.
@@ -107,6 +115,21 @@ struct CentralDirectoryParser {
         else {
             throw ZipError(.entryOutOfBounds, "the local header offset \(localHeaderOffset) is not before the central directory at byte \(limit) (file size \(file.count))", record: name, offset: localHeaderOffset)
         }
+        // The fixed part of the header, read without the map when it can be:
+        // anything unusual goes through the mapped bytes, for the same checks
+        // and the same messages.
+        if let readWithoutMapping, ZipSignature.localHeaderSize <= areaEnd - headerStart {
+            let dataOffset: UInt64? = window.withBytes(at: headerStart, count: ZipSignature.localHeaderSize, limit: areaEnd,
+                                                       read: readWithoutMapping) { header in
+                guard UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == ZipSignature.localHeader
+                else { return nil }
+                let nameLength = Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 26, as: UInt16.self)))
+                let extraLength = Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 28, as: UInt16.self)))
+                let start = headerStart + ZipSignature.localHeaderSize + nameLength + extraLength
+                return start <= areaEnd ? UInt64(start) : nil
+            }
+            if let dataOffset, compressedSize <= limit - dataOffset { return dataOffset }
+        }
         var reader = ByteReader(
             UnsafeRawBufferPointer(rebasing: file[0 ..< areaEnd]),
             region: "area before the central directory", at: headerStart)
@@ -143,5 +166,28 @@ struct CentralDirectoryParser {
             position = dataStart + length
         }
         return nil
+    }
+}
+
+/// A window of the file read with `pread`, for local headers.
+final class HeaderWindow {
+    private var start = 0
+    private var bytes: [UInt8] = []
+    private static let size = 32 * 1024
+
+    /// Runs `body` on `count` bytes at `offset` (from the window, or read
+    /// anew with up to 32 KiB after them, not past `limit`); nil when they cannot be read.
+    func withBytes<R>(at offset: Int, count: Int, limit: Int,
+                      read: (Int, UnsafeMutableRawBufferPointer) -> Bool,
+                      _ body: (UnsafeRawBufferPointer) -> R?) -> R? {
+        if offset < start || offset + count > start + bytes.count {
+            let length = min(max(Self.size, count), limit - offset)
+            guard length >= count else { return nil }
+            var fresh = [UInt8](repeating: 0, count: length)
+            guard fresh.withUnsafeMutableBytes({ read(offset, $0) }) else { return nil }
+            start = offset
+            bytes = fresh
+        }
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[(offset - start) ..< (offset - start + count)])) }
     }
 }
