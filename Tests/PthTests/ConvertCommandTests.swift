@@ -24,19 +24,7 @@ struct ConvertCommandTests {
 
     /// PthCommand.run, with extra environment variables.
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> PthCommand.Result {
-        let process = Process()
-        process.executableURL = PthCommand.executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return PthCommand.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                                 stderr: String(decoding: stderr, as: UTF8.self))
+        try PthCommand.run(arguments, environment: environment)
     }
 
     @Test("safetensors to .pth and back to safetensors")

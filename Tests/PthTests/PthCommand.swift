@@ -25,9 +25,17 @@ struct PthCommand {
     }()
 
     static func run(_ arguments: String...) throws -> Result {
+        try run(arguments)
+    }
+
+    /// Runs the built `pth` with `arguments`, and `environment` added to this process's.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -31,31 +31,15 @@ enum DiffLeaves {
                 leaves.append(Leaf(path: path, value: value))
                 continue
             }
-            var children: [(Value, [PathKey])] = []
-            switch value {
-            case .dict(let d):
-                guard seen.insert(ObjectIdentifier(d)).inserted else { continue }
-                children = d.items.map { ($1, path + [PathKey(dictKey: $0)]) }
-            case .list(let l):
-                guard seen.insert(ObjectIdentifier(l)).inserted else { continue }
-                children = l.items.enumerated().map { ($1, path + [.index($0)]) }
-            case .tuple(let t):
-                guard seen.insert(ObjectIdentifier(t)).inserted else { continue }
-                children = t.items.enumerated().map { ($1, path + [.index($0)]) }
-            case .object(let o):
-                guard seen.insert(ObjectIdentifier(o)).inserted else { continue }
-                if let d = o.dictItems {
-                    children = d.items.map { ($1, path + [PathKey(dictKey: $0)]) }
-                } else if !o.listItems.isEmpty {
-                    children = o.listItems.enumerated().map { ($1, path + [.index($0)]) }
-                } else if o.construction == .newObject {
-                    children = o.arguments.enumerated().map { ($1, path + [.index($0)]) }
-                }
-                if children.isEmpty, o.arguments.isEmpty, case .dict(let state)? = o.state {
-                    children = state.items.map { ($1, path + [PathKey(dictKey: $0)]) }
-                }
-            default:
-                break
+            var children: [(Value, [PathKey])]
+            switch Listing.expand(value, path: path, seen: &seen) {
+            case .seen: continue
+            case .notContainer: children = []
+            case .children(let items): children = items
+            }
+            if children.isEmpty, case .object(let o) = value, o.dictItems == nil, o.listItems.isEmpty,
+               o.arguments.isEmpty, case .dict(let state)? = o.state {
+                children = state.items.map { ($1, path + [PathKey(dictKey: $0)]) }
             }
             if children.isEmpty {
                 leaves.append(Leaf(path: path, value: value))

@@ -62,32 +62,46 @@ public enum Listing {
                 leaves.append(Leaf(path: path, value: value))
                 continue
             }
-            var children: [(Value, [PathKey])] = []
-            switch value {
-            case .dict(let d):
-                guard seen.insert(ObjectIdentifier(d)).inserted else { continue }
-                children = d.items.map { ($1, path + [PathKey(dictKey: $0)]) }
-            case .list(let l):
-                guard seen.insert(ObjectIdentifier(l)).inserted else { continue }
-                children = l.items.enumerated().map { ($1, path + [.index($0)]) }
-            case .tuple(let t):
-                guard seen.insert(ObjectIdentifier(t)).inserted else { continue }
-                children = t.items.enumerated().map { ($1, path + [.index($0)]) }
-            case .object(let o):
-                guard seen.insert(ObjectIdentifier(o)).inserted else { continue }
-                if let d = o.dictItems {
-                    children = d.items.map { ($1, path + [PathKey(dictKey: $0)]) }
-                } else if !o.listItems.isEmpty {
-                    children = o.listItems.enumerated().map { ($1, path + [.index($0)]) }
-                } else if o.construction == .newObject {
-                    children = o.arguments.enumerated().map { ($1, path + [.index($0)]) }
-                }
-            default:
-                continue
+            if case .children(let children) = expand(value, path: path, seen: &seen) {
+                stack.append(contentsOf: children.reversed())
             }
-            stack.append(contentsOf: children.reversed())
         }
         return leaves
+    }
+
+    /// What the walk finds inside a value that is not a leaf.
+    enum Expansion {
+        /// A container (or an object walked through its items) already walked.
+        case seen
+        /// Its items with their paths, in order (possibly none).
+        case children([(Value, [PathKey])])
+        /// Not a container.
+        case notContainer
+    }
+
+    /// The items the walk visits in a container: dict items in insertion
+    /// order, list and tuple items by index, an opaque object's dict items,
+    /// list items or `NEWOBJ` arguments; `.seen` the second time.
+    static func expand(_ value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>) -> Expansion {
+        switch value {
+        case .dict(let d):
+            guard seen.insert(ObjectIdentifier(d)).inserted else { return .seen }
+            return .children(d.items.map { ($1, path + [PathKey(dictKey: $0)]) })
+        case .list(let l):
+            guard seen.insert(ObjectIdentifier(l)).inserted else { return .seen }
+            return .children(l.items.enumerated().map { ($1, path + [.index($0)]) })
+        case .tuple(let t):
+            guard seen.insert(ObjectIdentifier(t)).inserted else { return .seen }
+            return .children(t.items.enumerated().map { ($1, path + [.index($0)]) })
+        case .object(let o):
+            guard seen.insert(ObjectIdentifier(o)).inserted else { return .seen }
+            if let d = o.dictItems { return .children(d.items.map { ($1, path + [PathKey(dictKey: $0)]) }) }
+            if !o.listItems.isEmpty { return .children(o.listItems.enumerated().map { ($1, path + [.index($0)]) }) }
+            if o.construction == .newObject { return .children(o.arguments.enumerated().map { ($1, path + [.index($0)]) }) }
+            return .children([])
+        default:
+            return .notContainer
+        }
     }
 
     /// Whether the listing shows a value as one entry.
