@@ -29,6 +29,22 @@ struct InspectCommandTests {
         for entry in torch { #expect(ourPaths.contains("\(entry["path"]!)"), "\(entry["path"]!)") }
     }
 
+    @Test("a safetensors file lists as the dict load_file returns: as torch.save(load_file(f)) wrote it", arguments: [
+        "dtypes", "names", "hand_ordered", "empty", "metadata_only",
+    ])
+    func safetensors(_ name: String) throws {
+        let ours = try PthCommand.run("inspect", "--json", PthCommand.fixture("safetensors/\(name).safetensors"))
+        #expect(ours.status == 0, "\(ours.stderr)")
+        // The .pth is PyTorch's own file of the same dict (tools/make_safetensors_fixtures.py).
+        let torch = try PthCommand.run("inspect", "--json", PthCommand.fixture("safetensors/torch_save/\(name).pth"))
+        #expect(torch.status == 0)
+        #expect(ours.stdout == torch.stdout)
+        let tree = try PthCommand.run("inspect", PthCommand.fixture("safetensors/\(name).safetensors"))
+        #expect(tree.status == 0)
+        #expect(tree.stdout.hasPrefix(PthCommand.fixture("safetensors/\(name).safetensors") + ": safetensors (header of "))
+        #expect(tree.stdout.contains(" tensor"))
+    }
+
     @Test("--filter keeps matching entries only")
     func filter() throws {
         let r = try PthCommand.run("inspect", "--filter", "exp_avg_sq", PthCommand.fixture("training_checkpoint.ckpt"))

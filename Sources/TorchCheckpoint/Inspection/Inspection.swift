@@ -37,16 +37,38 @@ public struct Inspection: Sendable {
     /// The tree as text.
     public func render() -> String {
         if let torchScript = checkpoint.torchScript { return renderTorchScript(torchScript) }
+        return Self.renderTree(title: "\(checkpoint.path): \(checkpoint.format)", root: checkpoint.root,
+                               storages: checkpoint.storages, tensors: checkpoint.tensors.map(\.tensor), options: options)
+    }
+
+    /// The tree of a safetensors file, as the tree of the dict
+    /// `safetensors.torch.load_file` returns, with its `__metadata__` under the title.
+    public static func render(safetensors file: SafetensorsFile, options: Options = .init()) -> String {
+        var title = "\(file.file.path): safetensors (header of \(Format.grouped(file.header.byteCount)) bytes)"
+        for (key, value) in file.header.metadata ?? [] {
+            title += "\n  __metadata__ \(PythonRepr.repr(.string(key))): \(PythonRepr.repr(.string(value)))"
+        }
+        var storages: [Storage] = []
+        var seen = Set<ObjectIdentifier>()
+        for (_, t) in file.tensors {
+            if let s = t.storage, seen.insert(ObjectIdentifier(s)).inserted { storages.append(s) }
+        }
+        return renderTree(title: title, root: .dict(Conversion.stateDict(of: file)), storages: storages,
+                          tensors: file.tensors.map(\.tensor), options: options)
+    }
+
+    /// The tree under `title`, then totals by dtype.
+    static func renderTree(title: String, root: Value, storages: [Storage], tensors: [Tensor], options: Options) -> String {
         var lines: [String] = []
-        let storageBytes = checkpoint.storages.reduce(0) { $0 + $1.byteCount }
-        lines.append("\(checkpoint.path): \(checkpoint.format)")
+        let storageBytes = storages.reduce(0) { $0 + $1.byteCount }
+        lines.append(title)
         var totals: [DType: DTypeTotal] = [:]
         var tensorCount = 0
         var shown = 0
         var seen = Set<ObjectIdentifier>()
         // Storages viewed by more than one tensor (views, tied weights) are named.
         var viewers: [ObjectIdentifier: Int] = [:]
-        for (_, t) in checkpoint.tensors {
+        for t in tensors {
             if let s = t.storage { viewers[ObjectIdentifier(s), default: 0] += 1 }
         }
         let shared = Set(viewers.filter { $0.value > 1 }.keys)
@@ -98,11 +120,11 @@ public struct Inspection: Sendable {
             shown += 1
         }
 
-        visit(checkpoint.root, "(root)", [], "", true, 0)
+        visit(root, "(root)", [], "", true, 0)
         lines.append("")
         let totalElements = totals.values.reduce(0) { $0 + $1.elements }
         lines.append("\(tensorCount) tensor\(tensorCount == 1 ? "" : "s"), \(Format.grouped(totalElements)) elements, "
-                     + "\(checkpoint.storages.count) storage\(checkpoint.storages.count == 1 ? "" : "s") holding \(Format.bytes(storageBytes))")
+                     + "\(storages.count) storage\(storages.count == 1 ? "" : "s") holding \(Format.bytes(storageBytes))")
         for total in totals.values.sorted(by: { $0.bytes > $1.bytes || ($0.bytes == $1.bytes && $0.dtype.name < $1.dtype.name) }) {
             lines.append("  \(total.dtype.name.padding(16)) \(String(total.tensors).leftPadding(6)) tensors  "
                          + "\(Format.grouped(total.elements).leftPadding(16)) elements  \(Format.bytes(total.bytes).leftPadding(10))")

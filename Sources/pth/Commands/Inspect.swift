@@ -35,7 +35,7 @@ struct Inspect: ParsableCommand {
             """
     )
 
-    @Argument(help: "The checkpoint file (.pth, .pt, .ckpt, .bin).")
+    @Argument(help: "The checkpoint file (.pth, .pt, .ckpt, .bin), or a .safetensors file.")
     var file: String
 
     @Flag(help: "Print the canonical JSON listing instead of the tree.")
@@ -52,6 +52,10 @@ struct Inspect: ParsableCommand {
         do {
             checkpoint = try Checkpoint(path: file)
         } catch {
+            // Not a PyTorch format: a safetensors file is listed as load_file's dict.
+            if case .unrecognizedFormat = error, let safetensors = try? SafetensorsFile(path: file) {
+                return inspect(safetensors)
+            }
             fail("\(error)")
         }
         if json {
@@ -66,6 +70,21 @@ struct Inspect: ParsableCommand {
             }
         } else {
             print(Inspection(checkpoint, options: .init(filter: filter, maxDepth: depth)).render(), terminator: "")
+        }
+    }
+
+    /// A safetensors file: the dict `safetensors.torch.load_file` returns, as a tree or as its listing.
+    func inspect(_ safetensors: SafetensorsFile) {
+        if json {
+            do {
+                var entries = try Listing.entries(of: .dict(Conversion.stateDict(of: safetensors)))
+                if let filter { entries = entries.filter { PathFilter.matches(filter, $0.path) } }
+                print(Listing.json(entries), terminator: "")
+            } catch {
+                fail("\(file): \(error)")
+            }
+        } else {
+            print(Inspection.render(safetensors: safetensors, options: .init(filter: filter, maxDepth: depth)), terminator: "")
         }
     }
 }
