@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import TorchCheckpoint
+
+/// One opened checkpoint read from many tasks at once gives what one task
+/// reading alone gets: the checkpoint, its tensors and storages are Sendable
+/// and reading never mutates them (compressed records are inflated once,
+/// under a lock).
+@Suite("Reading one checkpoint from many tasks")
+struct ConcurrentReadingTests {
+    /// The listing with every tensor's SHA-256: it reads every byte.
+    static func listing(_ checkpoint: Checkpoint) throws -> String {
+        Listing.json(try Listing.entries(of: checkpoint))
+    }
+
+    @Test("16 tasks listing and hashing the same checkpoint agree with a lone reader", arguments: [
+        "training_checkpoint.ckpt", "views.pth", "dtypes.pth", "rezipped/deflated.pth", "legacy/views_tied.pth",
+        "big_endian/dtypes.pth", "torchscript/scripted.pt",
+    ])
+    func sameResults(_ name: String) async throws {
+        let alone = try Self.listing(try Fixtures.open(name))
+        let shared = try Fixtures.open(name)
+        let results = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<16 {
+                group.addTask { try Self.listing(shared) }
+            }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(results.count == 16)
+        #expect(results.allSatisfy { $0 == alone })
+    }
+
+    @Test("tensors copied out concurrently equal those copied by one task")
+    func scalars() async throws {
+        let checkpoint = try Fixtures.open("training_checkpoint.ckpt")
+        let floats = checkpoint.tensors.filter { $0.tensor.dtype == .float32 }.map(\.tensor)
+        let expected = try floats.map { try $0.scalars(as: Float.self) }
+        let copies = try await withThrowingTaskGroup(of: [[Float]].self) { group in
+            for _ in 0..<8 {
+                group.addTask { try floats.map { try $0.scalars(as: Float.self) } }
+            }
+            return try await group.reduce(into: [[[Float]]]()) { $0.append($1) }
+        }
+        #expect(copies.allSatisfy { $0 == expected })
+    }
+}
