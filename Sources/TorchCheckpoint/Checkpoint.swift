@@ -41,7 +41,7 @@ public final class Checkpoint: Sendable {
         }
         // The descriptor serves reading headers without the map while opening.
         defer { file.closeDescriptor() }
-        let kind = file.bytes.withMemoryRebound { FormatSniffer.sniff($0) }
+        let kind = FormatSniffer.sniff(file.bytes)
         switch kind {
         case .zip:
             let loaded = try ZipCheckpointReader.load(file: file, options: options)
@@ -112,8 +112,4 @@ public final class Checkpoint: Sendable {
             do { try archive.verifyCRC(of: entry) } catch { throw .container(path: path, error) }
         }
     }
-}
-
-extension UnsafeRawBufferPointer {
-    func withMemoryRebound<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R { body(self) }
 }

@@ -128,18 +128,7 @@ enum LegacyCheckpointWriter {
         let unit = storage.dtype.byteSwapUnit
         let swap = storage.byteOrder == .big && unit > 1 && raw.count % unit == 0
         try raw.withUnsafeBytes { bytes in
-            guard swap else { return try emit(bytes, to: sink) }
-            let chunk = 1 << 20
-            var buffer = [UInt8](repeating: 0, count: chunk)
-            var offset = 0
-            while offset < bytes.count {
-                let n = min(chunk, bytes.count - offset)
-                for i in stride(from: 0, to: n, by: unit) {
-                    for j in 0..<unit { buffer[i + j] = bytes[offset + i + unit - 1 - j] }
-                }
-                try buffer.withUnsafeBytes { try emit(UnsafeRawBufferPointer(rebasing: $0[0..<n]), to: sink) }
-                offset += n
-            }
+            try Checkpoint.forEachChunk(of: bytes, swappingElementsOf: swap ? unit : 1) { try emit($0, to: sink) }
         }
     }
 

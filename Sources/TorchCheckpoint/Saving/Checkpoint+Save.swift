@@ -169,6 +169,27 @@ extension Checkpoint {
         }
     }
 
+    /// Hands `bytes` to `body`: whole, or with `unit` > 1 in chunks of a
+    /// MiB whose whole `unit`-byte elements are byte-swapped (bytes past the
+    /// last whole element pass as they are). How storages are written in the
+    /// byte order other than their own.
+    static func forEachChunk(of bytes: UnsafeRawBufferPointer, swappingElementsOf unit: Int,
+                             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard unit > 1, !bytes.isEmpty else { return try body(bytes) }
+        let chunk = (1 << 20) / unit * unit
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { buffer.deallocate() }
+        var offset = 0
+        while offset < bytes.count {
+            let n = min(chunk, bytes.count - offset)
+            let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+            piece.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+            ByteOrder.swapElements(piece, unit: unit)
+            try body(UnsafeRawBufferPointer(piece))
+            offset += n
+        }
+    }
+
     /// Streams a storage's bytes into a record, byte-swapping them when the
     /// storage's byte order is not the file's: by `swapUnit` when given (the
     /// element of the tensors viewing an untyped storage), else by the
@@ -190,26 +211,7 @@ extension Checkpoint {
                 } while offset < bytes.count
             }
             try raw.withUnsafeBytes { bytes in
-                guard swap, let source = bytes.baseAddress else { return try write(bytes) }
-                // Whole elements per chunk; bytes past the last whole element
-                // (an untyped storage longer than its views) are copied as they are.
-                let chunk = (1 << 20) / unit * unit
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
-                defer { buffer.deallocate() }
-                let out = buffer.baseAddress!
-                var offset = 0
-                while offset < bytes.count {
-                    let n = min(chunk, bytes.count - offset)
-                    let whole = n / unit * unit
-                    var i = 0
-                    while i < whole {
-                        for j in 0..<unit { out.storeBytes(of: source.load(fromByteOffset: offset + i + unit - 1 - j, as: UInt8.self), toByteOffset: i + j, as: UInt8.self) }
-                        i += unit
-                    }
-                    if whole < n { out.advanced(by: whole).copyMemory(from: source + offset + whole, byteCount: n - whole) }
-                    try write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                    offset += n
-                }
+                try forEachChunk(of: bytes, swappingElementsOf: swap ? unit : 1) { try write($0) }
             }
         }
     }

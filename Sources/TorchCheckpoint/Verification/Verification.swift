@@ -64,7 +64,7 @@ public enum Verification {
                 report.refusedFormat = "a TorchScript archive: torch.load(weights_only=True) refuses those (use torch.jit.load)"
             }
             if let checkpoint { report.warnings += unusedRecords(checkpoint, archive) }
-        } else if case .tar = file.bytes.withMemoryRebound({ FormatSniffer.sniff($0) }) {
+        } else if case .tar = FormatSniffer.sniff(file.bytes) {
             report.refusedFormat = "the tar format of PyTorch 0.1: torch.load(weights_only=True) refuses it"
         } else {
             // A legacy file: its pickles back to back from the first byte.

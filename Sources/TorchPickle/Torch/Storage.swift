@@ -9,6 +9,25 @@ public enum ByteOrder: String, Sendable {
     public static var native: ByteOrder { 1.littleEndian == 1 ? .little : .big }
 }
 
+extension ByteOrder {
+    /// Reverses the bytes of each whole `unit`-byte element of `buffer`, in
+    /// place: the other byte order. Bytes past the last whole element stay as
+    /// they are; a `unit` of 1 or less changes nothing.
+    public static func swapElements(_ buffer: UnsafeMutableRawBufferPointer, unit: Int) {
+        guard unit > 1 else { return }
+        var i = 0
+        while i + unit <= buffer.count {
+            var lo = i, hi = i + unit - 1
+            while lo < hi {
+                buffer.swapAt(lo, hi)
+                lo += 1
+                hi -= 1
+            }
+            i += unit
+        }
+    }
+}
+
 /// A storage: the flat bytes that one or more tensors view.
 ///
 /// A storage shared by several tensors (views, tied weights) is one object,

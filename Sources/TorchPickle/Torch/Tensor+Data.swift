@@ -56,7 +56,7 @@ extension Tensor {
             var filled = 0
             func flush() throws {
                 let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<filled])
-                if swap { Self.swapBytes(chunk, unit: dtype.byteSwapUnit) }
+                if swap { ByteOrder.swapElements(chunk, unit: dtype.byteSwapUnit) }
                 if flips { try resolveBits(chunk, byteOrder: byteOrder) }
                 try body(UnsafeRawBufferPointer(rebasing: buffer[0..<filled]))
                 filled = 0
@@ -219,20 +219,6 @@ extension Tensor {
                 d -= 1
             }
             if d < 0 { return }
-        }
-    }
-
-    static func swapBytes(_ buffer: UnsafeMutableRawBufferPointer, unit: Int) {
-        guard unit > 1 else { return }
-        var i = 0
-        while i + unit <= buffer.count {
-            var lo = i, hi = i + unit - 1
-            while lo < hi {
-                buffer.swapAt(lo, hi)
-                lo += 1
-                hi -= 1
-            }
-            i += unit
         }
     }
 
