@@ -46,7 +46,9 @@ let package = Package(
         .executableTarget(name: "pth-bench", dependencies: ["TorchCheckpoint"], path: "Benchmarks/pth-bench"),
         .testTarget(name: "TorchZipTests", dependencies: ["TorchZip"]),
         .testTarget(name: "TorchPickleTests", dependencies: ["TorchPickle"]),
-        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint"]),
-        .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint", "pth"]),
+        // LISTING.md's comparison rule, for both test targets that compare listings with PyTorch's.
+        .target(name: "ListingComparison", path: "Tests/ListingComparison"),
+        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison"]),
+        .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint", "pth", "ListingComparison"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import ListingComparison
 import Testing
 import TorchCheckpoint
 

@@ -1,4 +1,5 @@
 import Foundation
+import ListingComparison
 import TorchCheckpoint
 
 /// The committed fixtures written by real PyTorch (tools/make_fixtures.py),
@@ -42,57 +43,6 @@ func bytes(hex: String) -> [UInt8] {
     return out
 }
 
-/// LISTING.md's comparison rule: every entry PyTorch lists must be present in
-/// ours with the same path and the same content (floats compared as numbers,
-/// nan equal to nan); extra entries of ours are allowed.
-enum ListingComparison {
-    static func mismatches(torch: Any, ours: Any) -> [String] {
-        guard let torchEntries = torch as? [[String: Any]], let ourEntries = ours as? [[String: Any]] else {
-            return ["a listing is not an array of objects"]
-        }
-        var byPath: [String: [String: Any]] = [:]
-        for e in ourEntries { byPath[pathKey(e["path"])] = e }
-        var problems: [String] = []
-        for e in torchEntries {
-            let key = pathKey(e["path"])
-            guard let mine = byPath[key] else {
-                problems.append("missing \(key)")
-                continue
-            }
-            var a = e, b = mine
-            a["path"] = nil
-            b["path"] = nil
-            if !equal(a as Any, b as Any) { problems.append("\(key): torch \(a) ours \(b)") }
-        }
-        return problems
-    }
-
-    static func pathKey(_ path: Any?) -> String {
-        guard let path, let data = try? JSONSerialization.data(withJSONObject: path, options: [.sortedKeys, .fragmentsAllowed]) else { return "?" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func equal(_ a: Any, _ b: Any) -> Bool {
-        switch (a, b) {
-        case (let x as [String: Any], let y as [String: Any]):
-            guard Set(x.keys) == Set(y.keys) else { return false }
-            return x.allSatisfy { k, v in
-                if k == "float", let s = v as? String, let t = y[k] as? String { return floatEqual(s, t) }
-                return equal(v, y[k]!)
-            }
-        case (let x as [Any], let y as [Any]):
-            return x.count == y.count && zip(x, y).allSatisfy { equal($0, $1) }
-        case (let x as String, let y as String): return x == y
-        case (let x as NSNumber, let y as NSNumber): return x == y
-        default: return false
-        }
-    }
-
-    static func floatEqual(_ a: String, _ b: String) -> Bool {
-        guard let x = Double(a), let y = Double(b) else { return a == b }
-        return x == y || (x.isNaN && y.isNaN)
-    }
-}
 
 extension Checkpoint {
     /// Our listing, as parsed JSON (for a TorchScript archive, of its state_dict).
