@@ -20,10 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import torch, numpy, safetensors' 2>/dev/null; then
-    python3 -m venv .venv
-    .venv/bin/pip install --quiet torch==2.15.0 numpy safetensors
-fi
+tools/setup-venv.sh
 swift build -c release --product pth >/dev/null
 pth="$root/.build/release/pth"
 work=$(mktemp -d)
