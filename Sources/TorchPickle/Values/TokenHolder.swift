@@ -16,8 +16,9 @@ import Darwin
 protocol TokenHolder: AnyObject {
     /// Item position → object token. Dicts number keys `2i` and values `2i + 1`.
     var itemTokens: TokenTable { get set }
-    /// Sets (or with nil, removes) the token at a position, in place: through
-    /// the protocol, `itemTokens[i] = t` would copy the table at every call.
+    /// Sets (or with nil, removes) the token at a position, mutating the
+    /// holder's own stored table (the unpickler calls it once per memoized
+    /// item it places, through an existential).
     func setItemToken(_ token: Int32?, at position: Int)
     /// Drops the tokens for which `shouldRemove` is true, in place.
     func removeItemTokens(where shouldRemove: (Int32) -> Bool)

@@ -1,4 +1,5 @@
 import Foundation
+import ListingComparison
 import Testing
 @testable import TorchCheckpoint
 
@@ -13,7 +14,7 @@ struct ConcurrentReadingTests {
         Listing.json(try Listing.entries(of: checkpoint))
     }
 
-    @Test("16 tasks listing and hashing the same checkpoint agree with a lone reader", arguments: [
+    @Test("16 tasks listing and hashing the same checkpoint agree with a lone reader and with PyTorch's listing", arguments: [
         "training_checkpoint.ckpt", "views.pth", "dtypes.pth", "rezipped/deflated.pth", "legacy/views_tied.pth",
         "big_endian/dtypes.pth", "torchscript/scripted.pt",
     ])
@@ -28,6 +29,11 @@ struct ConcurrentReadingTests {
         }
         #expect(results.count == 16)
         #expect(results.allSatisfy { $0 == alone })
+        let torch = try Fixtures.json(name + ".listing.json")
+        for result in Set(results) {
+            let ours = try JSONSerialization.jsonObject(with: Data(result.utf8))
+            #expect(ListingComparison.mismatches(torch: torch, ours: ours).isEmpty)
+        }
     }
 
     @Test("tensors copied out concurrently equal those copied by one task")
