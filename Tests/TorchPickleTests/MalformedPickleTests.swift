@@ -132,6 +132,27 @@ struct MalformedPickleTests {
         #expect(v.isNone)
     }
 
+    /// Found by the mutation test above: BINPUT turned LONG_BINPUT reads four
+    /// bytes of index. Memoized strings keep identity tokens, which once grew
+    /// a table up to the index (16 GiB, 75 s) and truncated it to 32 bits.
+    @Test("a huge memo index on a string allocates nothing and takes no other value's identity")
+    func sparseStringMemo() throws {
+        // [ 'a' put at 5, 'b' put at 2^32 - 1 (truncated: -1, the encoder's first own token),
+        //   'c' put at 2^31 + 5 (truncated: an interned string's), then a GET of each ]
+        func put(_ index: UInt32) -> [UInt8] { [0x72] + withUnsafeBytes(of: index.littleEndian, Array.init) }
+        func str(_ c: Character) -> [UInt8] { [0x58, 1, 0, 0, 0, c.asciiValue!] }
+        func get(_ index: UInt32) -> [UInt8] { [0x6A] + withUnsafeBytes(of: index.littleEndian, Array.init) }
+        let bytes: [UInt8] = [0x80, 0x02, 0x5D, 0x28]
+            + str("a") + put(5) + str("b") + put(0xFFFF_FFFF) + str("c") + put(0x8000_0005)
+            + get(5) + get(0xFFFF_FFFF) + get(0x8000_0005) + [0x65, 0x2E]
+        let decoded = try bytes.withUnsafeBytes { buffer throws(PickleError) in try Unpickler().decode(buffer) }
+        let expected = ["a", "b", "c", "a", "b", "c"]
+        #expect(decoded.value.list?.items.map(\.string) == expected)
+        // Written again, each string is itself: no other string's memo slot.
+        let encoded = try PickleEncoder(protocolVersion: 2, provenance: decoded.provenance).encode(decoded.value)
+        #expect(try Unpickler().load(encoded).list?.items.map(\.string) == expected)
+    }
+
     @Test("features that need Python code or outside data are refused")
     func unsupported() {
         #expect(error([0x80, 0x02, 0x82, 0x01, 0x2E])?.code == .unsupported)           // EXT1

@@ -79,7 +79,10 @@ struct Machine {
     // when none) and of each memo slot. Containers record the tokens of their
     // items, so a writer can reproduce which occurrences were one Python object.
     var stackTokens: [Int32] = []
+    // The tokens of memoized immutable values: dense indices in a table, any
+    // other index (a hostile file's) in a dictionary, as the memo keeps them.
     var memoTokens = TokenTable()
+    var sparseMemoTokens: [Int: Int32] = [:]
     // Tokens reached a second time (memo GET, DUP): only those are kept.
     var referencedTokens = TokenSet()
     var tokenHolders: [any TokenHolder] = []
@@ -233,12 +236,23 @@ struct Machine {
             let slot = stack.count - 1
             var token = stackTokens[slot]
             if token == TokenTable.noToken {
-                // The memo index names the object (an index of 2^31 and more
-                // would truncate to the sentinel: such a value keeps no identity).
-                token = Int32(truncatingIfNeeded: index)
+                // The memo index names the object. An index past Int32.max
+                // (no pickler writes one) gives no token: such a value keeps
+                // no identity, rather than taking another value's.
+                guard let named = Int32(exactly: index) else {
+                    sparseMemoTokens[index] = nil
+                    pendingCall = nil
+                    pendingLegacyString = nil
+                    return
+                }
+                token = named
                 stackTokens[slot] = token
             }
-            memoTokens[index] = token
+            if index < memo.count {
+                memoTokens[index] = token
+            } else {
+                sparseMemoTokens[index] = token
+            }
             if let pending = pendingCall, pending.slot == slot {
                 provenance.callArguments[token] = pending.tokens
             }
@@ -249,6 +263,7 @@ struct Machine {
             pendingLegacyString = nil
         default:
             if !memoTokens.isEmpty { memoTokens[index] = nil }
+            if !sparseMemoTokens.isEmpty { sparseMemoTokens[index] = nil }
         }
     }
 
@@ -256,7 +271,7 @@ struct Machine {
     mutating func memoPush(_ index: Int) throws(PickleError) {
         let value = try memoGet(index)
         try push(value)
-        if let token = memoTokens[index] {
+        if let token = memoTokens[index] ?? sparseMemoTokens[index] {
             stackTokens[stack.count - 1] = token
             referencedTokens.insert(token)
         }
