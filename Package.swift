@@ -44,11 +44,15 @@ let package = Package(
         ),
         // tools/benchmark.py's Swift side (not a product).
         .executableTarget(name: "pth-bench", dependencies: ["TorchCheckpoint"], path: "Benchmarks/pth-bench"),
+        // What each fuzz target does with an input (shared by pth-fuzz and the tests that replay findings).
+        .target(name: "FuzzHarness", dependencies: ["TorchCheckpoint"], path: "Fuzz/Harness"),
+        // The libFuzzer driver (tools/fuzz.sh builds it with -DFUZZING); otherwise a replayer.
+        .executableTarget(name: "pth-fuzz", dependencies: ["FuzzHarness"], path: "Fuzz/Driver"),
         .testTarget(name: "TorchZipTests", dependencies: ["TorchZip"]),
         .testTarget(name: "TorchPickleTests", dependencies: ["TorchPickle"]),
         // LISTING.md's comparison rule, for both test targets that compare listings with PyTorch's.
         .target(name: "ListingComparison", path: "Tests/ListingComparison"),
-        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison"]),
+        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison", "FuzzHarness"]),
         .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint", "pth", "ListingComparison"]),
     ]
 )

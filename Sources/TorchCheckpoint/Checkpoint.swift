@@ -32,7 +32,7 @@ public final class Checkpoint: Sendable {
     let legacyLayout: LegacyLayout?
 
     /// Opens a checkpoint, recognising its format by content.
-    public init(path: String, options: LoadOptions = .init()) throws(CheckpointError) {
+    public convenience init(path: String, options: LoadOptions = .init()) throws(CheckpointError) {
         let file: MappedFile
         do {
             file = try MappedFile(path: path)
@@ -41,6 +41,14 @@ public final class Checkpoint: Sendable {
         }
         // The descriptor serves reading headers without the map while opening.
         defer { file.closeDescriptor() }
+        try self.init(file: file, options: options)
+    }
+
+    /// Reads a checkpoint from a mapped file, or from bytes in memory that a
+    /// ``MappedFile`` copied, recognising its format by content. Errors name
+    /// the file by ``MappedFile/path``.
+    public init(file: MappedFile, options: LoadOptions = .init()) throws(CheckpointError) {
+        let path = file.path
         let kind = FormatSniffer.sniff(file.bytes)
         switch kind {
         case .zip:

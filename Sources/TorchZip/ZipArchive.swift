@@ -159,6 +159,16 @@ public final class ZipArchive: Sendable {
                 "the record inflates to \(entry.uncompressedSize) bytes, more than the limit of \(options.maxInflatedRecordSize)",
                 record: entry.name, offset: entry.dataOffset)
         }
+        // Deflate turns at most 258 bytes into 2 bits, so no honest deflated record
+        // inflates to more than 1032 times its size: a header that claims more is
+        // refused before anything is allocated.
+        if entry.compressionMethod == 8 || entry.compressionMethod == 9,
+           entry.uncompressedSize / 1032 > entry.compressedSize + 1 {
+            throw ZipError(
+                .tooLarge,
+                "\(entry.compressedSize) deflated bytes cannot inflate to the \(entry.uncompressedSize) bytes the header claims",
+                record: entry.name, offset: entry.dataOffset)
+        }
         let buffer = try inflation.buffer(for: entry, count: count, in: file, entryCount: entries.count)
         return RecordBytes(start: buffer.pointer.map { UnsafeRawPointer($0) }, count: buffer.count, owner: buffer, fileOffset: nil)
     }

@@ -28,8 +28,15 @@ struct PthCommand {
         try run(arguments)
     }
 
+    /// Runs the built `pth` under resource limits (`ulimit -v` and `-t` of
+    /// a shell that then becomes `pth`): going past them kills it with a signal.
+    static func run(_ arguments: [String], addressSpaceMiB: Int, cpuSeconds: Int) throws -> Result {
+        try run(["-c", "ulimit -v \(addressSpaceMiB * 1024) && ulimit -t \(cpuSeconds) && exec \"$0\" \"$@\"", executable.path] + arguments,
+                executable: URL(fileURLWithPath: "/bin/sh"))
+    }
+
     /// Runs the built `pth` with `arguments`, and `environment` added to this process's.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], executable: URL = executable) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -44,7 +51,7 @@ struct PthCommand {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        return Result(status: process.terminationReason == .uncaughtSignal ? -process.terminationStatus : process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 }

@@ -27,6 +27,7 @@ enum ZipCheckpointReader {
         } catch {
             throw .container(path: path, error)
         }
+        try checkRecordNames(of: archive)
         func record(_ name: String) -> ZipEntry? { archive.record(name) }
         func text(_ entry: ZipEntry) throws(CheckpointError) -> String {
             do {
@@ -74,6 +75,32 @@ enum ZipCheckpointReader {
 }
 
 extension ZipCheckpointReader {
+    /// Refuses names no writer of checkpoints makes: a name that appears
+    /// twice (which record is the checkpoint would be a guess; torch.load
+    /// takes one of them silently), and absolute or `..`-traversing names.
+    /// Nothing is ever extracted, but such names only come from a crafted file.
+    static func checkRecordNames(of archive: ZipArchive) throws(CheckpointError) {
+        var seen: [String: ZipEntry] = [:]
+        seen.reserveCapacity(archive.entries.count)
+        for entry in archive.entries {
+            if let first = seen.updateValue(entry, forKey: entry.name) {
+                throw .container(path: archive.file.path, ZipError(
+                    .duplicateRecord,
+                    "the record appears twice (local headers at bytes \(first.localHeaderOffset) and \(entry.localHeaderOffset)): which one is the checkpoint is ambiguous",
+                    record: entry.name, offset: entry.localHeaderOffset))
+            }
+            if entry.name.hasPrefix("/") || entry.name.hasPrefix("\\") {
+                throw .container(path: archive.file.path, ZipError(
+                    .badCentralDirectory, "an absolute record name", record: entry.name, offset: entry.localHeaderOffset))
+            }
+            if entry.name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
+                throw .container(path: archive.file.path, ZipError(
+                    .badCentralDirectory, "a record name that climbs out of the archive with '..'", record: entry.name,
+                    offset: entry.localHeaderOffset))
+            }
+        }
+    }
+
     /// Decodes one pickle record (`data.pkl`, or a TorchScript archive's
     /// `constants.pkl`), its CRC-32 verified first when the options ask.
     static func decodePickle(_ entry: ZipEntry, in archive: ZipArchive, options: LoadOptions,
@@ -144,7 +171,9 @@ final class StorageTable: @unchecked Sendable {
         guard let entry = archive.record(name) else {
             throw PickleError(.persistentLoad, "storage '\(reference.key)' has no record '\(archive.prefix)/\(name)'", offset: 0, opcode: nil)
         }
-        guard entry.uncompressedSize >= UInt64(reference.byteCount) else {
+        // Exactly, as torch.load requires ("record size ... does not match expected size"):
+        // a record larger than its storage (a deflate bomb among them) is refused before it is read.
+        guard entry.uncompressedSize == UInt64(reference.byteCount) else {
             throw PickleError(.persistentLoad,
                               "record '\(entry.name)' holds \(entry.uncompressedSize) bytes but the pickle declares \(reference.elementCount) \(reference.dtype.name) elements (\(reference.byteCount) bytes)",
                               offset: 0, opcode: nil)

@@ -1,0 +1,101 @@
+import TorchCheckpoint
+
+/// What a fuzz target does with one input, shared by the libFuzzer driver
+/// (`pth-fuzz`, built by `tools/fuzz.sh`) and the test suite, which replays
+/// every saved input in `fixtures/fuzz/<target>/`.
+///
+/// The contract is the library's: an input is read, or refused with one of the
+/// library's typed errors. A crash, a hang, unbounded memory or any other
+/// error is a finding.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// The zip container: directory, local headers, every record's bytes, CRC-32.
+    case zip
+    /// The pickle machine alone, then the encoder on what it built, and the disassembler.
+    case pickle
+    /// A whole file as `pth inspect` and `pth verify` read it: format
+    /// detection, every format's reader, every tensor's bytes hashed, records
+    /// checked; and the safetensors reader.
+    case checkpoint
+
+    /// How the input ended.
+    public enum Outcome: Sendable {
+        /// Read to the end.
+        case read
+        /// Refused with a typed error.
+        case refused(any Error)
+    }
+
+    /// An error that is none of the library's typed errors.
+    public struct UntypedError: Error, CustomStringConvertible {
+        /// The error as thrown.
+        public let error: any Error
+        public var description: String { "untyped error \(type(of: error)): \(error)" }
+    }
+
+    /// Runs the target on one input.
+    ///
+    /// - Throws: ``UntypedError`` when the input was refused with an error
+    ///   that is not one of the library's own.
+    public func run(_ input: UnsafeRawBufferPointer) throws(UntypedError) -> Outcome {
+        do {
+            switch self {
+            case .zip: try Self.zip(input)
+            case .pickle: try Self.pickle(input)
+            case .checkpoint: try Self.checkpoint(input)
+            }
+            return .read
+        } catch let e as ZipError {
+            return .refused(e)
+        } catch let e as PickleError {
+            return .refused(e)
+        } catch let e as CheckpointError {
+            return .refused(e)
+        } catch let e as SafetensorsError {
+            return .refused(e)
+        } catch let e as TorchScriptError {
+            return .refused(e)
+        } catch {
+            throw UntypedError(error: error)
+        }
+    }
+
+    /// Runs the target on one input.
+    public func run(_ input: [UInt8]) throws(UntypedError) -> Outcome {
+        // withUnsafeBytes rethrows untyped errors: carry the typed one out as a value.
+        try input.withUnsafeBytes { raw in Result { () throws(UntypedError) in try run(raw) } }.get()
+    }
+
+    static func zip(_ input: UnsafeRawBufferPointer) throws {
+        let archive = try ZipArchive(file: try MappedFile(copying: input, path: "fuzz.zip"))
+        for entry in archive.entries {
+            let bytes = try archive.bytes(of: entry)
+            _ = bytes.withUnsafeBytes { raw in raw.reduce(0, &+) }
+            try? archive.verifyCRC(of: entry)
+        }
+        _ = archive.prefix
+    }
+
+    static func pickle(_ input: UnsafeRawBufferPointer) throws {
+        _ = Disassembler.disassemble(input, memoReferences: true)
+        let decoded = try Unpickler().decode(input)
+        _ = Listing.walk(decoded.value).count
+        let version = min(max(decoded.protocolVersion, 2), 5)
+        let encoded = try PickleEncoder(protocolVersion: version, provenance: decoded.provenance).encode(decoded.value)
+        // What the encoder writes, the machine reads.
+        _ = try encoded.withUnsafeBytes { raw throws(PickleError) in try Unpickler().decode(raw) }
+    }
+
+    static func checkpoint(_ input: UnsafeRawBufferPointer) throws {
+        let file = try MappedFile(copying: input, path: "fuzz.pth")
+        do {
+            let checkpoint = try Checkpoint(file: file)
+            _ = Listing.json(try Listing.entries(of: checkpoint))
+            _ = Inspection(checkpoint).render()
+            try checkpoint.verifyRecords()
+        } catch CheckpointError.unrecognizedFormat {
+            let safetensors = try SafetensorsFile(file: file)
+            _ = Inspection.render(safetensors: safetensors)
+            for (_, tensor) in safetensors.tensors { _ = try Listing.record(tensor) }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+
+/// The malformed corpus (fixtures/malformed/) through the command line,
+/// under a 2 GiB address space and 60 s of CPU: each file ends with an
+/// answer, never a signal (a crash, or a limit that killed it).
+@Suite("Hostile files: bounded time and memory")
+struct HostileFileTests {
+    static let corpus: [String] = {
+        let directory = PthCommand.fixture("malformed")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".pth") }.sorted()
+    }()
+
+    @Test("pth verify and pth inspect answer every file within the limits", arguments: corpus)
+    func bounded(_ name: String) throws {
+        let path = PthCommand.fixture("malformed/\(name)")
+        for arguments in [["verify", path], ["inspect", path], ["inspect", "--json", path]] {
+            let result = try PthCommand.run(arguments, addressSpaceMiB: 2048, cpuSeconds: 60)
+            // 0: read; 1: a typed error, said on standard error; 2 (verify): intact, but
+            // torch.load(weights_only=True) would refuse its globals. A negative status is a signal.
+            #expect((0...2).contains(result.status), "pth \(arguments.joined(separator: " ")): status \(result.status)\n\(result.stderr)")
+            if result.status == 1 {
+                #expect(!result.stderr.isEmpty || !result.stdout.isEmpty)
+            }
+        }
+    }
+
+    @Test("a limit that is too low is a signal, so the test above would see one")
+    func limitsBite() throws {
+        // 64 MiB of address space is not enough to start a Swift program with Foundation.
+        let result = try PthCommand.run(["inspect", PthCommand.fixture("malformed/valid.pth")], addressSpaceMiB: 64, cpuSeconds: 60)
+        #expect(result.status != 0)
+    }
+}
