@@ -159,6 +159,11 @@ public final class ZipArchive: Sendable {
                 "the record inflates to \(entry.uncompressedSize) bytes, more than the limit of \(options.maxInflatedRecordSize)",
                 record: entry.name, offset: entry.dataOffset)
         }
+        // Refused before anything is allocated for it.
+        guard LibzipMethods.canDecompress(entry.compressionMethod) else {
+            throw ZipError(.unsupportedCompression, "compression method \(entry.compressionMethod) is not one libzip can decompress",
+                           record: entry.name, offset: entry.dataOffset)
+        }
         // Deflate turns at most 258 bytes into 2 bits, so no honest deflated record
         // inflates to more than 1032 times its size: a header that claims more is
         // refused before anything is allocated.

@@ -194,3 +194,10 @@ final class LibzipReader: @unchecked Sendable {
         zip_discard(archive)
     }
 }
+
+enum LibzipMethods {
+    /// Whether libzip can decompress records of this compression method.
+    static func canDecompress(_ method: UInt16) -> Bool {
+        zip_compression_method_supported(Int32(method), 0) != 0
+    }
+}
