@@ -45,8 +45,8 @@ public final class Checkpoint: Sendable {
     }
 
     /// Reads a checkpoint from a mapped file, or from bytes in memory that a
-    /// ``MappedFile`` copied, recognising its format by content. Errors name
-    /// the file by ``MappedFile/path``.
+    /// `MappedFile` copied, recognising its format by content. Errors name
+    /// the file by `MappedFile.path`.
     public init(file: MappedFile, options: LoadOptions = .init()) throws(CheckpointError) {
         let path = file.path
         let kind = FormatSniffer.sniff(file.bytes)
