@@ -3,7 +3,7 @@
 #
 #   tools/fuzz.sh zip|pickle|checkpoint [SECONDS] [-- libFuzzer flags...]
 #
-# Builds pth-fuzz in .build-fuzz (release, --sanitize=fuzzer --sanitize=address,
+# Builds pth-fuzz in .build-fuzz (release, libFuzzer and AddressSanitizer,
 # -DFUZZING), seeds a working corpus in .build-fuzz/corpus/TARGET from the
 # fixtures (the pickles of zip files for the pickle target), and runs for
 # SECONDS (default 60) with a 10 s per-input timeout and a 2 GiB memory cap.
@@ -16,8 +16,11 @@ seconds=${2:-60}
 shift $(( $# < 2 ? $# : 2 ))
 [ "${1:-}" = "--" ] && shift
 
+# swiftc keeps only the last -sanitize= it is given, and SwiftPM passes one per
+# --sanitize: alone, those two build Swift code with ASan but without libFuzzer's
+# coverage counters. The combined flag, last, gives Swift code both.
 build=(swift build -c release --product pth-fuzz --scratch-path .build-fuzz
-       --sanitize=fuzzer --sanitize=address -Xswiftc -DFUZZING)
+       --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
 "${build[@]}" >&2
 bin="$("${build[@]}" --show-bin-path)/pth-fuzz"
 

@@ -272,6 +272,11 @@ add("unknown_opcode.pth", with_pickle(b"\x80\x02\xff."),
 add("code_execution.pth", with_pickle(b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R."),
     "os.system('true') through REDUCE: never called; the object is kept as an opaque call", "read")
 
+add("reference_cycle.pth", with_pickle(b"\x80\x02}q\x00X\x04\x00\x00\x00selfq\x01h\x00s."),
+    "d = {}; d['self'] = d: torch.load keeps the cycle (Python collects it); refused here by default, "
+    "as Swift could never free it (UnpicklerOptions.referenceCycles = .keep reads it)",
+    {"case": "pickle", "contains": "a dict x reaches itself as x['self']"})
+
 # "Billion laughs" through the memo: each level a list of ten references to the level below, 30 levels.
 laughs = bytearray(b"\x80\x02X\x03\x00\x00\x00lolq\x00")
 for level in range(1, 31):

@@ -23,6 +23,9 @@ public struct PickleError: Error, Sendable, CustomStringConvertible {
         case limitExceeded
         /// The pickle uses a feature that needs Python code or outside data (extension codes, out-of-band buffers).
         case unsupported
+        /// An object reaches itself (a list that contains itself), and
+        /// ``UnpicklerOptions/referenceCycles`` refuses that.
+        case referenceCycle
         /// The persistent-id loader failed (a missing or short storage record).
         case persistentLoad
     }

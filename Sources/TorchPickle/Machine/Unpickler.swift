@@ -92,6 +92,11 @@ struct Machine {
     // A Python 2 str just pushed, with its bytes: kept in the provenance if the next opcode memoizes it.
     var pendingLegacyString: (slot: Int, raw: [UInt8])?
     var memo: [Value?] = []
+    // Containers pushed a second time (memo GET, DUP), where each was first
+    // pushed again: only these can close a reference cycle (ReferenceGraph).
+    var repushed: [Value] = []
+    var repushedAt: [(offset: Int, opcode: Opcode?)] = []
+    var repushedIDs = Set<ObjectIdentifier>()
     var sparseMemo: [Int: Value] = [:]
     var memoCount = 0
     var protocolVersion = 0
@@ -271,6 +276,7 @@ struct Machine {
     mutating func memoPush(_ index: Int) throws(PickleError) {
         let value = try memoGet(index)
         try push(value)
+        notePushedAgain(value)
         if let token = memoTokens[index] ?? sparseMemoTokens[index] {
             stackTokens[stack.count - 1] = token
             referencedTokens.insert(token)
@@ -359,6 +365,37 @@ struct Machine {
     // MARK: Running
 
     mutating func run() throws(PickleError) -> (value: Value, end: Int) {
+        let result: (value: Value, end: Int)
+        do {
+            result = try runOpcodes()
+        } catch {
+            // What was built is thrown away: break its cycles, or it leaks.
+            if !repushed.isEmpty, ReferenceGraph.firstCycle(from: repushed) != nil {
+                ReferenceGraph.dismantle(repushed)
+            }
+            throw error
+        }
+        guard !repushed.isEmpty, options.referenceCycles == .refuse,
+              let cycle = ReferenceGraph.firstCycle(from: repushed) else { return result }
+        ReferenceGraph.dismantle(repushed)
+        let at = repushedAt[cycle.root]
+        let root = repushed[cycle.root]
+        let found = ReferenceGraph.identity(root) == ReferenceGraph.identity(cycle.object)
+            ? "" : ", found from the \(root.typeName) pushed again here"
+        throw PickleError(.referenceCycle,
+                          "a \(cycle.object.typeName) x reaches itself as \(ReferenceGraph.describe(cycle.path))\(found); "
+                          + "Swift cannot free such objects, so they are refused (UnpicklerOptions.referenceCycles = .keep keeps them)",
+                          offset: at.offset, opcode: at.opcode)
+    }
+
+    /// Notes a container pushed a second time: it may close a reference cycle.
+    mutating func notePushedAgain(_ value: Value) {
+        guard let id = ReferenceGraph.identity(value), repushedIDs.insert(id).inserted else { return }
+        repushed.append(value)
+        repushedAt.append((opcodeOffset, opcode))
+    }
+
+    mutating func runOpcodes() throws(PickleError) -> (value: Value, end: Int) {
         while true {
             opcodeOffset = position
             opcode = nil
@@ -412,6 +449,7 @@ struct Machine {
             _ = try popMark()
         case .dup:
             try push(try top())
+            notePushedAgain(stack[stack.count - 1])
             let token = stackTokens[stack.count - 2]
             if token != TokenTable.noToken {
                 stackTokens[stack.count - 1] = token

@@ -18,6 +18,25 @@ public struct UnpicklerOptions: Sendable {
     /// The most items in one container. Default 2²⁶.
     public var maxContainerSize = 1 << 26
 
+    /// What to do with objects that reach themselves, such as a list that
+    /// contains itself.
+    public enum ReferenceCycles: Sendable {
+        /// Refuse the pickle with ``PickleError/Code/referenceCycle``, naming
+        /// the object and the path by which it reaches itself (the default).
+        case refuse
+        /// Keep them, as Python does. Swift frees objects by reference
+        /// counting, so the objects of a cycle are never freed: only for
+        /// trusted files, or a process that loads a few and exits.
+        case keep
+    }
+
+    /// What to do with objects that reach themselves. `torch.load` accepts
+    /// them (Python's cycle collector frees them); this library refuses them
+    /// by default, because in Swift every load of such a file would leak.
+    /// Checkpoints hold none: state dicts, optimizer states and whole
+    /// pickled modules are trees with shared leaves.
+    public var referenceCycles: ReferenceCycles = .refuse
+
     /// How Python 2 `str` values (`STRING`, `BINSTRING`, `SHORT_BINSTRING`) are decoded,
     /// like `torch.load(..., encoding=...)`.
     public enum StringEncoding: Sendable {

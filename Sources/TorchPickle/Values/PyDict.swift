@@ -132,6 +132,15 @@ public final class PyDict: @unchecked Sendable {
         return value
     }
 
+    /// Removes every item.
+    func removeAll() {
+        keys = []
+        values = []
+        index = [:]
+        indexed = false
+        itemTokens = [:]
+    }
+
     /// Removes a string key; returns its value, or nil when absent.
     @discardableResult
     public func removeValue(forKey key: String) -> Value? { removeValue(forKey: .string(key)) }

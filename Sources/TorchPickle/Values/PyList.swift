@@ -82,6 +82,13 @@ public final class PySet: @unchecked Sendable {
         }
     }
 
+    /// Removes every item.
+    func removeAll() {
+        items = []
+        index = []
+        itemTokens = [:]
+    }
+
     /// Whether the set holds an item equal to `item` under Python's equality.
     public func contains(_ item: Value) -> Bool {
         guard let key = try? HashKey(item) else { return false }
