@@ -25,6 +25,7 @@ struct PickleEncoderTests {
           arguments: PickleMachineTests.vectors.filter { $0.proto >= 2 })
     func cpythonPickles(_ v: PickleMachineTests.Vector) throws {
         let value = try PickleMachineTests.keepingCycles.load(v.bytes)
+        defer { value.dismantle() }
         let encoded = try PickleEncoder(protocolVersion: v.proto).encode(value)
         let same = encoded == v.bytes
         #expect(same, "\(firstDifference(encoded, v.bytes))")

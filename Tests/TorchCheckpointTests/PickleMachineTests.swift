@@ -38,6 +38,7 @@ struct PickleMachineTests {
     @Test("the listing of the value equals CPython's", arguments: vectors)
     func listing(_ v: Vector) throws {
         let value = try Self.keepingCycles.load(v.bytes)
+        defer { value.dismantle() }
         let ours = try JSONSerialization.jsonObject(with: Data(Listing.json(try Listing.entries(of: value)).utf8))
         let theirs = try JSONSerialization.jsonObject(with: Data(v.listing.utf8))
         let problems = ListingComparison.mismatches(torch: theirs, ours: ours)
@@ -67,7 +68,9 @@ struct PickleMachineTests {
     func recursive() throws {
         let v = try #require(Self.vectors.first { $0.name == "recursive_list" && $0.proto == 2 })
         #expect(throws: PickleError.self) { try Unpickler().load(v.bytes) }
-        guard case .list(let l) = try Self.keepingCycles.load(v.bytes), case .list(let inner) = l.items.first else {
+        let value = try Self.keepingCycles.load(v.bytes)
+        defer { value.dismantle() }
+        guard case .list(let l) = value, case .list(let inner) = l.items.first else {
             Issue.record("expected a list in a list")
             return
         }

@@ -72,6 +72,7 @@ struct ReferenceCycleTests {
         var options = UnpicklerOptions()
         options.referenceCycles = .keep
         let v = try Unpickler(options: options).load(bytes)
+        defer { v.dismantle() }
         switch v {
         case .list(let l) where bytes == Self.selfList:
             guard case .list(let inner)? = l.items.first else { Issue.record("no item"); return }
@@ -139,5 +140,20 @@ struct ReferenceCycleTests {
         let v = try unpickler.load([0x80, 0x02, 0x5D, 0x71, 0x00, 0x4B, 0x01, 0x61, 0x68, 0x00, 0x51, 0x30, 0x68, 0x00, 0x2E])
         #expect(v[0]?.int == 1)
         #expect(watch.list?.count == 1)
+    }
+
+    @Test("dismantle() frees a cycle that was kept")
+    func dismantleFreesKeptCycle() throws {
+        var options = UnpicklerOptions()
+        options.referenceCycles = .keep
+        let watch = Watch()
+        do {
+            let v = try Unpickler(options: options).load(Self.selfList)
+            guard case .list(let l) = v else { Issue.record("not a list"); return }
+            watch.list = l
+            v.dismantle()
+            #expect(l.items.isEmpty)
+        }
+        #expect(watch.list == nil, "the dismantled list leaked")
     }
 }

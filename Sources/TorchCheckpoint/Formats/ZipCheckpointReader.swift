@@ -66,7 +66,14 @@ enum ZipCheckpointReader {
         let table = StorageTable(archive: archive, byteOrder: byteOrder)
         let decoded = try decodePickle(pickleEntry, in: archive, options: options) { pid in try table.resolve(pid) }
         let isTorchScript = record("constants.pkl") != nil || archive.recordNames.contains { $0.hasPrefix("code/") }
-        let torchScript = isTorchScript ? try TorchScriptLoader.load(archive: archive, root: decoded.value, byteOrder: byteOrder, options: options) : nil
+        let torchScript: TorchScriptArchive?
+        do {
+            torchScript = isTorchScript ? try TorchScriptLoader.load(archive: archive, root: decoded.value, byteOrder: byteOrder, options: options) : nil
+        } catch {
+            // Refused: the objects go nowhere, and cycles kept by the options would leak.
+            if options.unpickler.referenceCycles == .keep { decoded.value.dismantle() }
+            throw error
+        }
         return Loaded(root: decoded.value,
                       format: .zip(prefix: archive.prefix, version: version, byteOrder: byteOrder, isTorchScript: isTorchScript),
                       archive: archive, storages: table.ordered, pickleProtocol: decoded.protocolVersion,

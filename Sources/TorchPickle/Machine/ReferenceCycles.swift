@@ -179,6 +179,20 @@ enum ReferenceGraph {
     }
 }
 
+extension Value {
+    /// Empties every list, dict, set, and object state and items reachable
+    /// from this value, so that objects that reach themselves can be freed.
+    ///
+    /// Swift frees objects by reference counting, so the objects of a
+    /// reference cycle, read with ``UnpicklerOptions/referenceCycles`` `=
+    /// .keep`, are never freed on their own. Call this when done with such a
+    /// value. It destroys the value's contents, for every holder of any object
+    /// in it; tuples, tensors and plain values are left as they are.
+    public func dismantle() {
+        ReferenceGraph.dismantle([self])
+    }
+}
+
 extension PyDict {
     /// Drops every item, attribute and state (breaking reference cycles of a refused pickle).
     func dismantle() {
