@@ -49,4 +49,33 @@ struct ConcurrentReadingTests {
         }
         #expect(copies.allSatisfy { $0 == expected })
     }
+
+    @Test("8 tasks verifying every record and writing the checkpoint back, each to its own file, all get torch.save's bytes",
+          arguments: ["training_checkpoint.ckpt", "rezipped/deflated.pth", "legacy/views_tied.pth", "torchscript/scripted.pt"])
+    func writeBackConcurrently(_ name: String) async throws {
+        let shared = try Fixtures.open(name)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pth-concurrent-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // What one task alone writes (for a re-zipped file: PyTorch's own layout of it).
+        let alonePath = directory + "/alone"
+        try shared.write(to: alonePath)
+        let alone = try Data(contentsOf: URL(fileURLWithPath: alonePath))
+        let written = try await withThrowingTaskGroup(of: Data.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    try shared.verifyRecords()
+                    let path = directory + "/\(task)"
+                    try shared.write(to: path)
+                    return try Data(contentsOf: URL(fileURLWithPath: path))
+                }
+            }
+            return try await group.reduce(into: [Data]()) { $0.append($1) }
+        }
+        #expect(written.count == 8)
+        #expect(written.allSatisfy { $0 == alone })
+        if !name.hasPrefix("rezipped/") {
+            #expect(alone == (try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(name)))))
+        }
+    }
 }
