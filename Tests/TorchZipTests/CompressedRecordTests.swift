@@ -137,6 +137,43 @@ struct CompressedRecordTests {
         #expect(error?.code == .unsupportedCompression, "\(String(describing: error))")
     }
 
+    /// `bz2.compress(bytes(40 << 20), 9)`: 40 MiB of zeros in 49 bytes.
+    static let bzip2Zeros: [UInt8] = [
+        0x42, 0x5A, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59, 0x57, 0xC6, 0xD7, 0x7F, 0x01, 0x41, 0x41,
+        0x40, 0x80, 0xC0, 0x00, 0x00, 0x01, 0x00, 0x08, 0x20, 0x00, 0x30, 0xCC, 0x05, 0x29, 0xA6, 0x40, 0x90,
+        0x26, 0xC5, 0x02, 0x40, 0x9E, 0x2E, 0xE4, 0x8A, 0x70, 0xA1, 0x20, 0xAF, 0x8D, 0xAE, 0xFE,
+    ]
+    /// `bz2.compress(b"abc", 9)`.
+    static let bzip2ABC: [UInt8] = [
+        0x42, 0x5A, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59, 0x64, 0x8C, 0xBB, 0x73, 0x00, 0x00, 0x00,
+        0x01, 0x00, 0x38, 0x00, 0x20, 0x00, 0x21, 0x98, 0x19, 0x84, 0x61, 0x77, 0x24, 0x53, 0x85, 0x09, 0x06,
+        0x48, 0xCB, 0xB7, 0x30,
+    ]
+
+    @Test("a bzip2 record larger than the first buffer inflates whole, its buffer growing with the output")
+    func bzip2Grows() throws {
+        let zeros = [UInt8](repeating: 0, count: 40 << 20)
+        let archive = try archive([ZipBuilder.Record(name: "m/data/0", contents: zeros, method: 12, payload: Self.bzip2Zeros)])
+        let entry = try #require(archive.record("data/0"))
+        let bytes = try archive.bytes(of: entry)
+        #expect(bytes.count == zeros.count)
+        #expect(bytes.withUnsafeBytes { raw in raw.allSatisfy { $0 == 0 } })
+        #expect(bytes.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % 64 } == 0)
+        try archive.verifyCRC(of: entry)
+    }
+
+    @Test("a bzip2 record claiming a terabyte is refused for what it holds, not for the memory its claim would take")
+    func bzip2ClaimsTerabyte() throws {
+        // Allocating the claim would fail (or reserve a terabyte); the buffer
+        // starts at 16 MiB and the stream ends after 3 bytes.
+        var record = ZipBuilder.Record(name: "m/data/0", contents: Array("abc".utf8), method: 12, payload: Self.bzip2ABC)
+        record.declaredSize = (1 << 40) - 1
+        record.zip64 = [.uncompressed]
+        let archive = try archive([record])
+        let error = zipError { try archive.bytes(of: try #require(archive.record("data/0"))) }
+        #expect(error?.code == .sizeMismatch, "\(String(describing: error))")
+    }
+
     @Test("encrypted records are refused")
     func encrypted() throws {
         var record = ZipBuilder.Record.stored("m/data/0", "abc")

@@ -10,6 +10,9 @@ import Synchronization
 final class InflationCache: Sendable {
     private let buffers = Mutex<[Int: InflatedBuffer]>([:])
     private let reader = Mutex<LibzipReader?>(nil)
+    /// What a record of a method without a known ratio bound (bzip2, xz, zstd)
+    /// gets at first, whatever its header claims.
+    static let initialCapacity = 16 << 20
 
     /// The inflated bytes of `entry`, inflating them on first use.
     ///
@@ -33,7 +36,11 @@ final class InflationCache: Sendable {
                 libzip = try LibzipReader(file: file, entryCount: entryCount)
                 handle = libzip
             }
-            let buffer = try InflatedBuffer(count: count, record: entry.name)
+            // Deflate's ratio is bounded (ZipArchive.bytes(of:) checked the claim
+            // against it); other methods' is not, so their buffers grow with the output.
+            let isDeflate = entry.compressionMethod == 8 || entry.compressionMethod == 9
+            let buffer = try InflatedBuffer(count: count, record: entry.name,
+                                            initialCapacity: isDeflate ? nil : Self.initialCapacity)
             try libzip.inflate(entry, into: buffer)
             buffers.withLock { $0[entry.index] = buffer }
             return buffer

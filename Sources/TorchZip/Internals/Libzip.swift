@@ -154,8 +154,9 @@ final class LibzipReader: @unchecked Sendable {
         defer { zip_fclose(handle) }
         var done = 0
         while done < buffer.count {
+            if done == buffer.capacity { try buffer.grow(toAtLeast: done + 1) }
             guard let base = buffer.pointer else { break }
-            let chunk = min(buffer.count - done, 1 << 30)
+            let chunk = min(buffer.capacity - done, 1 << 30)
             let read = zip_fread(handle, base + done, zip_uint64_t(chunk))
             if read < 0 {
                 throw readError(handle, entry, after: done)
