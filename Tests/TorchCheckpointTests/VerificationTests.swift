@@ -46,6 +46,26 @@ struct VerificationTests {
             bytes.removeLast(bytes.count - Int(try #require(archive.record("data/3")).dataOffset) - 2)
         }
         #expect(!report.problems.isEmpty)
+        // The zip bytes are not read as a pickle: no opcode verdict from "PK".
+        #expect(report.refusedOpcodes.isEmpty)
+        #expect(report.refusedFormat?.contains("cannot be opened") == true)
+    }
+
+    @Test("a safetensors file is intact and not torch.load's; a damaged one is damaged")
+    func safetensors() throws {
+        let report = Verification.verify(path: Fixtures.path("safetensors/dtypes.safetensors"))
+        #expect(report.isIntact, "\(report.problems)")
+        #expect(report.refusedFormat?.contains("safetensors.torch.load_file") == true)
+        #expect(!report.weightsOnlyAccepts)
+
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("safetensors/dtypes.safetensors"))))
+        bytes.removeLast(10)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pth-verify-\(UUID().uuidString).safetensors").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let damaged = Verification.verify(path: path)
+        #expect(!damaged.isIntact)
+        #expect(damaged.problems.first?.contains("safetensors") == true, "\(damaged.problems)")
     }
 
     @Test("a record shorter than its persistent id claims is reported, with the record")

@@ -67,11 +67,27 @@ public enum Verification {
                 report.refusedFormat = "a TorchScript archive: torch.load(weights_only=True) refuses those (use torch.jit.load)"
             }
             if let checkpoint { report.warnings += unusedRecords(checkpoint, archive) }
-        } else if case .tar = FormatSniffer.sniff(file.bytes) {
-            report.refusedFormat = "the tar format of PyTorch 0.1: torch.load(weights_only=True) refuses it"
         } else {
-            // A legacy file: its pickles back to back from the first byte.
-            pickles.append(("(file)", RawBytesView(Array(file.bytes))))
+            switch FormatSniffer.sniff(file.bytes) {
+            case .tar:
+                report.refusedFormat = "the tar format of PyTorch 0.1: torch.load(weights_only=True) refuses it"
+            case .legacyPickle:
+                // A legacy file: its pickles back to back from the first byte.
+                pickles.append(("(file)", RawBytesView(Array(file.bytes))))
+            case .zip:
+                // A zip archive too damaged to open: there is no pickle to judge.
+                report.refusedFormat = "a zip archive that cannot be opened: torch.load fails on it too"
+            case .unknown(let looksLike):
+                do {
+                    _ = try SafetensorsFile(file: file)
+                    // Whole, but not torch.load's: the open failure above is no damage.
+                    report.problems.removeAll()
+                    report.refusedFormat = "a safetensors file: torch.load refuses it (safetensors.torch.load_file reads it)"
+                } catch {
+                    if looksLike.hasPrefix("a safetensors file") { report.problems = ["\(error)"] }
+                    report.refusedFormat = "not a checkpoint (\(looksLike)): torch.load fails on it"
+                }
+            }
         }
 
         // Safety: every global and opcode of every pickle.
