@@ -35,6 +35,11 @@ enum LegacyCheckpointReader {
         var position = 0
         var decoded: [Unpickler.Decoded] = []
         let table = LegacyStorageTable(file: file)
+        // Refused: what the pickles built goes nowhere, and cycles kept by the options would leak.
+        var succeeded = false
+        defer {
+            if !succeeded, options.unpickler.referenceCycles == .keep { for d in decoded { d.value.dismantle() } }
+        }
 
         func next(_ persistentLoad: (@Sendable (Value) throws -> Value)? = nil) throws(CheckpointError) -> Unpickler.Decoded {
             let name = pickleNames[decoded.count]
@@ -119,6 +124,7 @@ enum LegacyCheckpointReader {
             views: table.encoderViews,
             moduleClasses: table.moduleReferences,
             writeBackLimitation: limitation)
+        succeeded = true
         return Loaded(root: object.value, systemInfo: systemInfo, storages: table.referenced,
                       pickleProtocol: object.protocolVersion, provenance: object.provenance, layout: layout)
     }
