@@ -1,13 +1,19 @@
 /// A ``ZipSink`` that writes a file atomically: readers of the destination see
 /// the old file or the complete new one, never a partial archive.
 ///
-/// Bytes go to a new temporary file in the destination's directory (created
-/// with `O_EXCL`, mode `rw-rw-rw-` less the umask, like any new file).
-/// ``commit()`` hands every byte to the kernel, then `rename`s the file over
-/// the destination; with ``Durability/durable`` it also `fsync`s the file
-/// before the rename and the directory after it. On any error before the
-/// rename, on ``abandon()``, and when the sink goes away without a commit,
-/// the temporary file is removed and the destination is left as it was.
+/// Bytes go to a new temporary file in the destination's directory, mode
+/// `rw-rw-rw-` less the umask, like any new file. On Linux it is an unnamed
+/// file (`O_TMPFILE`), so a process killed while writing leaves nothing
+/// behind: the kernel frees the file with its last descriptor. Elsewhere, or
+/// where the file system cannot make unnamed files, it is a hidden
+/// `.NAME.XXXXXXXXXXXX.tmp` created with `O_EXCL`.
+///
+/// ``commit()`` hands every byte to the kernel, names an unnamed file
+/// (`linkat`), then `rename`s the file over the destination; with
+/// ``Durability/durable`` it also `fsync`s the file before the rename and the
+/// directory after it. On any error before the rename, on ``abandon()``, and
+/// when the sink goes away without a commit, the temporary file is removed
+/// and the destination is left as it was.
 ///
 /// Small writes (headers) are gathered in a buffer; large ones (record data)
 /// go straight to the file after the buffer is flushed.
@@ -42,9 +48,13 @@ public final class AtomicFileSink: ZipSink {
     /// The path the file is committed to.
     public let destination: String
 
-    /// The temporary file the bytes go to until ``commit()``; `nil` once it
-    /// was renamed into place or removed.
+    /// The name of the temporary file the bytes go to until ``commit()``:
+    /// `nil` while it is an unnamed file (Linux), and once it was renamed into
+    /// place or removed.
     public private(set) var temporaryPath: String?
+
+    /// Whether the bytes go to an unnamed file, which only gets a name at ``commit()``.
+    public let isUnnamed: Bool
 
     /// The number of bytes written so far (buffered ones included).
     public private(set) var position: UInt64 = 0
@@ -88,22 +98,44 @@ public final class AtomicFileSink: ZipSink {
         guard !name.isEmpty else {
             throw ZipError(.cannotOpen, "cannot write '\(destination)': the path names a directory, not a file")
         }
-        var attempt = 0
-        while true {
-            let candidate = directory + "/." + name + "." + Self.randomSuffix() + ".tmp"
-            let result = calls.open(candidate, FileSystemCalls.createExclusive, FileSystemCalls.newFileMode)
-            if result >= 0 {
-                descriptor = result
-                temporaryPath = candidate
-                break
-            }
-            attempt += 1
-            // A name taken by another writer: draw another; anything else is final.
-            guard -result == FileSystemCalls.fileExists, attempt < 100 else {
-                throw ZipError(.cannotOpen, "cannot create a temporary file next to '\(destination)' ('\(candidate)'): \(FileSystemCalls.describe(-result))")
+        let unnamed = calls.openUnnamed(directory, FileSystemCalls.newFileMode)
+        if unnamed >= 0 {
+            descriptor = unnamed
+            isUnnamed = true
+        } else {
+            // No unnamed files here (another system, a file system without O_TMPFILE):
+            // a named one, whose own error says what is wrong with the directory.
+            isUnnamed = false
+            descriptor = -1
+            try withFreeName(next: destination, creating: "a temporary file") { (candidate) throws(ZipError) -> Int32 in
+                let result = calls.open(candidate, FileSystemCalls.createExclusive, FileSystemCalls.newFileMode)
+                if result >= 0 {
+                    descriptor = result
+                    temporaryPath = candidate
+                    return 0
+                }
+                return result
+            } failure: { candidate, code in
+                ZipError(.cannotOpen, "cannot create a temporary file next to '\(destination)' ('\(candidate)'): \(FileSystemCalls.describe(code))")
             }
         }
         buffer.reserveCapacity(self.bufferCapacity)
+    }
+
+    /// Calls `attempt` with fresh hidden names next to `destination` until it
+    /// returns 0; a name taken by another writer (`-EEXIST`) draws another,
+    /// any other error is final.
+    private func withFreeName(next destination: String, creating what: String,
+                              _ attempt: (String) throws(ZipError) -> Int32,
+                              failure: (String, Int32) -> ZipError) throws(ZipError) {
+        let (directory, name) = Self.split(destination)
+        for _ in 0 ..< 100 {
+            let candidate = directory + "/." + name + "." + Self.randomSuffix() + ".tmp"
+            let result = try attempt(candidate)
+            if result == 0 { return }
+            guard -result == FileSystemCalls.fileExists else { throw failure(candidate, -result) }
+        }
+        throw failure(directory + "/." + name + ".*.tmp", FileSystemCalls.fileExists)
     }
 
     deinit {
@@ -145,6 +177,24 @@ public final class AtomicFileSink: ZipSink {
             guard synced == 0 else {
                 throw fail("cannot fsync the temporary file", code: -synced)
             }
+        }
+        if isUnnamed {
+            // The unnamed file gets a name next to the destination, to rename it over the destination.
+            var named: String?
+            var failure: ZipError?
+            do {
+                try withFreeName(next: destination, creating: "a name") { (candidate) throws(ZipError) -> Int32 in
+                    let result = calls.link(descriptor, candidate)
+                    if result == 0 { named = candidate }
+                    return result
+                } failure: { candidate, code in
+                    fail("cannot name the temporary file '\(candidate)' (linkat)", code: code)
+                }
+            } catch {
+                failure = error
+            }
+            if let failure { throw failure }
+            temporaryPath = named
         }
         let closed = calls.close(descriptor)
         descriptor = -1
@@ -232,11 +282,11 @@ public final class AtomicFileSink: ZipSink {
 
     /// Removes the temporary file, closes the sink, and returns the error to throw.
     private func fail(_ what: String, code: Int32?) -> ZipError {
-        let temporary = temporaryPath ?? "?"
+        let temporary = temporaryPath.map { " ('\($0)')" } ?? (isUnnamed ? " (unnamed)" : "")
         abandon()
         let reason = code.map { ": " + FileSystemCalls.describe($0) } ?? ""
         closedReason = "an earlier error left it incomplete (\(what))"
-        return ZipError(.io, "\(what) ('\(temporary)')\(reason); it was removed and '\(destination)' is untouched")
+        return ZipError(.io, "\(what)\(temporary)\(reason); it was removed and '\(destination)' is untouched")
     }
 
     /// The directory of `path` (`.` when it has none) and its last component.

@@ -5,7 +5,7 @@ import TorchCheckpoint
 /// A write killed midway leaves the previous file as it was.
 @Suite("Interrupted writes")
 struct InterruptedWriteTests {
-    @Test("pth rewrite killed mid-write: the previous OUT is intact")
+    @Test("pth rewrite killed mid-write: the previous OUT is intact, and (Linux) no temporary file is left")
     func killed() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -29,9 +29,7 @@ struct InterruptedWriteTests {
         let deadline = Date().addingTimeInterval(20)
         var sawPartial = false
         while Date() < deadline && process.isRunning {
-            let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
-            if let tmp = names.first(where: { $0 != "big.pth" && $0 != "out.pth" }),
-               let size = try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent(tmp).path)[.size] as? Int,
+            if let size = try Self.temporaryFileSize(of: process.processIdentifier, in: dir.path, besides: ["big.pth", "out.pth"]),
                size > 1 << 20 {
                 sawPartial = true
                 kill(process.processIdentifier, SIGKILL)
@@ -43,6 +41,29 @@ struct InterruptedWriteTests {
         #expect(sawPartial, "the write finished before it could be interrupted")
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == previous)
+        #if os(Linux)
+        // The temporary file had no name (O_TMPFILE): the kernel freed it with the process.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["big.pth", "out.pth"])
+        #endif
+    }
+
+    /// The size of the file `pid` is writing in `directory`: a named
+    /// temporary file there, or (Linux) an unnamed one the process has open,
+    /// which /proc/PID/fd shows as `DIRECTORY/#INODE (deleted)`.
+    static func temporaryFileSize(of pid: Int32, in directory: String, besides names: Set<String>) throws -> Int? {
+        if let tmp = try FileManager.default.contentsOfDirectory(atPath: directory).first(where: { !names.contains($0) }) {
+            return try? FileManager.default.attributesOfItem(atPath: directory + "/" + tmp)[.size] as? Int
+        }
+        #if os(Linux)
+        let fds = "/proc/\(pid)/fd"
+        for fd in (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [] {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: fds + "/" + fd),
+                  target.hasPrefix(directory + "/#") || (target.hasPrefix(directory + "/") && target.hasSuffix("(deleted)")) else { continue }
+            var info = stat()
+            if stat(fds + "/" + fd, &info) == 0 { return Int(info.st_size) }
+        }
+        #endif
+        return nil
     }
 
     /// Runs `pth` with a file-size limit (`ulimit -f`, in blocks of 512 bytes

@@ -44,14 +44,36 @@ struct AtomicFileSinkTests {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
     }
 
-    @Test("commit replaces the destination, leaves no temporary file, and gives a normal new file's mode")
-    func commit() throws {
+    /// The system calls, with unnamed temporary files (Linux's O_TMPFILE) or,
+    /// as on other systems, without.
+    static func calls(unnamed: Bool) -> FileSystemCalls {
+        var calls = FileSystemCalls.system
+        if !unnamed { calls.openUnnamed = { _, _ in -EOPNOTSUPP } }
+        return calls
+    }
+
+    #if os(Linux)
+    static let modes = [true, false]
+    #else
+    static let modes = [false]
+    #endif
+
+    @Test("commit replaces the destination, leaves no temporary file, and gives a normal new file's mode",
+          arguments: modes)
+    func commit(unnamed: Bool) throws {
         let (directory, destination) = try Self.directoryWithPreviousFile()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let sink = try AtomicFileSink(destination: destination)
-        let temporary = try #require(sink.temporaryPath)
-        #expect(temporary.hasPrefix(directory + "/.model.pth."))
-        #expect(Self.listing(directory).count == 2)
+        let sink = try AtomicFileSink(destination: destination, calls: Self.calls(unnamed: unnamed))
+        #expect(sink.isUnnamed == unnamed)
+        if unnamed {
+            // Nothing in the directory but the old file until the commit.
+            #expect(sink.temporaryPath == nil)
+            #expect(Self.listing(directory) == ["model.pth"])
+        } else {
+            let temporary = try #require(sink.temporaryPath)
+            #expect(temporary.hasPrefix(directory + "/.model.pth."))
+            #expect(Self.listing(directory).count == 2)
+        }
         try [UInt8](repeating: 7, count: 100).withUnsafeBytes { try sink.write($0) }
         try [UInt8](repeating: 8, count: 1 << 20).withUnsafeBytes { try sink.write($0) }
         #expect(sink.position == 100 + (1 << 20))
@@ -70,11 +92,12 @@ struct AtomicFileSinkTests {
         #expect(zipError { try [UInt8]([1]).withUnsafeBytes { try sink.write($0) } }?.code == .io)
     }
 
-    @Test("abandon, or dropping the sink without commit, removes the temporary file and keeps the old one")
-    func abandon() throws {
+    @Test("abandon, or dropping the sink without commit, removes the temporary file and keeps the old one",
+          arguments: modes)
+    func abandon(unnamed: Bool) throws {
         let (directory, destination) = try Self.directoryWithPreviousFile()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let sink = try AtomicFileSink(destination: destination)
+        let sink = try AtomicFileSink(destination: destination, calls: Self.calls(unnamed: unnamed))
         try [UInt8](repeating: 1, count: 10).withUnsafeBytes { try sink.write($0) }
         sink.abandon()
         #expect(Self.listing(directory) == ["model.pth"])
@@ -82,36 +105,49 @@ struct AtomicFileSinkTests {
         #expect(zipError { try sink.commit() }?.code == .io)
 
         do {
-            let dropped = try AtomicFileSink(destination: destination)
+            let dropped = try AtomicFileSink(destination: destination, calls: Self.calls(unnamed: unnamed))
             try [UInt8](repeating: 1, count: 10).withUnsafeBytes { try dropped.write($0) }
-            #expect(Self.listing(directory).count == 2)
+            #expect(Self.listing(directory).count == (unnamed ? 1 : 2))
         }
         #expect(Self.listing(directory) == ["model.pth"])
         #expect(Self.contents(destination) == Array("previous".utf8))
     }
 
-    @Test("a failed write (disk full) removes the temporary file, keeps the old one, and refuses more")
-    func writeFails() throws {
+    #if os(Linux)
+    @Test("an unnamed file that cannot be given a name at commit (linkat fails) is dropped; the old file stays")
+    func linkFails() throws {
+        let (directory, destination) = try Self.directoryWithPreviousFile()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var calls = FileSystemCalls.system
+        calls.link = { _, _ in -EIO }
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        #expect(sink.isUnnamed)
+        try [UInt8](repeating: 1, count: 10).withUnsafeBytes { try sink.write($0) }
+        let error = zipError { try sink.commit() }
+        #expect(error?.code == .io)
+        #expect(error?.message.contains("linkat") == true, "\(String(describing: error))")
+        #expect(Self.listing(directory) == ["model.pth"])
+        #expect(Self.contents(destination) == Array("previous".utf8))
+    }
+
+    @Test("a name taken at commit draws another")
+    func linkNameTaken() throws {
         let (directory, destination) = try Self.directoryWithPreviousFile()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let log = CallLog()
         var calls = FileSystemCalls.system
-        let realWrite = calls.write
-        calls.write = { descriptor, bytes in
-            log.next("write") >= 2 ? -Int(ENOSPC) : realWrite(descriptor, bytes)
+        let realLink = calls.link
+        calls.link = { descriptor, path in
+            log.next("link") <= 2 ? -EEXIST : realLink(descriptor, path)
         }
-        let sink = try AtomicFileSink(destination: destination, calls: calls, bufferCapacity: 16)
-        try [UInt8](repeating: 1, count: 32).withUnsafeBytes { try sink.write($0) }
-        let error = zipError { try [UInt8](repeating: 2, count: 32).withUnsafeBytes { try sink.write($0) } }
-        #expect(error?.code == .io)
-        #expect(error?.message.contains("No space left on device") == true)
-        #expect(sink.temporaryPath == nil)
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        try [UInt8](repeating: 3, count: 10).withUnsafeBytes { try sink.write($0) }
+        try sink.commit()
+        #expect(log.next("link") == 4)
+        #expect(Self.contents(destination) == [UInt8](repeating: 3, count: 10))
         #expect(Self.listing(directory) == ["model.pth"])
-        #expect(Self.contents(destination) == Array("previous".utf8))
-        #expect(zipError { try [UInt8]([1]).withUnsafeBytes { try sink.write($0) } }?.code == .io)
-        #expect(zipError { try sink.commit() }?.code == .io)
-        #expect(Self.contents(destination) == Array("previous".utf8))
     }
+    #endif
 
     @Test("commit syncs to the disk only when asked: .atomic (the default) renames, .durable fsyncs file and directory too")
     func durability() throws {

@@ -25,6 +25,11 @@ package struct FileSystemCalls: Sendable {
     package var rename: @Sendable (_ from: String, _ to: String) -> Int32
     /// `unlink(2)`: 0, or `-errno`.
     package var unlink: @Sendable (_ path: String) -> Int32
+    /// `open(2)` of an unnamed file in a directory (Linux's `O_TMPFILE`): a
+    /// file descriptor, or `-errno` (`-EOPNOTSUPP` where there is no such thing).
+    package var openUnnamed: @Sendable (_ directory: String, _ mode: UInt32) -> Int32 = systemOpenUnnamed
+    /// `linkat(2)`: gives the unnamed file open as `descriptor` the name `path`; 0, or `-errno`.
+    package var link: @Sendable (_ descriptor: Int32, _ path: String) -> Int32 = systemLink
 
     /// The real calls.
     package static let system = FileSystemCalls(
@@ -96,4 +101,33 @@ private func systemRename(_ from: String, _ to: String) -> Int32 {
 
 private func systemUnlink(_ path: String) -> Int32 {
     unlink(path) == 0 ? 0 : -errno
+}
+
+#if os(Linux)
+// Glibc's module leaves out these _GNU_SOURCE flags: O_TMPFILE is __O_TMPFILE
+// (0o20000000 on the architectures Swift runs on) with O_DIRECTORY, AT_EMPTY_PATH 0x1000.
+private let linuxTemporaryFile: Int32 = 0o20000000 | O_DIRECTORY
+private let linuxEmptyPath: Int32 = 0x1000
+#endif
+
+private func systemOpenUnnamed(_ directory: String, _ mode: UInt32) -> Int32 {
+    #if os(Linux)
+    // linkat needs /proc to name the file at commit, unless the process may use AT_EMPTY_PATH.
+    guard access("/proc/self/fd", X_OK) == 0 else { return -EOPNOTSUPP }
+    let descriptor = open(directory, linuxTemporaryFile | O_WRONLY | O_CLOEXEC, mode_t(mode))
+    return descriptor >= 0 ? descriptor : -errno
+    #else
+    return -EOPNOTSUPP
+    #endif
+}
+
+private func systemLink(_ descriptor: Int32, _ path: String) -> Int32 {
+    #if os(Linux)
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link works for anyone.
+    if linkat(descriptor, "", AT_FDCWD, path, linuxEmptyPath) == 0 { return 0 }
+    guard errno == ENOENT || errno == EPERM else { return -errno }
+    return linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno
+    #else
+    return -EOPNOTSUPP
+    #endif
 }
