@@ -97,8 +97,12 @@ struct InterruptedWriteTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == previous)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["out", "source.pth"])
 
-        // Without the limit, the same command succeeds.
+        // Without the limit, the same command succeeds, also synced to the disk.
         let unlimited = try PthCommand.run(command + [source, out])
         #expect(unlimited.status == 0, "\(unlimited.stderr)")
+        let written = try Data(contentsOf: URL(fileURLWithPath: out))
+        let durable = try PthCommand.run(command + ["--durable", source, out])
+        #expect(durable.status == 0, "\(durable.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == written)
     }
 }

@@ -40,8 +40,8 @@ public enum Conversion {
     /// share a storage are refused, as safetensors refuses them, unless
     /// `duplicateSharedTensors` is set: then each is written as its own copy
     /// and the report says which.
-    public static func safetensors(from value: Value, to path: String,
-                                   duplicateSharedTensors: Bool = false) throws -> SafetensorsReport {
+    public static func safetensors(from value: Value, to path: String, duplicateSharedTensors: Bool = false,
+                                   durability: AtomicFileSink.Durability = .atomic) throws -> SafetensorsReport {
         var tensors: [(name: String, tensor: Tensor)] = []
         var metadata: [(key: String, value: String)] = []
         // By bytes: "é" and "e\u{301}" are two names, as in Python.
@@ -60,7 +60,7 @@ public enum Conversion {
         }
         let writer = try SafetensorsWriter(tensors: tensors, metadata: metadata.isEmpty ? nil : metadata,
                                            options: .init(duplicateSharedTensors: duplicateSharedTensors))
-        try writer.write(to: path)
+        try writer.write(to: path, durability: durability)
         return SafetensorsReport(tensorNames: writer.items.map(\.name), duplicatedTensors: writer.duplicatedTensors,
                                  metadataKeys: metadata.map(\.key))
     }

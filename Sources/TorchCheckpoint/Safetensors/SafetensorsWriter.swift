@@ -149,8 +149,9 @@ public struct SafetensorsWriter: Sendable {
         }
     }
 
-    /// Writes the file atomically: to a temporary file beside `path`, synced,
-    /// then renamed over it (``AtomicFileSink``).
+    /// Writes the file atomically: to a temporary file beside `path`, then
+    /// renamed over it (``AtomicFileSink``); with `durability` `.durable`,
+    /// synced to the disk first.
     ///
     /// On any error the temporary file is removed and a file already at
     /// `path` is left as it was; a file being read from `path` (even one whose
@@ -159,10 +160,10 @@ public struct SafetensorsWriter: Sendable {
     /// - Throws: ``SafetensorsError`` with code ``SafetensorsError/Code/io``
     ///   when the file cannot be written, ``SafetensorsError/Code/tensorData``
     ///   naming the tensor whose elements cannot be read.
-    public func write(to path: String) throws(SafetensorsError) {
+    public func write(to path: String, durability: AtomicFileSink.Durability = .atomic) throws(SafetensorsError) {
         let sink: AtomicFileSink
         do {
-            sink = try AtomicFileSink(destination: path)
+            sink = try AtomicFileSink(destination: path, durability: durability)
         } catch {
             throw SafetensorsError(.io, error.message, path: path)
         }

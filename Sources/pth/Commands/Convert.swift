@@ -29,7 +29,7 @@ struct Convert: ParsableCommand {
             that shared one no longer do; NaNs and rounding come out as PyTorch's.
 
             A progress bar shows on stderr while tensor data is written, when stderr is a \
-            terminal (PTH_PROGRESS=always|never overrides). OUT is written atomically.
+            terminal (PTH_PROGRESS=always|never overrides). OUT is written atomically; --durable also syncs it to the disk.
 
             Examples:
               pth convert model.safetensors pytorch_model.bin
@@ -76,6 +76,9 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Move every storage to this device, as torch.load's map_location.", valueName: "DEV"))
     var mapLocation: String?
 
+    @Flag(help: "Sync OUT to the disk before exiting (fsync of the file and its directory).")
+    var durable = false
+
     @Flag(help: "Write tensors that share a storage (tied weights, views) as separate copies, and say which (safetensors OUT).")
     var duplicateShared = false
 
@@ -98,7 +101,8 @@ struct Convert: ParsableCommand {
             let value = try Conversion.transform(try Conversion.sourceValue(at: input), options: options)
             switch resolvedFormat {
             case .safetensors:
-                let report = try Conversion.safetensors(from: value, to: output, duplicateSharedTensors: duplicateShared)
+                let report = try Conversion.safetensors(from: value, to: output, duplicateSharedTensors: duplicateShared,
+                                                        durability: durable ? .durable : .atomic)
                 var stderr = StandardError()
                 for group in report.duplicatedTensors {
                     print("pth: note: \(group.joined(separator: ", ")) shared a storage; each was written as its own copy", to: &stderr)
@@ -107,6 +111,7 @@ struct Convert: ParsableCommand {
                 var save = SaveOptions()
                 save.format = resolvedFormat == .legacy ? .legacy : .zip
                 save.progress = bar?.handler
+                save.durability = durable ? .durable : .atomic
                 try Checkpoint.save(value, to: output, options: save)
             }
         } catch {

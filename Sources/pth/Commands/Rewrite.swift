@@ -18,7 +18,9 @@ struct Rewrite: ParsableCommand {
             back (the tar format of PyTorch 0.1, a legacy file pickled at protocol 0 or 1) is \
             refused with the reason.
 
-            OUT is written atomically: on any error an existing OUT is left unchanged.
+            OUT is written atomically: on any error an existing OUT is left unchanged. With \
+            --durable, OUT is also synced to the disk (fsync of the file and its directory) \
+            before pth exits, so it survives a power loss.
 
             Exit status: 0 when OUT was written; 1 when IN cannot be read or written back (the \
             error says why).
@@ -36,9 +38,12 @@ struct Rewrite: ParsableCommand {
     @Argument(help: "Where to write it.")
     var output: String
 
+    @Flag(help: "Sync OUT to the disk before exiting (fsync of the file and its directory).")
+    var durable = false
+
     func run() throws {
         do {
-            try Checkpoint(path: input).write(to: output)
+            try Checkpoint(path: input).write(to: output, durability: durable ? .durable : .atomic)
         } catch {
             fail("\(error)")
         }
