@@ -1,3 +1,4 @@
+import Foundation
 import TorchCheckpoint
 
 /// What a fuzz target does with one input, shared by the libFuzzer driver
@@ -14,7 +15,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case pickle
     /// A whole file as `pth inspect` and `pth verify` read it: format
     /// detection, every format's reader, every tensor's bytes hashed, records
-    /// checked; and the safetensors reader.
+    /// checked; then written back as `pth rewrite` does, and read again to
+    /// the same listing; and the safetensors reader.
     case checkpoint
 
     /// How the input ended.
@@ -89,13 +91,28 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let file = try MappedFile(copying: input, path: "fuzz.pth")
         do {
             let checkpoint = try Checkpoint(file: file)
-            _ = Listing.json(try Listing.entries(of: checkpoint))
+            let listing = Listing.json(try Listing.entries(of: checkpoint))
             _ = Inspection(checkpoint).render()
             try checkpoint.verifyRecords()
+            // Written back, it reads as the same objects: what the writer
+            // writes, the reader reads, whatever the input was.
+            defer { try? FileManager.default.removeItem(atPath: writeBackPath) }
+            do {
+                try checkpoint.write(to: writeBackPath)
+            } catch {
+                return
+            }
+            let again = Listing.json(try Listing.entries(of: try Checkpoint(path: writeBackPath)))
+            if again != listing {
+                fatalError("written back, the checkpoint lists differently:\n\(listing)\n---\n\(again)")
+            }
         } catch CheckpointError.unrecognizedFormat {
             let safetensors = try SafetensorsFile(file: file)
             _ = Inspection.render(safetensors: safetensors)
             for (_, tensor) in safetensors.tensors { _ = try Listing.record(tensor) }
         }
     }
+
+    /// Where the checkpoint target writes what it read, one file per process.
+    static let writeBackPath = FileManager.default.temporaryDirectory.appendingPathComponent("pth-fuzz-\(ProcessInfo.processInfo.processIdentifier).pth").path
 }
