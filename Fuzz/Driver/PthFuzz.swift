@@ -8,7 +8,7 @@ import FuzzHarness
 #if FUZZING
 // Built by tools/fuzz.sh with libFuzzer (`--sanitize=fuzzer`), which brings
 // `main`: the target comes from PTH_FUZZ_TARGET (zip, pickle or checkpoint).
-nonisolated(unsafe) private let target: FuzzTarget = {
+private let target: FuzzTarget = {
     let name = getenv("PTH_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = FuzzTarget(rawValue: name) else {
         fatalError("PTH_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue)), not '\(name)'")
