@@ -205,4 +205,22 @@ struct MalformedPickleTests {
             #expect(error.message.contains("20 bytes"))
         }
     }
+
+    @Test("two strings memoized in one slot keep their own identities, and write back as they read")
+    func memoSlotPutTwice() throws {
+        // {'apch': 'resnet-tiny', 'x': GET 3}: both strings are PUT in slot 3,
+        // which then holds the second (the checkpoint fuzz target's finding).
+        var bytes: [UInt8] = [0x80, 0x02, 0x7D, 0x71, 0x00, 0x28]
+        bytes += [0x55, 0x04] + Array("apch".utf8) + [0x71, 0x03]
+        bytes += [0x55, 0x0B] + Array("resnet-tiny".utf8) + [0x71, 0x03]
+        bytes += [0x55, 0x01] + Array("x".utf8) + [0x68, 0x03, 0x75, 0x2E]
+        let decoded = try bytes.withUnsafeBytes { raw throws(PickleError) in try Unpickler().decode(raw) }
+        #expect(decoded.value["apch"]?.string == "resnet-tiny")
+        #expect(decoded.value["x"]?.string == "resnet-tiny")
+        let encoded = try PickleEncoder(protocolVersion: 2, provenance: decoded.provenance).encode(decoded.value)
+        let again = try Unpickler().load(encoded)
+        #expect(again.dict?.keys.compactMap(\.string) == ["apch", "x"])
+        #expect(again["apch"]?.string == "resnet-tiny")
+        #expect(again["x"]?.string == "resnet-tiny")
+    }
 }

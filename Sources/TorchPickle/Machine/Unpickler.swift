@@ -83,6 +83,8 @@ struct Machine {
     // other index (a hostile file's) in a dictionary, as the memo keeps them.
     var memoTokens = TokenTable()
     var sparseMemoTokens: [Int: Int32] = [:]
+    // The token the next newly memoized immutable value gets.
+    var nextToken: Int32 = 0
     // Tokens reached a second time (memo GET, DUP): only those are kept.
     var referencedTokens = TokenSet()
     var tokenHolders: [any TokenHolder] = []
@@ -241,16 +243,17 @@ struct Machine {
             let slot = stack.count - 1
             var token = stackTokens[slot]
             if token == TokenTable.noToken {
-                // The memo index names the object. An index past Int32.max
-                // (no pickler writes one) gives no token: such a value keeps
-                // no identity, rather than taking another value's.
-                guard let named = Int32(exactly: index) else {
-                    sparseMemoTokens[index] = nil
+                // A new object: the next token, in the order objects are
+                // memoized. Not the memo index: a pickle may put two objects
+                // in one slot, and each must keep its own identity.
+                guard nextToken < Int32.max else {
+                    if index < memo.count { memoTokens[index] = nil } else { sparseMemoTokens[index] = nil }
                     pendingCall = nil
                     pendingLegacyString = nil
                     return
                 }
-                token = named
+                token = nextToken
+                nextToken += 1
                 stackTokens[slot] = token
             }
             if index < memo.count {
@@ -906,8 +909,8 @@ extension String {
     }
 }
 
-/// A set of identity tokens: a bitmap for the memo indices pickles use
-/// (non-negative, dense), a `Set` for any other.
+/// A set of identity tokens: a bitmap for the unpickler's (non-negative,
+/// dense: they count memoized objects), a `Set` for any other.
 struct TokenSet {
     private var bits: [UInt64] = []
     private var others = Set<Int32>()

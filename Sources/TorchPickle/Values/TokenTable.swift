@@ -8,7 +8,7 @@
 /// the rest of decoding (see tools/benchmark.py).
 struct TokenTable: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
     /// The sentinel for a position without a token. No token equals it:
-    /// tokens are memo indices, which are non-negative, the tokens of
+    /// the unpickler numbers memoized objects from 0, the tokens of
     /// ``InternedStrings``, which start above it, and the encoder's own
     /// negative synthetic tokens, which count down from -1.
     static let noToken = Int32.min
