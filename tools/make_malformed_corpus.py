@@ -277,6 +277,15 @@ add("reference_cycle.pth", with_pickle(b"\x80\x02}q\x00X\x04\x00\x00\x00selfq\x0
     "as Swift could never free it (UnpicklerOptions.referenceCycles = .keep reads it)",
     {"case": "pickle", "contains": "a dict x reaches itself as x['self']"})
 
+bzip2 = io.BytesIO()
+with zipfile.ZipFile(bzip2, "w") as z:
+    for name, data in [("archive/data.pkl", pkl_good), ("archive/byteorder", b"little"),
+                       ("archive/data/0", SIX), ("archive/version", b"3\n")]:
+        z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, compress_type=zipfile.ZIP_BZIP2)
+add("bzip2_records.pth", bzip2.getvalue(),
+    "every record compressed with bzip2 (method 12), as a re-zipping tool may: whole, and read here "
+    "through libzip; torch.load's zip reader (miniz) has no bzip2, which pth verify reports", "read")
+
 # "Billion laughs" through the memo: each level a list of ten references to the level below, 30 levels.
 laughs = bytearray(b"\x80\x02X\x03\x00\x00\x00lolq\x00")
 for level in range(1, 31):

@@ -66,6 +66,11 @@ public enum Verification {
             if archive.record("constants.pkl") != nil || archive.recordNames.contains(where: { $0.hasPrefix("code/") }) {
                 report.refusedFormat = "a TorchScript archive: torch.load(weights_only=True) refuses those (use torch.jit.load)"
             }
+            // PyTorch's zip reader (miniz) inflates only deflate; this library reads whatever libzip does.
+            if let entry = archive.entries.first(where: { $0.compressionMethod != 0 && $0.compressionMethod != 8 }) {
+                report.refusedFormat = "record '\(entry.name)' is compressed with \(compressionName(entry.compressionMethod)): "
+                    + "torch.load reads only stored and deflated records (miniz: \"unsupported method\"); pth rewrite writes them stored"
+            }
             if let checkpoint { report.warnings += unusedRecords(checkpoint, archive) }
         } else {
             switch FormatSniffer.sniff(file.bytes) {
@@ -111,6 +116,19 @@ public enum Verification {
             }
         }
         return report
+    }
+
+    /// A zip compression method's name.
+    static func compressionName(_ method: UInt16) -> String {
+        switch method {
+        case 9: "deflate64 (method 9)"
+        case 12: "bzip2 (method 12)"
+        case 14: "LZMA (method 14)"
+        case 93: "zstd (method 93)"
+        case 95: "xz (method 95)"
+        case 98: "PPMd (method 98)"
+        default: "method \(method)"
+        }
     }
 
     /// Records that no storage refers to, and storages declared shorter than their record.
