@@ -107,7 +107,7 @@ public final class AtomicFileSink: ZipSink {
             // a named one, whose own error says what is wrong with the directory.
             isUnnamed = false
             descriptor = -1
-            try withFreeName(next: destination, creating: "a temporary file") { (candidate) throws(ZipError) -> Int32 in
+            try withFreeName(next: destination) { (candidate) throws(ZipError) -> Int32 in
                 let result = calls.open(candidate, FileSystemCalls.createExclusive, FileSystemCalls.newFileMode)
                 if result >= 0 {
                     descriptor = result
@@ -125,8 +125,7 @@ public final class AtomicFileSink: ZipSink {
     /// Calls `attempt` with fresh hidden names next to `destination` until it
     /// returns 0; a name taken by another writer (`-EEXIST`) draws another,
     /// any other error is final.
-    private func withFreeName(next destination: String, creating what: String,
-                              _ attempt: (String) throws(ZipError) -> Int32,
+    private func withFreeName(next destination: String, _ attempt: (String) throws(ZipError) -> Int32,
                               failure: (String, Int32) -> ZipError) throws(ZipError) {
         let (directory, name) = Self.split(destination)
         for _ in 0 ..< 100 {
@@ -180,21 +179,13 @@ public final class AtomicFileSink: ZipSink {
         }
         if isUnnamed {
             // The unnamed file gets a name next to the destination, to rename it over the destination.
-            var named: String?
-            var failure: ZipError?
-            do {
-                try withFreeName(next: destination, creating: "a name") { (candidate) throws(ZipError) -> Int32 in
-                    let result = calls.link(descriptor, candidate)
-                    if result == 0 { named = candidate }
-                    return result
-                } failure: { candidate, code in
-                    fail("cannot name the temporary file '\(candidate)' (linkat)", code: code)
-                }
-            } catch {
-                failure = error
+            try withFreeName(next: destination) { (candidate) throws(ZipError) -> Int32 in
+                let result = calls.link(descriptor, candidate)
+                if result == 0 { temporaryPath = candidate }
+                return result
+            } failure: { candidate, code in
+                fail("cannot name the temporary file '\(candidate)' (linkat)", code: code)
             }
-            if let failure { throw failure }
-            temporaryPath = named
         }
         let closed = calls.close(descriptor)
         descriptor = -1

@@ -167,8 +167,7 @@ public final class ZipArchive: Sendable {
         // Deflate turns at most 258 bytes into 2 bits, so no honest deflated record
         // inflates to more than 1032 times its size: a header that claims more is
         // refused before anything is allocated.
-        if entry.compressionMethod == 8 || entry.compressionMethod == 9,
-           entry.uncompressedSize / 1032 > entry.compressedSize + 1 {
+        if entry.isDeflated, entry.uncompressedSize / 1032 > entry.compressedSize + 1 {
             throw ZipError(
                 .tooLarge,
                 "\(entry.compressedSize) deflated bytes cannot inflate to the \(entry.uncompressedSize) bytes the header claims",

@@ -43,6 +43,8 @@ public struct ZipEntry: Sendable, Hashable {
 
     /// Whether the data is stored without compression (method 0).
     public var isStored: Bool { compressionMethod == 0 }
+    /// Whether the record is deflated (method 8, or deflate64's 9), whose inflation ratio is bounded.
+    var isDeflated: Bool { compressionMethod == 8 || compressionMethod == 9 }
 
     /// Whether the entry is encrypted (flag bit 0); such entries cannot be read.
     public var isEncrypted: Bool { flags & 0x0001 != 0 }

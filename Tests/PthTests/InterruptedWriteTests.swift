@@ -5,21 +5,30 @@ import TorchCheckpoint
 /// A write killed midway leaves the previous file as it was.
 @Suite("Interrupted writes")
 struct InterruptedWriteTests {
+    /// What OUT holds before each write.
+    static let previous = Data("the previous file".utf8)
+
+    /// A scratch directory holding `source`, a state dict of `tensors`
+    /// float32 tensors of `bytesEach` bytes, and `out`, holding ``previous``.
+    static func scratch(source: String, tensors: Int, bytesEach: Int, out: String) throws -> EveryFixtureTests.Scratch {
+        let scratch = try EveryFixtureTests.Scratch()
+        let sd = PyDict(kind: .orderedDict)
+        for i in 0..<tensors {
+            sd["layer\(i).weight"] = .tensor(try Tensor(bytes: [UInt8](repeating: UInt8(i + 1), count: bytesEach),
+                                                        dtype: .float32, shape: [bytesEach / 4]))
+        }
+        try Checkpoint.save(.dict(sd), to: scratch.path(source))
+        try previous.write(to: URL(fileURLWithPath: scratch.path(out)))
+        return scratch
+    }
+
     @Test("pth rewrite killed mid-write: the previous OUT is intact, and (Linux) no temporary file is left")
     func killed() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-kill-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         // A 512 MiB checkpoint, so the rewrite takes long enough to be interrupted.
-        let big = dir.appendingPathComponent("big.pth").path
-        let sd = PyDict(kind: .orderedDict)
-        for i in 0..<8 {
-            sd["layer\(i).weight"] = .tensor(try Tensor(bytes: [UInt8](repeating: UInt8(i), count: 64 << 20), dtype: .float32, shape: [16 << 20]))
-        }
-        try Checkpoint.save(.dict(sd), to: big)
-        let out = dir.appendingPathComponent("out.pth").path
-        let previous = Data("the previous file".utf8)
-        try previous.write(to: URL(fileURLWithPath: out))
+        let scratch = try Self.scratch(source: "big.pth", tensors: 8, bytesEach: 64 << 20, out: "out.pth")
+        defer { withExtendedLifetime(scratch) {} }
+        let dir = scratch.url
+        let big = scratch.path("big.pth"), out = scratch.path("out.pth")
 
         let process = Process()
         process.executableURL = PthCommand.executable
@@ -40,7 +49,7 @@ struct InterruptedWriteTests {
         process.waitUntilExit()
         #expect(sawPartial, "the write finished before it could be interrupted")
         #expect(process.terminationReason == .uncaughtSignal)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == previous)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Self.previous)
         #if os(Linux)
         // The temporary file had no name (O_TMPFILE): the kernel freed it with the process.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["big.pth", "out.pth"])
@@ -77,24 +86,16 @@ struct InterruptedWriteTests {
     @Test("a write that fails midway (a file-size limit, as a full disk) leaves the previous OUT intact and no temporary file",
           arguments: [["rewrite"], ["convert"], ["convert", "--format", "legacy"], ["convert", "--format", "safetensors"]])
     func fullDisk(_ command: [String]) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-full-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
         // 4 MiB of tensors; the limit allows some 100 KiB.
-        let source = dir.appendingPathComponent("source.pth").path
-        let sd = PyDict(kind: .orderedDict)
-        for i in 0..<4 {
-            sd["layer\(i).weight"] = .tensor(try Tensor(bytes: [UInt8](repeating: UInt8(i + 1), count: 1 << 20), dtype: .float32, shape: [1 << 18]))
-        }
-        try Checkpoint.save(.dict(sd), to: source)
-        let out = dir.appendingPathComponent("out").path
-        let previous = Data("the previous file".utf8)
-        try previous.write(to: URL(fileURLWithPath: out))
+        let scratch = try Self.scratch(source: "source.pth", tensors: 4, bytesEach: 1 << 20, out: "out")
+        defer { withExtendedLifetime(scratch) {} }
+        let dir = scratch.url
+        let source = scratch.path("source.pth"), out = scratch.path("out")
 
         let result = try Self.runWithFileSizeLimit(blocks: 200, command + [source, out])
         #expect(result.status == 1, "\(result.status): \(result.stderr)")
         #expect(result.stderr.contains("File too large"), "\(result.stderr)")
-        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == previous)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Self.previous)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["out", "source.pth"])
 
         // Without the limit, the same command succeeds, also synced to the disk.

@@ -38,9 +38,8 @@ final class InflationCache: Sendable {
             }
             // Deflate's ratio is bounded (ZipArchive.bytes(of:) checked the claim
             // against it); other methods' is not, so their buffers grow with the output.
-            let isDeflate = entry.compressionMethod == 8 || entry.compressionMethod == 9
             let buffer = try InflatedBuffer(count: count, record: entry.name,
-                                            initialCapacity: isDeflate ? nil : Self.initialCapacity)
+                                            initialCapacity: entry.isDeflated ? nil : Self.initialCapacity)
             try libzip.inflate(entry, into: buffer)
             buffers.withLock { $0[entry.index] = buffer }
             return buffer

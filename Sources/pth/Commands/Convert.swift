@@ -99,10 +99,11 @@ struct Convert: ParsableCommand {
         defer { bar?.finish() }
         do {
             let value = try Conversion.transform(try Conversion.sourceValue(at: input), options: options)
+            let durability: AtomicFileSink.Durability = durable ? .durable : .atomic
             switch resolvedFormat {
             case .safetensors:
                 let report = try Conversion.safetensors(from: value, to: output, duplicateSharedTensors: duplicateShared,
-                                                        durability: durable ? .durable : .atomic)
+                                                        durability: durability)
                 var stderr = StandardError()
                 for group in report.duplicatedTensors {
                     print("pth: note: \(group.joined(separator: ", ")) shared a storage; each was written as its own copy", to: &stderr)
@@ -111,7 +112,7 @@ struct Convert: ParsableCommand {
                 var save = SaveOptions()
                 save.format = resolvedFormat == .legacy ? .legacy : .zip
                 save.progress = bar?.handler
-                save.durability = durable ? .durable : .atomic
+                save.durability = durability
                 try Checkpoint.save(value, to: output, options: save)
             }
         } catch {
