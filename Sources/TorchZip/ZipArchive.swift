@@ -20,8 +20,9 @@
 /// The archive is immutable once opened and safe to read from many threads.
 ///
 /// Names are compared as Swift strings (Unicode canonical equivalence). When
-/// several entries share a name, they are all in ``entries``, and
-/// ``entry(named:)`` returns the first in central directory order.
+/// several entries share a name (or names differ only in ASCII case), they
+/// are all in ``entries``, and ``entry(named:)`` returns the one PyTorch's
+/// reader (miniz) finds, which is neither always the first nor the last.
 public final class ZipArchive: Sendable {
     /// The mapped file the archive is read from.
     public let file: MappedFile
@@ -42,6 +43,9 @@ public final class ZipArchive: Sendable {
 
     /// The index of the first entry with each name.
     private let indexByName: [String: Int]
+
+    /// Which entry PyTorch finds, when names collide (nil when none do).
+    private let miniz: MinizLookup?
 
     /// Inflated compressed records.
     private let inflation = InflationCache()
@@ -101,13 +105,26 @@ public final class ZipArchive: Sendable {
         self.prefix = prefix
         self.indexByName = indexByName
         self.relativeNames = relativeNames
+        let names = entries.map { Array($0.name.utf8) }
+        self.miniz = MinizLookup.hasCollisions(names) ? MinizLookup(names: names) : nil
     }
 
-    /// The first entry whose full name is `fullName`, or `nil`.
+    /// The entry whose full name is `fullName`, or `nil`: when several share
+    /// the name, the one `torch.load` reads.
     ///
     /// - Parameter fullName: The name as stored, prefix included (`archive/data.pkl`).
     public func entry(named fullName: String) -> ZipEntry? {
-        indexByName[fullName].map { entries[$0] }
+        if let miniz {
+            return miniz.locate(Array(fullName.utf8)).map { entries[$0] }
+        }
+        return indexByName[fullName].map { entries[$0] }
+    }
+
+    /// Whether another entry shares `entry`'s name (ASCII case ignored, as PyTorch's reader compares).
+    public func hasDuplicateName(_ entry: ZipEntry) -> Bool {
+        guard miniz != nil else { return false }
+        let name = Array(entry.name.utf8)
+        return entries.contains { $0.index != entry.index && MinizLookup.compare(Array($0.name.utf8), name) == 0 }
     }
 
     /// The entry of a record, named relative to the ``prefix``: `record("data.pkl")`

@@ -36,6 +36,52 @@ package enum Libzip {
         return Array(output[2 ..< Int(clamping: capacity) - 4])
     }
 
+    /// Inflates a raw deflate stream (RFC 1951) with zlib, into at most
+    /// `limit` bytes; a longer output (unless `truncating`: then its first
+    /// `limit` bytes are returned), a damaged stream or one that ends early
+    /// is an error naming `record`.
+    static func rawInflate(_ input: UnsafeRawBufferPointer, limit: Int, truncating: Bool = false, record: String,
+                           offset: UInt64) throws(ZipError) -> [UInt8] {
+        var stream = z_stream()
+        guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw ZipError(.inflateFailed, "zlib cannot start inflating", record: record, offset: offset)
+        }
+        defer { inflateEnd(&stream) }
+        var output = [UInt8](repeating: 0, count: min(max(input.count * 4, 4096), limit))
+        var produced = 0
+        var consumed = 0
+        while true {
+            if produced == output.count {
+                guard output.count < limit else {
+                    if truncating { return output }
+                    throw ZipError(.tooLarge, "inflates to more than \(limit) bytes, the scanning limit", record: record, offset: offset)
+                }
+                output.append(contentsOf: repeatElement(0, count: min(output.count, limit - output.count)))
+            }
+            let inChunk = min(input.count - consumed, Int(UInt32.max))
+            let outChunk = min(output.count - produced, Int(UInt32.max))
+            let status: Int32 = output.withUnsafeMutableBytes { out in
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress.map { $0.assumingMemoryBound(to: Bytef.self) + consumed })
+                stream.avail_in = uInt(inChunk)
+                stream.next_out = out.baseAddress.map { $0.assumingMemoryBound(to: Bytef.self) + produced }
+                stream.avail_out = uInt(outChunk)
+                return inflate(&stream, Z_NO_FLUSH)
+            }
+            consumed += inChunk - Int(stream.avail_in)
+            produced += outChunk - Int(stream.avail_out)
+            if status == Z_STREAM_END { break }
+            guard status == Z_OK || (status == Z_BUF_ERROR && produced == output.count) else {
+                let reason = status == Z_BUF_ERROR ? "the stream ends early" : (stream.msg.map { String(cString: $0) } ?? "zlib error \(status)")
+                throw ZipError(.inflateFailed, "cannot inflate the record: \(reason)", record: record, offset: offset)
+            }
+            if inChunk == 0 && stream.avail_out > 0 {
+                throw ZipError(.inflateFailed, "cannot inflate the record: the stream ends early", record: record, offset: offset)
+            }
+        }
+        output.removeLast(output.count - produced)
+        return output
+    }
+
     /// Opens `file` with libzip, for reading: `zip_source_buffer_create` over
     /// the mapped bytes (no copy; libzip does not free them) and
     /// `zip_open_from_source` with `ZIP_RDONLY` plus `extraFlags`.
