@@ -61,6 +61,30 @@ struct MalformedPickleTests {
         #expect(e.description.contains("0xff"))
     }
 
+    /// `PROTO 4`, `FRAME n`, then `SHORT_BINUNICODE 'hello'` (7 bytes), `POP`, `EMPTY_DICT`, `STOP`.
+    static func framed(_ frameLength: UInt64) -> [UInt8] {
+        [0x80, 0x04, 0x95] + withUnsafeBytes(of: frameLength.littleEndian, Array.init)
+            + [0x8C, 0x05] + Array("hello".utf8) + [0x30, 0x7D, 0x2E]
+    }
+
+    @Test("an opcode that straddles a FRAME boundary is refused at its byte, as Python's unpickler refuses it")
+    func frameStraddle() throws {
+        // Python: pickle._loads(framed(10)) loads; framed(3) raises "pickle exhausted before end of frame".
+        #expect(try Unpickler().load(Self.framed(10)).dict?.count == 0)
+        let straddle = try #require(error(Self.framed(3)))
+        #expect(straddle.offset == 11)
+        #expect(straddle.opcode == .shortBinUnicode)
+        #expect(straddle.message.contains("runs 4 bytes past the end of the FRAME at byte 2, which ends at byte 14"))
+        // The disassembly stops there too, with the same error.
+        let walked = Self.framed(3).withUnsafeBytes { PickleOperations($0).collect() }
+        #expect(walked.operations.map(\.opcode) == [.proto, .frame])
+        #expect(walked.error?.offset == 11)
+        // A FRAME that begins inside another is refused (Python: "beginning of a new frame before end of current frame").
+        let nested: [UInt8] = [0x80, 0x04, 0x95] + withUnsafeBytes(of: UInt64(11).littleEndian, Array.init)
+            + [0x95] + withUnsafeBytes(of: UInt64(2).littleEndian, Array.init) + [0x7D, 0x2E]
+        #expect(error(nested)?.message.contains("a FRAME begins before the end of the FRAME at byte 2") == true)
+    }
+
     @Test("a protocol newer than 5 is refused")
     func newerProtocol() {
         #expect(error([0x80, 0x06, 0x4E, 0x2E])?.code == .unsupportedProtocol)

@@ -35,11 +35,20 @@ extension Opcode {
 public struct PickleOperations: Sequence {
     let bytes: UnsafeRawBufferPointer
     let start: Int
+    let checksFrames: Bool
 
     /// Walks the pickle that starts at `offset`.
     public init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) {
+        self.init(bytes, at: offset, checkingFrames: true)
+    }
+
+    /// Walks the pickle that starts at `offset`; without `checkingFrames`, an
+    /// opcode that straddles a FRAME boundary is read on (as CPython's C
+    /// unpickler reads it), for scanners that must see what such a pickle does.
+    package init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0, checkingFrames: Bool) {
         self.bytes = bytes
         self.start = offset
+        self.checksFrames = checkingFrames
     }
 
     /// Every operation up to and including `STOP`, or the error that ended the walk.
@@ -54,11 +63,14 @@ public struct PickleOperations: Sequence {
         }
     }
 
-    public func makeIterator() -> Iterator { Iterator(reader: Machine(input: bytes, position: start, options: .init(), persistentLoad: nil)) }
+    public func makeIterator() -> Iterator {
+        Iterator(reader: Machine(input: bytes, position: start, options: .init(), persistentLoad: nil), checksFrames: checksFrames)
+    }
 
     /// Yields operations; stops (returns nil) after `STOP` or at an error (see ``collect()``).
     public struct Iterator: IteratorProtocol {
         var reader: Machine
+        let checksFrames: Bool
         var done = false
 
         public mutating func next() -> PickleOperation? { try? nextOperation() }
@@ -80,8 +92,19 @@ public struct PickleOperations: Sequence {
             }
             reader.opcode = op
             if op == .stop { done = true }
-            do {
-                return PickleOperation(opcode: op, argument: try argument(op), offset: offset)
+            do throws(PickleError) {
+                if checksFrames, op == .frame, reader.frameEnd >= 0 {
+                    throw reader.fail(.invalidArgument, "a FRAME begins before the end of the FRAME at byte "
+                                      + "\(reader.frameStart), which ends at byte \(reader.frameEnd)")
+                }
+                let operation = PickleOperation(opcode: op, argument: try argument(op), offset: offset)
+                if checksFrames, op == .frame, case .int(let length)? = operation.argument {
+                    reader.frameStart = offset
+                    // A frame claiming more than is left covers the rest (no overflow).
+                    reader.frameEnd = reader.position + Swift.min(Swift.max(length, 0), reader.input.count - reader.position)
+                }
+                try reader.checkFrame()
+                return operation
             } catch {
                 done = true
                 throw error

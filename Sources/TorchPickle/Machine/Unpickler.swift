@@ -47,13 +47,21 @@ public struct Unpickler: Sendable {
         public let protocolVersion: Int
         /// Identities of strings the value model does not keep, for writing the pickle back.
         public let provenance: PickleProvenance
+        /// Every call of a callable this library does not rebuild, in the
+        /// order the pickle makes them: what `pickle.load` would execute.
+        public let calls: [PickleCall]
+        /// Every global the pickle names (`GLOBAL`, `STACK_GLOBAL`, `INST`),
+        /// as Python 3 imports it (`module.name`), in order of first use:
+        /// `pickle.load` imports each, called or not.
+        public let globals: [String]
     }
 
     /// Reads one pickle that starts at `offset`, with its protocol.
     public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws(PickleError) -> Decoded {
         var machine = Machine(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)
         let (value, end) = try machine.run()
-        return Decoded(value: value, end: end, protocolVersion: machine.protocolVersion, provenance: machine.provenance)
+        return Decoded(value: value, end: end, protocolVersion: machine.protocolVersion, provenance: machine.provenance,
+                       calls: machine.calls, globals: machine.namedGlobals)
     }
 
     /// Reads one pickle from an array of bytes.
@@ -105,6 +113,14 @@ struct Machine {
     // Where the current opcode started, and which it is: every error names them.
     var opcodeOffset = 0
     var opcode: Opcode?
+    // Where the current FRAME ends (-1 outside one), and where it began.
+    var frameEnd = -1
+    var frameStart = 0
+    // Calls of callables not rebuilt here (each a PyObject), with where the pickle makes them.
+    var calls: [PickleCall] = []
+    // Every global named, once each, in order.
+    var namedGlobals: [String] = []
+    var namedGlobalSet = Set<String>()
 
     init(input: UnsafeRawBufferPointer, position: Int, options: UnpicklerOptions,
          persistentLoad: (@Sendable (Value) throws -> Value)?) {
@@ -418,10 +434,39 @@ struct Machine {
             if op == .stop {
                 let result = try pop()
                 pruneUnsharedTokens()
+                noteWhereCallsWereLeft()
                 return (result, position)
             }
             try execute(op)
+            try checkFrame()
         }
+    }
+
+    /// Notes, for each call, whether its result stayed on the stack or in the memo.
+    mutating func noteWhereCallsWereLeft() {
+        guard !calls.isEmpty else { return }
+        func ids(_ values: some Sequence<Value>) -> Set<ObjectIdentifier> {
+            Set(values.compactMap { if case .object(let o) = $0 { ObjectIdentifier(o) } else { nil } })
+        }
+        let onStack = ids(stack)
+        let inMemo = ids(memo.compactMap { $0 }).union(ids(sparseMemo.values))
+        for i in calls.indices {
+            let id = ObjectIdentifier(calls[i].object)
+            if onStack.contains(id) { calls[i].leftBehind = .stack } else if inMemo.contains(id) { calls[i].leftBehind = .memo }
+        }
+    }
+
+    /// Refuses an opcode that began inside a FRAME and read past its end, as
+    /// Python's own unpickler does ("pickle exhausted before end of frame"):
+    /// such a pickle loads differently from how it disassembles (CPython
+    /// issue 154848), the trick that hides a call from frame-honouring scanners.
+    mutating func checkFrame() throws(PickleError) {
+        guard frameEnd >= 0 else { return }
+        if position > frameEnd {
+            throw fail(.invalidArgument, "the opcode runs \(position - frameEnd) bytes past the end of the FRAME at byte "
+                       + "\(frameStart), which ends at byte \(frameEnd): an opcode may not straddle a frame boundary")
+        }
+        if position == frameEnd { frameEnd = -1 }
     }
 
     mutating func execute(_ op: Opcode) throws(PickleError) {
@@ -433,10 +478,16 @@ struct Machine {
             guard v <= 5 else { throw fail(.unsupportedProtocol, "pickle protocol \(v) is newer than 5") }
             protocolVersion = Int(v)
         case .frame:
+            guard frameEnd < 0 else {
+                throw fail(.invalidArgument, "a FRAME begins before the end of the FRAME at byte \(frameStart), "
+                           + "which ends at byte \(frameEnd)")
+            }
             let length = try readInteger(UInt64.self)
             guard length <= UInt64(input.count - position) else {
                 throw fail(.truncated, "frame of \(length) bytes runs past the end of the pickle")
             }
+            frameStart = opcodeOffset
+            frameEnd = position + Int(length)
         case .mark:
             guard marks.count < options.maxMarkDepth else {
                 throw fail(.limitExceeded, "more than \(options.maxMarkDepth) open MARKs (UnpicklerOptions.maxMarkDepth)")
@@ -601,6 +652,7 @@ struct Machine {
         case .global:
             let module = try readLineText()
             let name = try readLineText()
+            noteGlobal(module, name)
             try push(Self.global(module: module, name: name))
         case .stackGlobal:
             let (name, nameToken) = try popWithToken()
@@ -609,6 +661,7 @@ struct Machine {
                 throw fail(.invalidArgument, "STACK_GLOBAL needs two str, found \(module.typeName) and \(name.typeName)")
             }
             provenance.globalNames[m + "\n" + n] = (moduleToken, nameToken)
+            noteGlobal(m, n)
             try push(Self.global(module: m, name: n))
         case .reduce:
             let args = try pop()
@@ -645,6 +698,7 @@ struct Machine {
         case .inst:
             let module = try readLineText()
             let name = try readLineText()
+            noteGlobal(module, name)
             let args = try popMark()
             try push(try call(.global(PyGlobal(module: module, name: name)), args, construction: .inst))
         case .obj:
@@ -676,6 +730,12 @@ struct Machine {
             }
             throw fail(.unsupported, "extension code \(code) refers to Python's copyreg extension registry, which holds nothing here")
         }
+    }
+
+    /// Notes a global the pickle names, by its Python 3 name.
+    mutating func noteGlobal(_ module: String, _ name: String) {
+        let qualified = GlobalRegistry.python3Name(module: module, name: name)
+        if namedGlobalSet.insert(qualified).inserted { namedGlobals.append(qualified) }
     }
 
     /// A named global: a dtype is a value of its own; anything else a ``PyGlobal``.
@@ -787,6 +847,7 @@ struct Machine {
             }
         }
         let object = PyObject(callable: callable, construction: construction, arguments: args, keywordArguments: keywords)
+        calls.append(PickleCall(object: object, offset: opcodeOffset, opcode: opcode ?? .reduce))
         if let argumentTokens, !argumentTokens.itemTokens.isEmpty { hold(object.argumentTokens, argumentTokens.itemTokens, base: 0) }
         try checkDepth(.object(object))
         return .object(object)

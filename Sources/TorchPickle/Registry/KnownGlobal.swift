@@ -92,8 +92,14 @@ public enum GlobalRegistry {
         }
     }
 
-    /// Python 3's name for a module that a Python 2 pickle names (`__builtin__` → `builtins`).
-    public static func python3Module(_ module: String) -> String { normalizedModule(module) }
+    /// Python 3's name for a module that a Python 2 pickle names (`__builtin__` → `builtins`, `httplib` → `http.client`).
+    public static func python3Module(_ module: String) -> String { Python2Names.modules[module] ?? normalizedModule(module) }
+
+    /// `module.name` as Python 3 imports it from a Python 2 pickle
+    /// (`exceptions.Exception` → `builtins.Exception`, `httplib.HTTPSConnection` → `http.client.HTTPSConnection`).
+    public static func python3Name(module: String, name: String) -> String {
+        Python2Names.globals[module + "." + name] ?? (python3Module(module) + "." + name)
+    }
 
     /// Whether the registry rebuilds `module.name` (rather than keeping it as an opaque object).
     public static func isKnown(module: String, name: String) -> Bool {
