@@ -25,13 +25,20 @@ swift build -c release --product pth >/dev/null
 pth="$root/.build/release/pth"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The listing of FILE into OUT: pth inspect exits 2 (after printing it) when the file's pickles
+# name globals outside weights_only's allowlist, which the comparison does not mind.
+list_file() {
+    local status=0
+    "$pth" inspect --json "$1" >"$2" 2>"$work/err.txt" || status=$?
+    [ "$status" -eq 0 ] || [ "$status" -eq 2 ]
+}
 PYTHONPATH="$root/tools" .venv/bin/python -W ignore tools/make_fixtures.py "$work/fixtures" >/dev/null
 passed=0
 failed=0
 while IFS= read -r listing; do
     file="${listing%.listing.json}"
     name="${file#$work/fixtures/}"
-    if "$pth" inspect --json "$file" >"$work/ours.json" 2>"$work/err.txt" &&
+    if list_file "$file" "$work/ours.json" &&
         out=$(.venv/bin/python tools/compare_listing.py "$listing" "$work/ours.json" 2>&1) &&
         "$pth" rewrite "$file" "$work/rewritten" 2>"$work/err.txt" &&
         cmp -s "$file" "$work/rewritten" || { echo "rewrite differs" >"$work/err.txt"; false; }; then
@@ -65,7 +72,7 @@ while IFS= read -r listing; do
         *) expect="$file" ;;
     esac
     out=""
-    if "$pth" inspect --json "$file" >"$work/ours.json" 2>"$work/err.txt" &&
+    if list_file "$file" "$work/ours.json" &&
         out=$(.venv/bin/python tools/compare_listing.py "$listing" "$work/ours.json" 2>&1); then
         rm -f "$work/rewritten"
         if "$pth" rewrite "$file" "$work/rewritten" 2>"$work/err.txt"; then

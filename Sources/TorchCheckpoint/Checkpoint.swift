@@ -25,6 +25,16 @@ public final class Checkpoint: Sendable {
     public let pickleProtocol: Int
     /// String identities of the file's pickle, so it can be written back byte for byte.
     public let pickleProvenance: PickleProvenance
+    /// Every call the file's pickles make of a callable this library does not
+    /// rebuild, in order: what `torch.load(weights_only=False)` would execute
+    /// to build the objects (nothing was executed here). Calls whose results
+    /// are nowhere in ``root`` are included. ``unsafeCalls`` keeps those
+    /// outside `torch.load(weights_only=True)`'s allowlist.
+    public let calls: [PickleCall]
+    /// Every global the file's pickles name, as Python 3 imports it
+    /// (`module.name`), in order of first use: `torch.load(weights_only=False)`
+    /// imports each one, whether or not the pickle calls it.
+    public let globals: [String]
     /// For a TorchScript archive (`torch.jit.save`): the module tree, its
     /// `state_dict()` and the constants table. Nil for every other file.
     public let torchScript: TorchScriptArchive?
@@ -60,6 +70,8 @@ public final class Checkpoint: Sendable {
             self.storages = loaded.storages
             self.pickleProtocol = loaded.pickleProtocol
             self.pickleProvenance = loaded.provenance
+            self.calls = loaded.calls
+            self.globals = loaded.globals
             self.legacyLayout = nil
             self.torchScript = loaded.torchScript
         case .legacyPickle:
@@ -71,6 +83,8 @@ public final class Checkpoint: Sendable {
             self.storages = loaded.storages
             self.pickleProtocol = loaded.pickleProtocol
             self.pickleProvenance = loaded.provenance
+            self.calls = loaded.calls
+            self.globals = loaded.globals
             self.legacyLayout = loaded.layout
             self.torchScript = nil
         case .tar:
@@ -82,6 +96,8 @@ public final class Checkpoint: Sendable {
             self.storages = loaded.storages
             self.pickleProtocol = loaded.pickleProtocol
             self.pickleProvenance = loaded.provenance
+            self.calls = loaded.calls
+            self.globals = loaded.globals
             self.legacyLayout = nil
             self.torchScript = nil
         case .unknown(let what):

@@ -33,3 +33,30 @@ struct HostileFileTests {
         #expect(result.status != 0)
     }
 }
+
+/// `pth inspect` never shows a file that calls something outside
+/// weights_only's allowlist as a harmless tree with exit 0.
+@Suite("pth inspect on pickles that call")
+struct InspectCallsTests {
+    @Test("a call whose result is dropped is listed with its arguments; exit 2, the callee named on stderr")
+    func droppedCall() throws {
+        let path = PthCommand.fixture("hostile/popped_call.pth")
+        let r = try PthCommand.run("inspect", path)
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("(root): dict (0 items)"))
+        #expect(r.stdout.contains("byte 26 REDUCE: os.system('echo pwned')  (not in what the file returns: its result is dropped)"))
+        #expect(r.stderr.contains("(os.system); torch.load(weights_only=False) would import and run them. Nothing was run here."))
+        // The listing is printed too, and exits the same way.
+        let json = try PthCommand.run("inspect", "--json", path)
+        #expect(json.status == 2)
+        #expect(json.stdout == "[\n]\n")
+    }
+
+    @Test("verify lists a pickle torch.load does not read, where it is")
+    func unreadPickle() throws {
+        let r = try PthCommand.run("verify", PthCommand.fixture("hostile/zip_without_prefix.zip"))
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("  pickles torch.load does not read (pickle.load would run them):\n"
+                                  + "    record 'data.pkl' at byte 0: globals outside weights_only's allowlist: os.system"))
+    }
+}

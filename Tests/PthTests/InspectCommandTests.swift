@@ -21,7 +21,8 @@ struct InspectCommandTests {
     ])
     func json(_ name: String) throws {
         let r = try PthCommand.run("inspect", "--json", PthCommand.fixture(name))
-        #expect(r.status == 0, "\(r.stderr)")
+        // values.pth holds classes and functions outside weights_only's allowlist: listed, and exit 2.
+        #expect(r.status == (name == "values.pth" ? 2 : 0), "\(r.stderr)")
         let ours = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]] ?? []
         let torch = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: PthCommand.fixture(name + ".listing.json")))) as? [[String: Any]] ?? []
         #expect(ours.count >= torch.count)

@@ -26,6 +26,8 @@ enum LegacyCheckpointReader {
         let storages: [Storage]
         let pickleProtocol: Int
         let provenance: PickleProvenance
+        let calls: [PickleCall]
+        let globals: [String]
         let layout: LegacyLayout
     }
 
@@ -126,7 +128,14 @@ enum LegacyCheckpointReader {
             writeBackLimitation: limitation)
         succeeded = true
         return Loaded(root: object.value, systemInfo: systemInfo, storages: table.referenced,
-                      pickleProtocol: object.protocolVersion, provenance: object.provenance, layout: layout)
+                      pickleProtocol: object.protocolVersion, provenance: object.provenance,
+                      calls: decoded.flatMap(\.calls), globals: Self.unique(decoded.flatMap(\.globals)), layout: layout)
+    }
+
+    /// The names in order, each once.
+    static func unique(_ names: [String]) -> [String] {
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
     }
 
     /// A storage key as the pickles give it: str, bytes (Python 2 str read as bytes) or int.

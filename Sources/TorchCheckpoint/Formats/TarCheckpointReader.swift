@@ -22,6 +22,8 @@ enum TarCheckpointReader {
         let storages: [Storage]
         let pickleProtocol: Int
         let provenance: PickleProvenance
+        let calls: [PickleCall]
+        let globals: [String]
     }
 
     static func load(file: MappedFile, options: LoadOptions) throws(CheckpointError) -> Loaded {
@@ -118,7 +120,7 @@ enum TarCheckpointReader {
         var pickle = try member("pickle")
         let decoded = try pickle.decode { pid in try table.resolve(pid) }
         return Loaded(root: decoded.value, systemInfo: systemInfo, storages: table.referenced,
-                      pickleProtocol: decoded.protocolVersion, provenance: decoded.provenance)
+                      pickleProtocol: decoded.protocolVersion, provenance: decoded.provenance, calls: decoded.calls, globals: decoded.globals)
     }
 }
 

@@ -15,6 +15,8 @@ enum ZipCheckpointReader {
         let storages: [Storage]
         let pickleProtocol: Int
         let provenance: PickleProvenance
+        let calls: [PickleCall]
+        let globals: [String]
         /// The module tree, constants and state_dict of a TorchScript archive.
         let torchScript: TorchScriptArchive?
     }
@@ -77,7 +79,7 @@ enum ZipCheckpointReader {
         return Loaded(root: decoded.value,
                       format: .zip(prefix: archive.prefix, version: version, byteOrder: byteOrder, isTorchScript: isTorchScript),
                       archive: archive, storages: table.ordered, pickleProtocol: decoded.protocolVersion,
-                      provenance: decoded.provenance, torchScript: torchScript)
+                      provenance: decoded.provenance, calls: decoded.calls, globals: decoded.globals, torchScript: torchScript)
     }
 }
 

@@ -39,7 +39,76 @@ public struct Inspection: Sendable {
         if let torchScript = checkpoint.torchScript { return renderTorchScript(torchScript) }
         return Self.renderTree(title: "\(checkpoint.path): \(checkpoint.format)", root: checkpoint.root,
                                storages: checkpoint.storages, tensors: checkpoint.tensors.map(\.tensor), options: options)
+            + Self.renderCalls(checkpoint.unsafeCalls, globals: checkpoint.unsafeGlobals, root: checkpoint.root)
     }
+
+    /// How many calls whose results are in the tree are listed one by one; beyond, they are counted by callee.
+    static let listedCallsInTree = 20
+    /// How many calls are listed at most.
+    static let listedCalls = 500
+
+    /// The calls outside weights_only's allowlist, each as `callee(arguments)`
+    /// with its byte and where its result went, then the other globals
+    /// outside it that the pickles name; empty when there are none.
+    static func renderCalls(_ calls: [PickleCall], globals: [String], root: Value) -> String {
+        let called = Set(calls.map { PickleCallDescription.callee(of: $0.object) })
+        let uncalled = globals.filter { !called.contains($0) }
+        var text = ""
+        if !uncalled.isEmpty {
+            text = "\nglobals outside torch.load(weights_only=True)'s allowlist named without a call listed here "
+                + "(torch.load(weights_only=False) would import them): \(uncalled.joined(separator: ", "))\n"
+        }
+        guard !calls.isEmpty else { return text }
+        let paths = PickleCallDescription.paths(in: root)
+        let hidden = calls.filter { paths[ObjectIdentifier($0.object)] == nil }
+        // A hidden result may still be an argument of another call, itself hidden (listed too).
+        var consumedBy: [ObjectIdentifier: Int] = [:]
+        for call in hidden.prefix(listedCalls) {
+            for (id, _) in PickleCallDescription.paths(in: .object(call.object), limit: 10_000)
+            where id != ObjectIdentifier(call.object) && consumedBy[id] == nil {
+                consumedBy[id] = call.offset
+            }
+        }
+        func fate(_ call: PickleCall) -> String {
+            if let user = consumedBy[ObjectIdentifier(call.object)] { return "its result goes to the call at byte \(user)" }
+            switch call.leftBehind {
+            case .stack: return "its result is left on the stack, below the object the pickle returns"
+            case .memo: return "its result is kept only in the pickle's memo"
+            case .nowhere: return "its result is dropped"
+            }
+        }
+        let inTree = calls.filter { paths[ObjectIdentifier($0.object)] != nil }
+        var lines = ["", "\(calls.count) call\(calls.count == 1 ? "" : "s") outside torch.load(weights_only=True)'s allowlist, "
+                     + "which torch.load(weights_only=False) would make (nothing was called here):"]
+        var shown = 0
+        for call in hidden.prefix(listedCalls) {
+            lines.append("  byte \(call.offset) \(call.opcode.name): \(PickleCallDescription.text(of: call.object))"
+                         + "  (not in what the file returns: \(fate(call)))")
+            shown += 1
+        }
+        if inTree.count <= listedCallsInTree {
+            for call in inTree.prefix(max(0, listedCalls - shown)) {
+                let path = paths[ObjectIdentifier(call.object)] ?? []
+                lines.append("  byte \(call.offset) \(call.opcode.name): \(PickleCallDescription.text(of: call.object))"
+                             + "  (at \(path.isEmpty ? "(root)" : path.displayPath))")
+                shown += 1
+            }
+        } else {
+            var counts: [String: Int] = [:]
+            var order: [String] = []
+            for call in inTree {
+                let name = PickleCallDescription.callee(of: call.object)
+                if counts[name] == nil { order.append(name) }
+                counts[name, default: 0] += 1
+            }
+            let summary = order.prefix(12).map { "\($0) ×\(counts[$0]!)" }.joined(separator: ", ")
+            lines.append("  \(inTree.count) calls whose results are in the tree above: \(summary)\(order.count > 12 ? ", …" : "")")
+            shown += inTree.count
+        }
+        if shown < calls.count { lines.append("  … and \(calls.count - shown) more") }
+        return lines.joined(separator: "\n") + "\n" + text
+    }
+
 
     /// The tree of a safetensors file, as the tree of the dict
     /// `safetensors.torch.load_file` returns, with its `__metadata__` under the title.
@@ -205,7 +274,7 @@ public struct Inspection: Sendable {
             return ": str " + (r.count > 80 ? String(r.prefix(77)) + "…" : r)
         case .tuple(let t) where t.kind == .torchSize: return ": " + PythonRepr.repr(value)
         case .object(let o):
-            return ": \(o.className) object" + (o.arguments.isEmpty ? "" : "(\(o.arguments.map(PythonRepr.repr).joined(separator: ", ")))")
+            return ": " + PickleCallDescription.text(of: o, limit: 200)
         case .ndarray(let a):
             return ": numpy \(a.isScalar ? "scalar" : "array") \(a.dtype?.name ?? "?") \(a.shape)"
         case .bytes(let b), .byteArray(let b): return ": \(value.typeName) (\(Format.bytes(b.count)))"

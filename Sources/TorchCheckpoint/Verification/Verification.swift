@@ -6,19 +6,28 @@ public struct VerificationReport: Sendable {
     public internal(set) var problems: [String] = []
     /// Things that load but deserve a look (records longer than declared, records nothing refers to).
     public internal(set) var warnings: [String] = []
-    /// Every global the pickles name, as `module.name`, in order of first use.
+    /// Every global the file's pickles name (all of them, see ``pickles``), as `module.name`, in order of first use.
     public internal(set) var globals: [String] = []
-    /// The globals outside `weights_only`'s allowlist.
+    /// The globals outside `weights_only`'s allowlist, in any of the file's pickles.
     public internal(set) var unsafeGlobals: [String] = []
-    /// Opcodes `weights_only`'s unpickler refuses, with the byte of their first use.
+    /// Opcodes `weights_only`'s unpickler refuses, in any of the file's
+    /// pickles, with the byte of their first use within their pickle's location.
     public internal(set) var refusedOpcodes: [(name: String, offset: Int)] = []
-    /// Why `weights_only` refuses the file as a whole (a TorchScript archive, a tar file), if it does.
+    /// Why `weights_only` refuses the file as a whole (a TorchScript archive,
+    /// a tar file, damage that makes `torch.load` fail), if it does.
     public internal(set) var refusedFormat: String?
+    /// Every pickle found in the file: those `torch.load` reads, and any
+    /// other (another record, a pickle after the ones torch reads, a tar
+    /// member, a pickle in front of a zip), each with what it names.
+    public internal(set) var pickles: [ScannedPickle] = []
 
     /// Whether the file is whole.
     public var isIntact: Bool { problems.isEmpty }
-    /// Whether `torch.load(weights_only=True)` would accept it (PyTorch 2.15).
-    public var weightsOnlyAccepts: Bool { refusedFormat == nil && unsafeGlobals.isEmpty && refusedOpcodes.isEmpty }
+    /// Whether `torch.load(weights_only=True)` would accept it (PyTorch 2.15):
+    /// judged from the pickles it reads only.
+    public var weightsOnlyAccepts: Bool {
+        refusedFormat == nil && pickles.allSatisfy { !$0.isReadByTorch || ($0.unsafeGlobals.isEmpty && $0.refusedOpcodes.isEmpty && $0.error == nil) }
+    }
 }
 
 /// Checks a checkpoint file without trusting it.
@@ -39,6 +48,7 @@ public enum Verification {
 
         // Integrity: the whole decode (records, sizes, views), then every CRC and libzip's opinion.
         var checkpoint: Checkpoint?
+        var damage: String?
         do {
             // CRCs are checked one by one below; decode regardless, to find what else is wrong.
             var options = LoadOptions()
@@ -49,19 +59,22 @@ public enum Verification {
             report.warnings.append("\(error)")
         } catch {
             report.problems.append("\(error)")
+            if !isOwnRefusal(error) { damage = "\(error)" }
         }
-        var pickles: [(name: String, bytes: RawBytesView)] = []
-        if let archive = try? ZipArchive(file: file) {
+        let kind = FormatSniffer.sniff(file.bytes)
+        var torchReadsRecordAt: Int?
+        if case .zip = kind, let archive = try? ZipArchive(file: file) {
             let meter = ProgressMeter(total: archive.entries.reduce(0) { $0 + Int64(clamping: $1.uncompressedSize) }, handler: progress)
             for entry in archive.entries {
                 do { try archive.verifyCRC(of: entry) } catch { report.problems.append(error.message) }
                 meter.advance(by: Int(clamping: entry.uncompressedSize))
             }
             do { try archive.checkConsistencyWithLibzip() } catch { report.problems.append("libzip: \(error.message)") }
-            for name in ["data.pkl", "constants.pkl"] {
-                if let entry = archive.record(name), let bytes = try? archive.bytes(of: entry) {
-                    pickles.append((entry.name, RawBytesView(bytes.copyBytes())))
-                }
+            torchReadsRecordAt = archive.record("data.pkl").map { Int(clamping: $0.localHeaderOffset) }
+            if let data = archive.record("data.pkl"), archive.hasDuplicateName(data) {
+                report.warnings.append("several records are named '\(data.name)': torch.load reads the one at byte "
+                                       + "\(data.localHeaderOffset) (PyTorch's zip reader finds it by binary search), "
+                                       + "the others are scanned below")
             }
             if archive.record("constants.pkl") != nil || archive.recordNames.contains(where: { $0.hasPrefix("code/") }) {
                 report.refusedFormat = "a TorchScript archive: torch.load(weights_only=True) refuses those (use torch.jit.load)"
@@ -73,14 +86,13 @@ public enum Verification {
             }
             if let checkpoint { report.warnings += unusedRecords(checkpoint, archive) }
         } else {
-            switch FormatSniffer.sniff(file.bytes) {
+            switch kind {
             case .tar:
                 report.refusedFormat = "the tar format of PyTorch 0.1: torch.load(weights_only=True) refuses it"
             case .legacyPickle:
-                // A legacy file: its pickles back to back from the first byte.
-                pickles.append(("(file)", RawBytesView(Array(file.bytes))))
+                break
             case .zip:
-                // A zip archive too damaged to open: there is no pickle to judge.
+                // A zip archive too damaged to open: there is no pickle torch would read.
                 report.refusedFormat = "a zip archive that cannot be opened: torch.load fails on it too"
             case .unknown(let looksLike):
                 do {
@@ -94,28 +106,34 @@ public enum Verification {
                 }
             }
         }
+        // What cannot be decoded here fails in torch.load too (this library's own limits aside).
+        if report.refusedFormat == nil, let damage {
+            report.refusedFormat = "the file is damaged, and torch.load fails on it too: \(damage)"
+        }
 
-        // Safety: every global and opcode of every pickle.
+        // Safety: every pickle anywhere in the file, its globals and opcodes.
+        report.pickles = PickleScan.pickles(in: file.bytes, torchReadsRecordAt: torchReadsRecordAt)
         var seen = Set<String>()
+        var unsafe = Set<String>()
         var refused = Set<String>()
-        for (name, view) in pickles {
-            view.bytes.withUnsafeBytes { raw in
-                var offset = 0
-                repeat {
-                    let (globals, opcodes, end) = scan(raw, at: offset)
-                    for g in globals where seen.insert(g).inserted {
-                        report.globals.append(g)
-                        if !WeightsOnlyAllowlist.globals.contains(g) { report.unsafeGlobals.append(g) }
-                    }
-                    for (op, at) in opcodes where refused.insert(op).inserted {
-                        report.refusedOpcodes.append((op, at))
-                    }
-                    guard let end, name == "(file)" else { break }
-                    offset = end
-                } while offset < raw.count && raw[offset] == 0x80
-            }
+        for pickle in report.pickles {
+            for g in pickle.globals where seen.insert(g).inserted { report.globals.append(g) }
+            for g in pickle.unsafeGlobals where unsafe.insert(g).inserted { report.unsafeGlobals.append(g) }
+            for op in pickle.refusedOpcodes where refused.insert(op.name).inserted { report.refusedOpcodes.append(op) }
         }
         return report
+    }
+
+    /// Whether decoding failed on a limit or a refusal of this library's own,
+    /// which torch.load does not share: its limits against hostile input, and
+    /// records that share a name (torch.load reads one of them; which one, it
+    /// does not say, so the reader refuses such a file).
+    static func isOwnRefusal(_ error: CheckpointError) -> Bool {
+        switch error {
+        case .pickle(_, _, let e): e.code == .limitExceeded
+        case .container(_, let e): e.code == .tooManyEntries || e.code == .tooLarge || e.code == .duplicateRecord
+        default: false
+        }
     }
 
     /// A zip compression method's name.
@@ -149,8 +167,14 @@ public enum Verification {
     enum Item { case mark, text(String), other }
 
     /// The globals (`GLOBAL`, `INST`, `STACK_GLOBAL`) and refused opcodes of one pickle, and where it ends.
-    static func scan(_ raw: UnsafeRawBufferPointer, at offset: Int) -> (globals: [String], refused: [(String, Int)], end: Int?) {
-        let (operations, error) = PickleOperations(raw, at: offset).collect()
+    static func scan(_ raw: UnsafeRawBufferPointer, at offset: Int) -> (globals: [String], refused: [(String, Int)], end: Int?, error: PickleError?) {
+        var (operations, error) = PickleOperations(raw, at: offset).collect()
+        if error != nil {
+            // An opcode that straddles a FRAME boundary is damage, but CPython's C unpickler reads on:
+            // list what the rest of the pickle names too.
+            let unframed = PickleOperations(raw, at: offset, checkingFrames: false).collect()
+            if unframed.operations.count > operations.count { operations = unframed.operations }
+        }
         var globals: [String] = []
         var refused: [(String, Int)] = []
         var stack: [Item] = []
@@ -192,22 +216,19 @@ public enum Verification {
             }
         }
         let end = error == nil ? operations.last.map { $0.offset + 1 } : nil
-        return (globals, refused, end)
+        return (globals, refused, end, error)
     }
 
     /// `module.name`, with Python 2 module names as Python 3 names them (as torch does).
     static func qualified(_ module: String, _ name: String) -> String {
-        GlobalRegistry.python3Module(module) + "." + name
+        GlobalRegistry.python3Name(module: module, name: name)
     }
 }
 
-/// Bytes held for scanning.
-struct RawBytesView {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-}
-
 extension VerificationReport {
+    /// The pickles `torch.load` reads.
+    var picklesTorchReads: [ScannedPickle] { pickles.filter(\.isReadByTorch) }
+
     /// The report for people.
     public func text(for path: String) -> String {
         var lines = ["\(path): " + (isIntact ? "intact" : "DAMAGED")]
@@ -219,8 +240,28 @@ extension VerificationReport {
         } else {
             lines.append("  torch.load(weights_only=True): refuses")
             if let refusedFormat { lines.append("    format: \(refusedFormat)") }
-            if !unsafeGlobals.isEmpty { lines.append("    globals outside its allowlist: \(unsafeGlobals.joined(separator: ", "))") }
-            for (name, offset) in refusedOpcodes { lines.append("    opcode \(name) (first at byte \(offset))") }
+            var seen = Set<String>()
+            let read = picklesTorchReads
+            let unsafe = read.flatMap(\.unsafeGlobals).filter { seen.insert($0).inserted }
+            if !unsafe.isEmpty { lines.append("    globals outside its allowlist: \(unsafe.joined(separator: ", "))") }
+            var seenOps = Set<String>()
+            for (name, offset) in read.flatMap(\.refusedOpcodes) where seenOps.insert(name).inserted {
+                lines.append("    opcode \(name) (first at byte \(offset))")
+            }
+            if refusedFormat == nil, let broken = read.first(where: { $0.error != nil }), let error = broken.error {
+                lines.append("    the pickle in \(broken.location) at byte \(broken.offset) is damaged: \(error)")
+            }
+        }
+        // Pickles torch.load does not read, that other tools might run.
+        let others = pickles.filter { !$0.isReadByTorch && (!$0.unsafeGlobals.isEmpty || !$0.refusedOpcodes.isEmpty) }
+        if !others.isEmpty {
+            lines.append("  pickles torch.load does not read (pickle.load would run them):")
+            for pickle in others {
+                var parts: [String] = []
+                if !pickle.unsafeGlobals.isEmpty { parts.append("globals outside weights_only's allowlist: \(pickle.unsafeGlobals.joined(separator: ", "))") }
+                if !pickle.refusedOpcodes.isEmpty { parts.append("opcodes \(pickle.refusedOpcodes.map(\.name).joined(separator: ", "))") }
+                lines.append("    \(pickle.location) at byte \(pickle.offset): \(parts.joined(separator: "; "))")
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -228,12 +269,19 @@ extension VerificationReport {
     /// The report as JSON.
     public var json: String {
         func list(_ items: [String]) -> String { "[" + items.map(JSON.string).joined(separator: ", ") + "]" }
-        let opcodes = "[" + refusedOpcodes.map { "{\"opcode\": \(JSON.string($0.name)), \"offset\": \($0.offset)}" }.joined(separator: ", ") + "]"
+        func opcodes(_ ops: [(name: String, offset: Int)]) -> String {
+            "[" + ops.map { "{\"opcode\": \(JSON.string($0.name)), \"offset\": \($0.offset)}" }.joined(separator: ", ") + "]"
+        }
+        let scanned = "[" + pickles.map { p in
+            "{\"location\": \(JSON.string(p.location)), \"offset\": \(p.offset), \"read_by_torch\": \(p.isReadByTorch), "
+                + "\"globals\": \(list(p.globals)), \"unsafe_globals\": \(list(p.unsafeGlobals)), "
+                + "\"refused_opcodes\": \(opcodes(p.refusedOpcodes)), \"error\": \(p.error.map(JSON.string) ?? "null")}"
+        }.joined(separator: ", ") + "]"
         return """
             {"intact": \(isIntact), "problems": \(list(problems)), "warnings": \(list(warnings)), \
             "globals": \(list(globals)), "weights_only_accepts": \(weightsOnlyAccepts), \
-            "unsafe_globals": \(list(unsafeGlobals)), "refused_opcodes": \(opcodes), \
-            "refused_format": \(refusedFormat.map(JSON.string) ?? "null")}
+            "unsafe_globals": \(list(unsafeGlobals)), "refused_opcodes": \(opcodes(refusedOpcodes)), \
+            "refused_format": \(refusedFormat.map(JSON.string) ?? "null"), "pickles": \(scanned)}
             """
     }
 }

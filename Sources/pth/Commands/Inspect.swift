@@ -24,8 +24,17 @@ struct Inspect: ParsableCommand {
             whose path (keys joined with '/' or '.') contains the text, or matches it as a whole \
             when it has * or ? wildcards; --depth stops the tree (totals still count everything).
 
-            Exit status: 0, or 1 when the file cannot be read (the error names the record, byte \
-            offset and opcode).
+            A pickle is a program, and torch.load(weights_only=False) runs every call it makes. \
+            After the tree, every call of a callable outside torch.load(weights_only=True)'s \
+            allowlist is listed as callee(arguments), with its byte and where its result went \
+            (calls whose results the pickle drops, leaves on the stack, keeps only in its memo or \
+            passes to another call are listed too); nothing is ever called here.
+
+            Exit status: 0; 1 when the file cannot be read (the error names the record, byte \
+            offset and opcode); 2 when it was shown but its pickles call something outside \
+            weights_only's allowlist (as pth verify's 2: torch.load(weights_only=True) refuses \
+            it, and weights_only=False would run those calls). The tree or listing is printed \
+            either way, and stderr names the callees.
 
             Examples:
               pth inspect model.pth
@@ -70,6 +79,22 @@ struct Inspect: ParsableCommand {
             }
         } else {
             print(Inspection(checkpoint, options: .init(filter: filter, maxDepth: depth)).render(), terminator: "")
+        }
+        let calls = checkpoint.unsafeCalls
+        let globals = checkpoint.unsafeGlobals
+        if !calls.isEmpty || !globals.isEmpty {
+            var names: [String] = []
+            for call in calls {
+                let name = PickleCallDescription.callee(of: call.object)
+                if !names.contains(name) { names.append(name) }
+            }
+            for name in globals where !names.contains(name) { names.append(name) }
+            var stderr = StandardError()
+            let shown = names.prefix(8).joined(separator: ", ") + (names.count > 8 ? ", …" : "")
+            let what = calls.isEmpty ? "name globals" : "make \(calls.count) call\(calls.count == 1 ? "" : "s") and name globals"
+            print("pth: warning: \(file): its pickles \(what) outside torch.load(weights_only=True)'s allowlist "
+                  + "(\(shown)); torch.load(weights_only=False) would import and run them. Nothing was run here.", to: &stderr)
+            throw ExitCode(2)
         }
     }
 

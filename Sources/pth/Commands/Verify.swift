@@ -11,6 +11,16 @@ struct Verify: ParsableCommand {
             name, and those outside torch 2.15's weights_only allowlist, and opcodes its unpickler \
             refuses. Nothing in the file is executed.
 
+            Every pickle in the file is scanned, not only the ones torch.load reads: the pickles \
+            at its start back to back (a bare or text pickle, a second pickle, a pickle in front of \
+            a zip), every record of a zip structure (read leniently: no prefix folder, a false \
+            encryption flag or a central directory that lies hides nothing), every tar member, a \
+            .npy object array. The weights_only prediction comes from the pickles torch.load reads \
+            (a zip's data.pkl, the copy PyTorch's reader finds when names repeat; a legacy file's \
+            first five); the others are listed under "pickles torch.load does not read", since \
+            pickle.load or another tool might run them. A file damaged so that this library cannot \
+            decode it is predicted refused: torch.load fails on it too.
+
             A progress bar shows on stderr while CRCs are checked, when stderr is a terminal \
             (PTH_PROGRESS=always|never overrides).
 

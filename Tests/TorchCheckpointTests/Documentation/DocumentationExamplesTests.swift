@@ -525,6 +525,14 @@ struct DocumentationExamplesTests {
             Issue.record("no model")
         }
 
+        // "Every call the pickle makes"
+        let hostile = try Checkpoint(path: Fixtures.path("hostile/popped_call.pth"))
+        #expect(hostile.root.dict?.count == 0)
+        let call = try #require(hostile.unsafeCalls.first)
+        #expect(call.offset == 26 && call.opcode == .reduce && call.leftBehind == .nowhere)
+        #expect(PickleCallDescription.text(of: call.object) == "os.system('echo pwned')")
+        #expect(hostile.unsafeGlobals == ["os.system"])
+
         // "Limits"
         var options = LoadOptions()
         options.unpickler.maxNestingDepth = 2
