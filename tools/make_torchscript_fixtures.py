@@ -147,6 +147,34 @@ class Attributes(nn.Module):
         return x + self.offset
 
 
+class Anchors(nn.Module):
+    """Buffers named "0" and "1", like detectron2's BufferList."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("0", torch.tensor([[-1.0, -1.0, 1.0, 1.0]]))
+        self.register_buffer("1", torch.tensor([[-2.0, -1.0, 2.0, 1.0], [-1.0, -2.0, 1.0, 2.0]]))
+
+    def forward(self, x):
+        return x
+
+
+class Unnamed(nn.Module):
+    """Attributes whose names are no Python identifiers, first in their class:
+    TorchScript prints `__annotations__ = []` before `__annotations__["0"] = T`
+    (the form many torch 1.x archives show); a Sequential's ("0", "1", "2"),
+    after `training`, without it."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_parameter("0", nn.Parameter(torch.arange(2.0, dtype=torch.float64)))
+        self.anchors = Anchors()
+        self.mlp = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
+
+    def forward(self, x):
+        return self.mlp(x)
+
+
 # Tensors that become CONSTANTS when traced: two views of one tensor and one on its own.
 TABLE = torch.linspace(-1.0, 1.0, 6)
 OFFSETS = TABLE[0:2]
@@ -220,6 +248,17 @@ def make_tied():
 def make_attributes():
     torch.manual_seed(3)
     return torch.jit.script(Attributes())
+
+
+@fixture("unnamed.pt",
+         "torch.jit.script: a parameter named \"0\" and buffers named \"0\" and \"1\", first in their "
+         "classes, which TorchScript declares with `__annotations__ = []` and then "
+         "`__annotations__[\"0\"] = Tensor` (the form of many torch 1.x archives); a Sequential's "
+         "`__annotations__[\"0\"]` after `training`, without it",
+         "torch.jit.save(torch.jit.script(module))")
+def make_unnamed():
+    torch.manual_seed(4)
+    return torch.jit.script(Unnamed())
 
 
 # --------------------------------------------------------------------------

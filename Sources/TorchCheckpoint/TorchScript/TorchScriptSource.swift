@@ -111,7 +111,10 @@ enum TorchScriptSource {
                 }
             case "__annotations__":
                 // __annotations__["0"] = __torch__.torch.nn.modules.linear.Linear
-                guard s.consume(UInt8(ascii: "[")) else { throw s.error("expected '[' after __annotations__") }
+                // torch 1.x put `__annotations__ = []` before these; PyTorch's importer ignores any
+                // assignment to the name itself (import_source.cpp), and so does this reader.
+                if s.consume(UInt8(ascii: "=")) { continue }
+                guard s.consume(UInt8(ascii: "[")) else { throw s.error("expected '[' or '=' after __annotations__") }
                 s.skipSpaces()
                 let name = try s.stringLiteral()
                 s.skipSpaces()
