@@ -175,6 +175,24 @@ class Unnamed(nn.Module):
         return self.mlp(x)
 
 
+class Quantized(nn.Module):
+    """Eager-mode quantization, converted: Quantize, ConvReLU2d, Conv2d without
+    bias, Linear (LinearPackedParams), DeQuantize."""
+
+    def __init__(self):
+        super().__init__()
+        self.quant = torch.ao.quantization.QuantStub()
+        self.conv = nn.Conv2d(2, 3, 3)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(3, 2, 1, bias=False)
+        self.fc = nn.Linear(8, 2)
+        self.dequant = torch.ao.quantization.DeQuantStub()
+
+    def forward(self, x):
+        x = self.conv2(self.relu(self.conv(self.quant(x))))
+        return self.dequant(self.fc(x.flatten(1)))
+
+
 # Tensors that become CONSTANTS when traced: two views of one tensor and one on its own.
 TABLE = torch.linspace(-1.0, 1.0, 6)
 OFFSETS = TABLE[0:2]
@@ -261,6 +279,29 @@ def make_unnamed():
     return torch.jit.script(Unnamed())
 
 
+@fixture("quantized.pt",
+         "torch.ao.quantization (prepare, calibrate, convert), then torch.jit.script: ConvReLU2d and "
+         "Conv2d without bias, whose objects the pickle holds as their __getstate__ 15-tuple (int8 "
+         "per-channel weight, bias or None, scale, zero_point, training…) and torch.jit.load restores "
+         "with __setstate__ (no state_dict entries); Linear with LinearPackedParams, holding a "
+         "custom C++ class object (LinearPackedParamsBase) with a tuple state; Quantize's scale and "
+         "zero_point buffers (the state_dict)",
+         "torch.jit.save(torch.jit.script(torch.ao.quantization.convert(module)))")
+def make_quantized():
+    quantization = torch.ao.quantization
+    torch.manual_seed(5)
+    engines = torch.backends.quantized.supported_engines
+    torch.backends.quantized.engine = next(e for e in ("x86", "fbgemm", "qnnpack") if e in engines)
+    model = Quantized().eval()
+    model.qconfig = quantization.get_default_qconfig(torch.backends.quantized.engine)
+    quantization.fuse_modules(model, [["conv", "relu"]], inplace=True)
+    quantization.prepare(model, inplace=True)
+    with torch.no_grad():
+        model(torch.randn(4, 2, 4, 4))   # calibrates the observers
+    quantization.convert(model, inplace=True)
+    return torch.jit.script(model)
+
+
 # --------------------------------------------------------------------------
 
 
@@ -268,6 +309,9 @@ def make_unnamed():
 ATTRIBUTES = {
     "scripted.pt": ["inner.factor", "inner.sizes", "inner.names", "inner.pair", "training", "inner.training"],
     "attributes.pt": ["big", "negative", "words", "floats", "flags", "five"],
+    # Slots __setstate__ fills from the state tuple.
+    "quantized.pt": ["conv.in_channels", "conv.kernel_size", "conv.padding_mode", "conv.scale", "conv.zero_point",
+                     "conv.training", "conv2.groups", "conv2.dilation", "fc.scale"],
 }
 
 
