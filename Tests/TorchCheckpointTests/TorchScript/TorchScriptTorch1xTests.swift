@@ -6,9 +6,11 @@ import TorchCheckpoint
 /// torch) hold beyond the plain module: classes that declare
 /// `__annotations__ = []` before `__annotations__["0"] = T`, and objects
 /// pickled as their `__getstate__` tuple that `torch.jit.load` restores with
-/// `__setstate__` (read here without running it). The rest of the fixtures'
-/// checks (module tree, state_dict, attributes, write-back) run on them with
-/// every other TorchScript fixture.
+/// `__setstate__` (read here without running it); and what early torch 1.x
+/// wrote differently (persistent ids ending with None, zip records stamped
+/// with a time), kept when written back. The rest of the fixtures' checks
+/// (module tree, state_dict, attributes, write-back) run on them with every
+/// other TorchScript fixture.
 @Suite("TorchScript archives of torch 1.x, and quantized modules")
 struct TorchScriptTorch1xTests {
     static let quantized = "torchscript/quantized.pt"
@@ -128,5 +130,63 @@ struct TorchScriptTorch1xTests {
             }
         }
         #expect(failures > 0)
+    }
+
+    // MARK: What early torch 1.x wrote
+
+    @Test("persistent ids with a sixth item, None (early torch 1.x), are read and written back as they are")
+    func persistentIDsEndingWithNone() throws {
+        let fixture = "torchscript/unnamed.pt"
+        let archive = try ZipArchive(path: Fixtures.path(fixture))
+        var pickle = try archive.bytes(of: try #require(archive.record("data.pkl"))).copyBytes()
+        // NONE before the TUPLE that closes each persistent id, last first so that offsets hold.
+        let operations = pickle.withUnsafeBytes { PickleOperations($0).collect().operations }
+        let closing = zip(operations, operations.dropFirst()).filter { $1.opcode == .binPersID && $0.opcode == .tuple }.map(\.0.offset)
+        #expect(closing.count == 7)
+        for offset in closing.reversed() { pickle.insert(0x4E, at: offset) }
+        let path = try ArchiveSurgery.write(from: fixture, replacing: ["data.pkl": pickle])
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        let edited = try Checkpoint(path: path), original = try Fixtures.open(fixture)
+        #expect(edited.torchScript?.stateDict.map(\.name) == original.torchScript?.stateDict.map(\.name))
+        #expect(try edited.torchScript?["anchors.1"]?.scalars() as [Float]? == original.torchScript?["anchors.1"]?.scalars())
+        let out = path + ".rewritten"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try edited.write(to: out)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    @Test("records PyTorch's writer stamped with a time (early torch 1.x) keep it when written back; re-zipped ones get 0")
+    func dosTimestamps() throws {
+        let fixture = "torchscript/unnamed.pt"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(fixture))))
+        let archive = try ZipArchive(path: Fixtures.path(fixture))
+        let stamp: [UInt8] = [0xBD, 0x66, 0x39, 0x4F]   // 2019-09-25 12:53:58
+        // Each local header's time and date, then each central directory entry's.
+        for entry in archive.entries { bytes.replaceSubrange(Int(entry.localHeaderOffset) + 10 ..< Int(entry.localHeaderOffset) + 14, with: stamp) }
+        var p = archive.entries.map { Int($0.dataOffset + $0.compressedSize) }.max() ?? 0
+        var central = 0
+        while p + 46 <= bytes.count {
+            guard bytes[p..<(p + 4)].elementsEqual([0x50, 0x4B, 0x01, 0x02]) else { p += 1; continue }
+            bytes.replaceSubrange((p + 12)..<(p + 16), with: stamp)
+            let length = { (at: Int) in Int(bytes[p + at]) | Int(bytes[p + at + 1]) << 8 }
+            p += 46 + length(28) + length(30) + length(32)
+            central += 1
+        }
+        #expect(central == archive.entries.count)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pth-stamped-\(UUID().uuidString).pt").path
+        let out = path + ".rewritten"
+        defer { try? FileManager.default.removeItem(atPath: path); try? FileManager.default.removeItem(atPath: out) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+
+        let stamped = try Checkpoint(path: path)
+        #expect(try #require(stamped.archive).entries.allSatisfy { $0.dosTimestamp == 0x4F39_66BD })
+        try stamped.write(to: out)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(bytes))
+        // A file another tool re-zipped is written in PyTorch's layout, with PyTorch's 0.
+        let rezipped = try ZipArchive(path: Fixtures.path("rezipped/deflated.pth"))
+        #expect(rezipped.entries.contains { $0.dosTimestamp != 0 })
+        try Fixtures.open("rezipped/deflated.pth").write(to: out)
+        #expect(try ZipArchive(path: out).entries.allSatisfy { $0.dosTimestamp == 0 })
     }
 }
