@@ -147,6 +147,52 @@ class Attributes(nn.Module):
         return x + self.offset
 
 
+class Anchors(nn.Module):
+    """Buffers named "0" and "1", like detectron2's BufferList."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("0", torch.tensor([[-1.0, -1.0, 1.0, 1.0]]))
+        self.register_buffer("1", torch.tensor([[-2.0, -1.0, 2.0, 1.0], [-1.0, -2.0, 1.0, 2.0]]))
+
+    def forward(self, x):
+        return x
+
+
+class Unnamed(nn.Module):
+    """Attributes whose names are no Python identifiers, first in their class:
+    TorchScript prints `__annotations__ = []` before `__annotations__["0"] = T`
+    (the form many torch 1.x archives show); a Sequential's ("0", "1", "2"),
+    after `training`, without it."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_parameter("0", nn.Parameter(torch.arange(2.0, dtype=torch.float64)))
+        self.anchors = Anchors()
+        self.mlp = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
+
+    def forward(self, x):
+        return self.mlp(x)
+
+
+class Quantized(nn.Module):
+    """Eager-mode quantization, converted: Quantize, ConvReLU2d, Conv2d without
+    bias, Linear (LinearPackedParams), DeQuantize."""
+
+    def __init__(self):
+        super().__init__()
+        self.quant = torch.ao.quantization.QuantStub()
+        self.conv = nn.Conv2d(2, 3, 3)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(3, 2, 1, bias=False)
+        self.fc = nn.Linear(8, 2)
+        self.dequant = torch.ao.quantization.DeQuantStub()
+
+    def forward(self, x):
+        x = self.conv2(self.relu(self.conv(self.quant(x))))
+        return self.dequant(self.fc(x.flatten(1)))
+
+
 # Tensors that become CONSTANTS when traced: two views of one tensor and one on its own.
 TABLE = torch.linspace(-1.0, 1.0, 6)
 OFFSETS = TABLE[0:2]
@@ -222,6 +268,40 @@ def make_attributes():
     return torch.jit.script(Attributes())
 
 
+@fixture("unnamed.pt",
+         "torch.jit.script: a parameter named \"0\" and buffers named \"0\" and \"1\", first in their "
+         "classes, which TorchScript declares with `__annotations__ = []` and then "
+         "`__annotations__[\"0\"] = Tensor` (the form of many torch 1.x archives); a Sequential's "
+         "`__annotations__[\"0\"]` after `training`, without it",
+         "torch.jit.save(torch.jit.script(module))")
+def make_unnamed():
+    torch.manual_seed(4)
+    return torch.jit.script(Unnamed())
+
+
+@fixture("quantized.pt",
+         "torch.ao.quantization (prepare, calibrate, convert), then torch.jit.script: ConvReLU2d and "
+         "Conv2d without bias, whose objects the pickle holds as their __getstate__ 15-tuple (int8 "
+         "per-channel weight, bias or None, scale, zero_point, training…) and torch.jit.load restores "
+         "with __setstate__ (no state_dict entries); Linear with LinearPackedParams, holding a "
+         "custom C++ class object (LinearPackedParamsBase) with a tuple state; Quantize's scale and "
+         "zero_point buffers (the state_dict)",
+         "torch.jit.save(torch.jit.script(torch.ao.quantization.convert(module)))")
+def make_quantized():
+    quantization = torch.ao.quantization
+    torch.manual_seed(5)
+    engines = torch.backends.quantized.supported_engines
+    torch.backends.quantized.engine = next(e for e in ("x86", "fbgemm", "qnnpack") if e in engines)
+    model = Quantized().eval()
+    model.qconfig = quantization.get_default_qconfig(torch.backends.quantized.engine)
+    quantization.fuse_modules(model, [["conv", "relu"]], inplace=True)
+    quantization.prepare(model, inplace=True)
+    with torch.no_grad():
+        model(torch.randn(4, 2, 4, 4))   # calibrates the observers
+    quantization.convert(model, inplace=True)
+    return torch.jit.script(model)
+
+
 # --------------------------------------------------------------------------
 
 
@@ -229,6 +309,9 @@ def make_attributes():
 ATTRIBUTES = {
     "scripted.pt": ["inner.factor", "inner.sizes", "inner.names", "inner.pair", "training", "inner.training"],
     "attributes.pt": ["big", "negative", "words", "floats", "flags", "five"],
+    # Slots __setstate__ fills from the state tuple.
+    "quantized.pt": ["conv.in_channels", "conv.kernel_size", "conv.padding_mode", "conv.scale", "conv.zero_point",
+                     "conv.training", "conv2.groups", "conv2.dilation", "fc.scale"],
 }
 
 

@@ -28,7 +28,8 @@
 ///
 /// The layout, as miniz writes it with PyTorch's padding:
 /// - local header: version needed 0, flags 0x0808 (0x0800 for an empty
-///   record, which has no descriptor), method 0, time, date, CRC and sizes 0;
+///   record, which has no descriptor), method 0, time and date 0 (see
+///   ``dosTimestamp``), CRC and sizes 0;
 ///   then the name, a zip64 extra field (id 1) when the record has
 ///   0xFFFFFFFF bytes or more (its size, then 0 as the compressed size) or
 ///   starts at offset 0xFFFFFFFF or later (the offset), then the `FB` field;
@@ -56,6 +57,13 @@ public final class PyTorchZipWriter {
 
     /// The text written as `.data/serialization_id`, once ``finish(serializationID:)`` succeeded.
     public private(set) var serializationID: String?
+
+    /// The last-modified time and date, in MS-DOS format (time in the low 16
+    /// bits), written in the local header and the central directory entry of
+    /// each record written from now on. PyTorch writes 0; early torch 1.x
+    /// wrote the time of writing, so a file of theirs is written back with
+    /// each record's own ``ZipEntry/dosTimestamp``.
+    public var dosTimestamp: UInt32 = 0
 
     /// Where the bytes go.
     private let sink: any ZipSink
@@ -339,6 +347,8 @@ public final class PyTorchZipWriter {
         var uncompressedSize: UInt64
         /// The compression method: 0 (stored) or 8 (deflated).
         var method: UInt16
+        /// The MS-DOS time and date.
+        var dosTimestamp: UInt32
         /// The data on its way to the sink.
         var stream: RecordStream
     }
@@ -401,8 +411,7 @@ public final class PyTorchZipWriter {
         header.appendLittleEndian(Self.versionNeeded(method: method))
         header.appendLittleEndian(flags)
         header.appendLittleEndian(method)
-        header.appendLittleEndian(UInt16(0))  // time
-        header.appendLittleEndian(UInt16(0))  // date
+        header.appendLittleEndian(dosTimestamp)  // time, date
         header.appendLittleEndian(UInt32(0))  // CRC-32: in the descriptor
         header.appendLittleEndian(UInt32(0))  // compressed size
         header.appendLittleEndian(UInt32(0))  // uncompressed size
@@ -422,7 +431,8 @@ public final class PyTorchZipWriter {
         let stream = RecordStream(size: deflatedSize ?? size, computesCRC: knownCRC32 == nil && options.computeCRC32, record: fullText, sink: sink)
         return PendingEntry(
             name: name, fullName: full, offset: offset, flags: flags, isZip64: !zip64Extra.isEmpty,
-            isDirectory: isDirectory, knownCRC32: knownCRC32, uncompressedSize: size, method: method, stream: stream)
+            isDirectory: isDirectory, knownCRC32: knownCRC32, uncompressedSize: size, method: method,
+            dosTimestamp: dosTimestamp, stream: stream)
     }
 
     /// Checks that all the data arrived, writes the data descriptor and adds
@@ -454,8 +464,9 @@ public final class PyTorchZipWriter {
                 accumulator.observeWrite(descriptor)
                 try descriptor.withZipBytes { (raw: UnsafeRawBufferPointer) throws(ZipError) in try sink.write(raw) }
             }
-            appendCentralEntry(name: entry.fullName, flags: entry.flags, method: entry.method, crc: crc, compressedSize: size,
-                               uncompressedSize: entry.uncompressedSize, offset: entry.offset, isDirectory: entry.isDirectory)
+            appendCentralEntry(name: entry.fullName, flags: entry.flags, method: entry.method, dosTimestamp: entry.dosTimestamp, crc: crc,
+                               compressedSize: size, uncompressedSize: entry.uncompressedSize, offset: entry.offset,
+                               isDirectory: entry.isDirectory)
         }
         entryCount += 1
         namesWritten.insert(Array(entry.name.utf8))
@@ -479,8 +490,8 @@ public final class PyTorchZipWriter {
 
     /// Adds a record's central directory entry, as miniz's `mz_zip_writer_add_to_central_dir`.
     /// Sizes and offset of 0xFFFFFFFF or more go to a zip64 extra field, each only when it overflows.
-    private func appendCentralEntry(name: [UInt8], flags: UInt16, method: UInt16, crc: UInt32, compressedSize: UInt64,
-                                    uncompressedSize: UInt64, offset: UInt64, isDirectory: Bool) {
+    private func appendCentralEntry(name: [UInt8], flags: UInt16, method: UInt16, dosTimestamp: UInt32, crc: UInt32,
+                                    compressedSize: UInt64, uncompressedSize: UInt64, offset: UInt64, isDirectory: Bool) {
         let overflowing = [uncompressedSize, compressedSize, offset].filter { $0 >= 0xFFFF_FFFF }
         var extra: [UInt8] = []
         if !overflowing.isEmpty {
@@ -493,8 +504,7 @@ public final class PyTorchZipWriter {
         centralDirectory.appendLittleEndian(Self.versionNeeded(method: method))
         centralDirectory.appendLittleEndian(flags)
         centralDirectory.appendLittleEndian(method)
-        centralDirectory.appendLittleEndian(UInt16(0))  // time
-        centralDirectory.appendLittleEndian(UInt16(0))  // date
+        centralDirectory.appendLittleEndian(dosTimestamp)  // time, date
         centralDirectory.appendLittleEndian(crc)
         centralDirectory.appendLittleEndian(UInt32(clamping: compressedSize))
         centralDirectory.appendLittleEndian(UInt32(clamping: uncompressedSize))

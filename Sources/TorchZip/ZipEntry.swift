@@ -25,6 +25,11 @@ public struct ZipEntry: Sendable, Hashable {
     /// (bit 0 encrypted, bit 3 data descriptor, bit 11 UTF-8 name).
     public let flags: UInt16
 
+    /// The last-modified time and date in MS-DOS format, from the central
+    /// directory: the time in the low 16 bits, the date in the high 16.
+    /// PyTorch writes 0 today; early torch 1.x wrote the time of writing.
+    public let dosTimestamp: UInt32
+
     /// The CRC-32 of the uncompressed data, from the central directory.
     public let crc32: UInt32
 

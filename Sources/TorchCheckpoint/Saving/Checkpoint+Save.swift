@@ -118,6 +118,7 @@ extension Checkpoint {
                 guard let entry = archive.record(name) else { continue }
                 // Folder entries that zip tools add (`source/`, `source/data/`) are no records.
                 if name.isEmpty || (name.hasSuffix("/") && entry.uncompressedSize == 0) { continue }
+                writer.dosTimestamp = Self.keptTimestamp(of: entry)
                 if let bytes = pickles[name] {
                     try writer.writeRecord(name, bytes: bytes)
                 } else if let compressed = deflatedRecordToCopy(entry, named: name, in: archive) {
@@ -128,6 +129,7 @@ extension Checkpoint {
                     try bytes.withUnsafeBytes { raw throws(ZipError) in try writer.writeRecord(name, bytes: raw) }
                 }
             }
+            writer.dosTimestamp = archive.record(".data/serialization_id").map(Self.keptTimestamp(of:)) ?? 0
             if let sourceID {
                 _ = try writer.finish(serializationID: sourceID)
             } else {
@@ -135,6 +137,13 @@ extension Checkpoint {
                 try writer.finishWithoutAddingRecords()
             }
         }
+    }
+
+    /// The time and date a record is written back with: its own when PyTorch's
+    /// writer wrote it (data descriptor and UTF-8 flags; early torch 1.x wrote
+    /// the clock's time), PyTorch's 0 when another tool re-zipped it.
+    static func keptTimestamp(of entry: ZipEntry) -> UInt32 {
+        entry.flags == 0x0808 || entry.flags == 0x0800 ? entry.dosTimestamp : 0
     }
 
     /// Opens an atomic file, runs `body` with a zip writer, then commits; on

@@ -1,4 +1,18 @@
 extension Inspection {
+    /// For a module `__setstate__` restores: the tensors of its pickled state
+    /// tuple that fill no slot read here, by index: a quantized module's
+    /// weight and bias, which `__setstate__` packs into its packed params.
+    static func unassignedStateTensors(of module: TorchScriptModule) -> [(index: Int, tensor: Tensor)] {
+        guard module.definition.usesSetState, case .tuple(let state)? = module.object.state else { return [] }
+        let assigned = Set(module.definition.setState?.assignments.compactMap { a -> Int? in
+            if case .index(let i) = a.key { i } else { nil }
+        } ?? [])
+        return state.items.enumerated().compactMap { i, value in
+            guard !assigned.contains(i), case .tensor(let t) = value else { return nil }
+            return (i, t)
+        }
+    }
+
     /// The tree of a TorchScript archive: its modules with their parameters
     /// and buffers by dotted name (the state_dict's names), tensors held as
     /// plain attributes, then the constants table; totals count the
@@ -59,6 +73,11 @@ extension Inspection {
             for (name, value) in module.attributes where !declared.contains(name) && matches(prefix + name) {
                 guard case .tensor(let t) = value else { continue }
                 items.append(Item(label: prefix + name + ": " + describe(t, prefix + name, role: "attribute (not in the state_dict)", folder: "data"),
+                                  module: nil, prefix: ""))
+            }
+            for (index, t) in Self.unassignedStateTensors(of: module) where matches(prefix + "__getstate__()[\(index)]") {
+                let name = prefix + "__getstate__()[\(index)]"
+                items.append(Item(label: name + ": " + describe(t, name, role: "state tensor (not in the state_dict)", folder: "data"),
                                   module: nil, prefix: ""))
             }
             for (name, child) in module.submodules {

@@ -24,13 +24,19 @@ public enum TorchScriptError: Error, Sendable, Equatable, CustomStringConvertibl
     case notATensor(className: String, record: String, attribute: String, role: Role, found: String)
     /// A pickle holds something TorchScript never writes there (`className` when an object is involved).
     case unexpectedValue(record: String, className: String?, reason: String)
+    /// An object of `className` is restored by its `__setstate__` (defined in
+    /// `record`, the statement or method at `line`), which does not fit the
+    /// pickled state, or restores a parameter, buffer or submodule in a way
+    /// this reader does not follow without running the code.
+    case setState(className: String, record: String, line: Int, reason: String)
 
     /// The record the error is about, relative to the archive's prefix
     /// (`code/__torch__.py`, `data.pkl`, `constants.pkl`).
     public var record: String {
         switch self {
         case .missingClassDefinition(_, let r), .malformedClassDefinition(_, let r, _, _),
-             .missingAttribute(_, let r, _, _), .notATensor(_, let r, _, _, _), .unexpectedValue(let r, _, _):
+             .missingAttribute(_, let r, _, _), .notATensor(_, let r, _, _, _), .unexpectedValue(let r, _, _),
+             .setState(_, let r, _, _):
             r
         }
     }
@@ -39,7 +45,7 @@ public enum TorchScriptError: Error, Sendable, Equatable, CustomStringConvertibl
     public var className: String? {
         switch self {
         case .missingClassDefinition(let c, _), .malformedClassDefinition(let c, _, _, _),
-             .missingAttribute(let c, _, _, _), .notATensor(let c, _, _, _, _):
+             .missingAttribute(let c, _, _, _), .notATensor(let c, _, _, _, _), .setState(let c, _, _, _):
             c
         case .unexpectedValue(_, let c, _):
             c
@@ -58,6 +64,8 @@ public enum TorchScriptError: Error, Sendable, Equatable, CustomStringConvertibl
             "\(role.rawValue) '\(a)' of class \(c) (record '\(r)') is a \(found), not a tensor or None"
         case .unexpectedValue(let r, let c, let reason):
             "record '\(r)'\(c.map { ", class \($0)" } ?? ""): \(reason)"
+        case .setState(let c, let r, let line, let reason):
+            "class \(c), record '\(r)' line \(line), __setstate__: \(reason)"
         }
     }
 }

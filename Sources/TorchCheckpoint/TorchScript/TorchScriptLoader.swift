@@ -111,18 +111,27 @@ struct TorchScriptLoader {
             throw TorchScriptError.unexpectedValue(record: definition.record, className: qualifiedName,
                                                    reason: "the class is used as a module but is not declared as one (class \(definition.name)(Module))")
         }
-        guard case .dict(let state)? = object.state else {
-            throw TorchScriptError.unexpectedValue(record: "data.pkl", className: qualifiedName,
-                                                   reason: "the object's state is \(object.state?.typeName ?? "missing"), not a dict of attributes")
-        }
         var values: [String: Value] = [:]
         var pickleOrder: [String] = []
-        for (key, value) in state.items {
-            guard case .string(let name) = key else {
-                throw TorchScriptError.unexpectedValue(record: "data.pkl", className: qualifiedName,
-                                                       reason: "an attribute name is a \(key.typeName), not a str")
+        if definition.usesSetState {
+            for (name, value) in try restoredSlots(object, definition) {
+                if values.updateValue(value, forKey: name) == nil { pickleOrder.append(name) }
             }
-            if values.updateValue(value, forKey: name) == nil { pickleOrder.append(name) }
+        } else {
+            guard case .dict(let state)? = object.state else {
+                // Without both methods PyTorch fills the slots from a dict, too (checkHasValidSetGetState).
+                let methods = object.state == nil ? "" : ", and its class (record '\(definition.record)' line \(definition.line)) "
+                    + "defines no __getstate__ and __setstate__ to restore another state"
+                throw TorchScriptError.unexpectedValue(record: "data.pkl", className: qualifiedName,
+                                                       reason: "the object's state is \(object.state?.typeName ?? "missing"), not a dict of attributes\(methods)")
+            }
+            for (key, value) in state.items {
+                guard case .string(let name) = key else {
+                    throw TorchScriptError.unexpectedValue(record: "data.pkl", className: qualifiedName,
+                                                           reason: "an attribute name is a \(key.typeName), not a str")
+                }
+                if values.updateValue(value, forKey: name) == nil { pickleOrder.append(name) }
+            }
         }
         // torch.jit.load makes the slots in the order of the class's annotations and
         // fills them by name; attributes the class does not annotate keep the pickle's order.
@@ -147,6 +156,22 @@ struct TorchScriptLoader {
             }
             return found
         }
+        if let setState = definition.setState, definition.usesSetState {
+            // What __setstate__ leaves unknown must not be a parameter, buffer or submodule:
+            // the state_dict and the module tree would silently lack it.
+            func unknown(_ role: String, _ name: String) -> TorchScriptError {
+                let how = setState.otherwiseAssigned.contains(name) ? "is assigned otherwise than" : "is not assigned"
+                return .setState(className: qualifiedName, record: definition.record, line: setState.line,
+                                 reason: "\(role) '\(name)' \(how) as `self.\(name) = (state)[i]`, the one form read without running the code")
+            }
+            for name in definition.parameterNames where values[name] == nil { throw unknown("parameter", name) }
+            for name in definition.bufferNames where values[name] == nil { throw unknown("buffer", name) }
+            for (name, type) in definition.attributes where values[name] == nil && type.hasPrefix("__torch__.") {
+                guard let typeDefinition = try classDefinition(of: type),
+                      typeDefinition.isModule || typeDefinition.bases.contains("ModuleInterface") else { continue }
+                throw unknown("submodule", name)
+            }
+        }
         let parameters = try tensors(definition.parameterNames, .parameter)
         let buffers = try tensors(definition.bufferNames, .buffer)
 
@@ -158,6 +183,45 @@ struct TorchScriptLoader {
         }
         return Pending(object: object, qualifiedName: qualifiedName, definition: definition, attributes: attributes,
                        parameters: parameters, buffers: buffers, children: children)
+    }
+
+    /// The slots `__setstate__` fills straight from the pickled state, by
+    /// name, in the order it assigns them (see ``TorchScriptClass``): what
+    /// `torch.jit.load` gets by running the method, as far as it can be told
+    /// without running it. Slots it fills otherwise are left out.
+    private func restoredSlots(_ object: PyObject, _ definition: TorchScriptClass) throws -> [(String, Value)] {
+        guard let setState = definition.setState, let pickled = object.state else {
+            throw TorchScriptError.unexpectedValue(record: "data.pkl", className: definition.qualifiedName,
+                                                   reason: "the object has no state for __setstate__")
+        }
+        // A list or dict state may come wrapped in restore_type_tag(container, type).
+        var state = pickled
+        if case .object(let o) = pickled, o.module == "torch.jit._pickle", o.name == "restore_type_tag", let container = o.arguments.first {
+            state = container
+        }
+        var slots: [(String, Value)] = []
+        for (attribute, key, line) in setState.assignments {
+            func mismatch(_ what: String) -> TorchScriptError {
+                .setState(className: definition.qualifiedName, record: definition.record, line: line,
+                          reason: "self.\(attribute) = \(key), but the pickled state \(what)")
+            }
+            switch (key, state) {
+            case (.whole, _):
+                slots.append((attribute, pickled))
+            case (.index(let i), .tuple(let t)):
+                guard i < t.items.count else { throw mismatch("is a tuple of \(t.items.count)") }
+                slots.append((attribute, t.items[i]))
+            case (.index(let i), .list(let l)):
+                guard i < l.items.count else { throw mismatch("is a list of \(l.items.count)") }
+                slots.append((attribute, l.items[i]))
+            case (.key(let k), .dict(let d)):
+                guard let value = d[k] else { throw mismatch("has no key '\(k)'") }
+                slots.append((attribute, value))
+            default:
+                throw mismatch("is a \(state.typeName)")
+            }
+        }
+        return slots
     }
 
     /// `__torch__.…` for an object TorchScript's pickler wrote (`GLOBAL`, `EMPTY_TUPLE`, `NEWOBJ`, `BUILD`).

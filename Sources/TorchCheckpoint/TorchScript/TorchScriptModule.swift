@@ -19,7 +19,10 @@ public final class TorchScriptModule: Sendable {
     /// The pickled object.
     public let object: PyObject
     /// Every attribute (the object's slots) in the class's order: parameters,
-    /// buffers, submodules and plain values such as `training`.
+    /// buffers, submodules and plain values such as `training`. For an object
+    /// its class restores with `__setstate__`, the slots that method fills
+    /// straight from the pickled state (see ``TorchScriptClass``); the state
+    /// itself is ``object``'s.
     public let attributes: [(name: String, value: Value)]
     /// The parameters that are set (`named_parameters(recurse=False)`), in slot order; None parameters are left out.
     public let parameters: [(name: String, tensor: Tensor)]

@@ -16,8 +16,12 @@
 /// value had more than one reference at the time (`use_count() > 1`), which
 /// depends on what held the module in memory. A value reached twice here is
 /// always memoized; for the others a ``Guide`` says, taken from the pickle
-/// being written back (see ``decisions(in:)``). Without one, tensors and
+/// being written back (see ``decisions(in:decodedValue:)``). Without one, tensors and
 /// objects are memoized, as `torch.jit.save` from Python does.
+///
+/// Early torch 1.x wrote a storage's persistent id with a sixth item, an
+/// always-None view slot: `('storage', class, key, location, numel, None)`.
+/// Which form a pickle uses is read from it as well, and kept.
 struct TorchScriptPickler {
     /// A point where the C++ pickler chose whether to memoize: what kind of value, and what it chose.
     struct Decision: Equatable {
@@ -35,9 +39,17 @@ struct TorchScriptPickler {
         /// The choices made for the original value, in order: followed while
         /// each decision point is of the same kind (a value edited in place,
         /// a tensor replaced, keep their places), given up at the first that is not.
-        case decisions([Decision])
+        case decisions(Recorded)
         /// No original: the defaults.
         case none
+    }
+
+    /// What encoding a pickle against itself tells of the pickler that wrote it.
+    struct Recorded {
+        /// Where it memoized, in order.
+        let decisions: [Decision]
+        /// Whether its persistent ids end with None (early torch 1.x).
+        let storageIDsEndWithNone: Bool
     }
 
     struct Unsupported: Error {
@@ -54,6 +66,8 @@ struct TorchScriptPickler {
     /// The choices made, in order.
     private(set) var decisions: [Decision] = []
     private let shared: Set<ObjectIdentifier>
+    /// Whether persistent ids end with None; nil until the original shows it (guide `.original`).
+    private var storageIDsEndWithNone: Bool?
 
     private var memoCount = 0
     private var strings: [[UInt8]: Int] = [:]
@@ -70,11 +84,12 @@ struct TorchScriptPickler {
         return (pickler.output, pickler.storages)
     }
 
-    /// The memoization choices of a pickle, read by encoding the value decoded
-    /// from it against it; nil when the encoding does not reproduce it exactly.
-    static func decisions(in original: [UInt8], decodedValue: Value) -> [Decision]? {
+    /// The memoization choices of a pickle and the form of its persistent ids,
+    /// read by encoding the value decoded from it against it; nil when the
+    /// encoding does not reproduce it exactly.
+    static func decisions(in original: [UInt8], decodedValue: Value) -> Recorded? {
         guard let pickler = try? run(decodedValue, guide: .original(original)), pickler.output == original else { return nil }
-        return pickler.decisions
+        return Recorded(decisions: pickler.decisions, storageIDsEndWithNone: pickler.storageIDsEndWithNone ?? false)
     }
 
     private static func run(_ value: Value, guide: Guide) throws(Unsupported) -> TorchScriptPickler {
@@ -88,7 +103,11 @@ struct TorchScriptPickler {
     private init(guide: Guide, shared: Set<ObjectIdentifier>) {
         self.guide = guide
         self.shared = shared
-        if case .original(let bytes) = guide { output.reserveCapacity(bytes.count) }
+        switch guide {
+        case .original(let bytes): output.reserveCapacity(bytes.count)
+        case .decisions(let recorded): storageIDsEndWithNone = recorded.storageIDsEndWithNone
+        case .none: storageIDsEndWithNone = false
+        }
     }
 
     // MARK: Memo
@@ -118,7 +137,8 @@ struct TorchScriptPickler {
         switch guide {
         case .none:
             return nil
-        case .decisions(let list):
+        case .decisions(let recorded):
+            let list = recorded.decisions
             guard decisions.count < list.count, list[decisions.count].kind == kind else {
                 followsGuide = false
                 return nil
@@ -437,6 +457,16 @@ struct TorchScriptPickler {
         pushString(storage.key)
         pushString(storage.location)
         pushInt(storage.elementCount)
+        if storageIDsEndWithNone == nil, case .original(let original) = guide {
+            // Told by the first storage of the original: NONE where the 5-item form has TUPLE.
+            let end = output.count
+            if end < original.count, output[verified..<end].elementsEqual(original[verified..<end]) {
+                storageIDsEndWithNone = original[end] == Opcode.none.rawValue
+            } else {
+                storageIDsEndWithNone = false
+            }
+        }
+        if storageIDsEndWithNone == true { output.append(Opcode.none.rawValue) }
         output += [Opcode.tuple.rawValue, Opcode.binPersID.rawValue]
         storageMemo[id] = memoCount
         keepAlive.append(storage)

@@ -26,8 +26,7 @@ enum TorchScriptSource {
             }
             let header = try classHeader(line, record: record, module: module, line: i + 1)
             let qualified = module + "." + header.name
-            var body: [(text: ArraySlice<UInt8>, line: Int)] = []
-            var bodyIndent: Int?
+            var body: [BodyLine] = []
             var j = i + 1
             while j < lines.count {
                 let l = lines[j]
@@ -37,8 +36,7 @@ enum TorchScriptSource {
                     continue
                 }
                 if indent == 0 { break }
-                if bodyIndent == nil { bodyIndent = indent }
-                if indent == bodyIndent { body.append((l[indent...], j + 1)) }
+                body.append(BodyLine(text: l[indent...], indent: indent, line: j + 1))
                 j += 1
             }
             guard classes[header.name] == nil else {
@@ -52,6 +50,13 @@ enum TorchScriptSource {
     }
 
     // MARK: Lines
+
+    /// A line of a class body that is not blank or a comment: its text after the indentation.
+    struct BodyLine {
+        let text: ArraySlice<UInt8>
+        let indent: Int
+        let line: Int
+    }
 
     /// The lines, each its own array (indices from 0), without `\n` or a trailing `\r`.
     static func splitLines(_ source: [UInt8]) -> [[UInt8]] {
@@ -88,13 +93,18 @@ enum TorchScriptSource {
 
     // MARK: The body
 
-    static func classBody(_ body: [(text: ArraySlice<UInt8>, line: Int)], qualifiedName: String, bases: [String],
+    /// The class-level statements (at the body's indentation; deeper lines belong to methods).
+    static func classBody(_ body: [BodyLine], qualifiedName: String, bases: [String],
                           record: String, line: Int) throws(TorchScriptError) -> TorchScriptClass {
         var parameters: [String]?
         var buffers: [String]?
         var attributes: [(name: String, type: String)] = []
         var constants: [(name: String, type: String, value: String)] = []
-        for (text, number) in body {
+        var methods: [String] = []
+        var setState: TorchScriptClass.SetState?
+        let bodyIndent = body.first?.indent
+        for (k, statement) in body.enumerated() where statement.indent == bodyIndent {
+            let (text, number) = (statement.text, statement.line)
             var s = Scanner(text, record: record, className: qualifiedName, line: number)
             guard let word = s.optionalIdentifier() else { continue }   // some other statement
             s.skipSpaces()
@@ -111,7 +121,10 @@ enum TorchScriptSource {
                 }
             case "__annotations__":
                 // __annotations__["0"] = __torch__.torch.nn.modules.linear.Linear
-                guard s.consume(UInt8(ascii: "[")) else { throw s.error("expected '[' after __annotations__") }
+                // torch 1.x put `__annotations__ = []` before these; PyTorch's importer ignores any
+                // assignment to the name itself (import_source.cpp), and so does this reader.
+                if s.consume(UInt8(ascii: "=")) { continue }
+                guard s.consume(UInt8(ascii: "[")) else { throw s.error("expected '[' or '=' after __annotations__") }
                 s.skipSpaces()
                 let name = try s.stringLiteral()
                 s.skipSpaces()
@@ -122,7 +135,16 @@ enum TorchScriptSource {
                 guard !type.isEmpty else { throw s.error("the annotation of '\(name)' has no type") }
                 attributes.append((name, type))
             case "def":
-                continue
+                s.skipSpaces()
+                guard let name = s.optionalIdentifier() else { throw s.error("expected a method name after def") }
+                methods.append(name)
+                if name == "__setstate__" {
+                    // The header and body: the deeper lines up to the next class-level statement.
+                    let rest = body[(k + 1)...]
+                    let end = rest.firstIndex { $0.indent <= statement.indent } ?? body.endIndex
+                    setState = try Self.setState(header: s, lines: body[(k + 1)..<end], record: record,
+                                                 className: qualifiedName, line: number)
+                }
             default:
                 // name : Type    or    name : Final[T] = value
                 guard s.consume(UInt8(ascii: ":")) else { continue }   // some other statement
@@ -142,7 +164,100 @@ enum TorchScriptSource {
         }
         return TorchScriptClass(qualifiedName: qualifiedName, record: record, line: line, bases: bases,
                                 parameterNames: parameters ?? [], bufferNames: buffers ?? [],
-                                attributes: attributes, constants: constants)
+                                attributes: attributes, constants: constants, methodNames: methods, setState: setState)
+    }
+
+    // MARK: __setstate__
+
+    /// `def __setstate__(self: T, state: S) -> None:` and its body, read for
+    /// the slots it fills straight from `state`: statements at the top of the
+    /// body of the form `self.name = (state)[i]`, `(state)["key"]` or `state`.
+    /// Any other assignment to `self.name` in the body makes that slot's value
+    /// unknown; calls (`self.set_weight_bias((state)[10], …)`) are not followed.
+    ///
+    /// - Parameters:
+    ///   - header: the scanner after `def __setstate__` on its line.
+    ///   - lines: the deeper lines that follow: the rest of the header, then the body.
+    static func setState(header: Scanner, lines: ArraySlice<BodyLine>, record: String, className: String,
+                         line: Int) throws(TorchScriptError) -> TorchScriptClass.SetState {
+        // The parameter list may continue over several lines: up to its closing parenthesis.
+        var s = header
+        s.skipSpaces()
+        guard s.consume(UInt8(ascii: "(")) else { throw s.error("expected '(' after def __setstate__") }
+        var parameterText: [UInt8] = []
+        var depth = 0
+        var bodyStart = lines.startIndex
+        var closed = false
+        var current = s.rest
+        while true {
+            var k = current.startIndex
+            while k < current.endIndex {
+                let b = current[k]
+                if b == UInt8(ascii: "(") || b == UInt8(ascii: "[") { depth += 1 }
+                if b == UInt8(ascii: ")") || b == UInt8(ascii: "]") {
+                    if depth == 0 && b == UInt8(ascii: ")") { closed = true; break }
+                    depth -= 1
+                }
+                parameterText.append(b)
+                k += 1
+            }
+            if closed { break }
+            guard bodyStart < lines.endIndex else { throw s.error("the parameters of __setstate__ are not closed") }
+            parameterText.append(UInt8(ascii: " "))
+            current = lines[bodyStart].text
+            bodyStart += 1
+        }
+        // self, then the state: `name : Type`, split at the commas outside brackets.
+        var pieces: [ArraySlice<UInt8>] = []
+        depth = 0
+        var start = parameterText.startIndex
+        for (k, b) in parameterText.enumerated() {
+            if b == UInt8(ascii: "[") || b == UInt8(ascii: "(") { depth += 1 }
+            if b == UInt8(ascii: "]") || b == UInt8(ascii: ")") { depth -= 1 }
+            if b == UInt8(ascii: ","), depth == 0 {
+                pieces.append(parameterText[start..<k])
+                start = k + 1
+            }
+        }
+        pieces.append(parameterText[start...])
+        let names = pieces.compactMap { piece -> String? in
+            var p = Scanner(piece, record: record, className: className, line: line)
+            p.skipSpaces()
+            return p.optionalIdentifier()
+        }
+        guard names.count == 2 else {
+            throw s.error("__setstate__ takes \(names.count) parameter\(names.count == 1 ? "" : "s"), not self and the state")
+        }
+        let state = names[1]
+
+        let body = lines[bodyStart...]
+        let top = body.first?.indent
+        var assignments: [(attribute: String, key: TorchScriptClass.SetState.Key, line: Int)] = []
+        var otherwise = Set<String>()
+        for statement in body {
+            var t = Scanner(statement.text, record: record, className: className, line: statement.line)
+            guard t.consume("self."), let attribute = t.optionalIdentifier() else { continue }
+            t.skipSpaces()
+            guard t.consume(UInt8(ascii: "=")), t.rest.first != UInt8(ascii: "=") else {
+                // `self.name += …` and the like change the slot too.
+                let operators = t.rest.prefix { "+-*/%&|^@<>".utf8.contains($0) }
+                if !operators.isEmpty, t.rest.dropFirst(operators.count).first == UInt8(ascii: "=") {
+                    assignments.removeAll { $0.attribute == attribute }
+                    otherwise.insert(attribute)
+                }
+                continue
+            }
+            t.skipSpaces()
+            if statement.indent == top, let key = t.stateKey(state), t.rest.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                assignments.removeAll { $0.attribute == attribute }
+                otherwise.remove(attribute)
+                assignments.append((attribute, key, statement.line))
+            } else {
+                assignments.removeAll { $0.attribute == attribute }
+                otherwise.insert(attribute)
+            }
+        }
+        return TorchScriptClass.SetState(line: line, assignments: assignments, otherwiseAssigned: otherwise)
     }
 
     // MARK: Scanning one line
@@ -234,6 +349,35 @@ enum TorchScriptSource {
             }
             guard depth == 0, quote == nil else { throw error("unbalanced brackets or quotes in an annotation") }
             return (remainder(), nil)
+        }
+
+        /// `(state)[3]`, `state[3]`, `(state)["key"]` or `state`, where `state` is the given name; nil for anything else.
+        mutating func stateKey(_ state: String) -> TorchScriptClass.SetState.Key? {
+            let saved = rest
+            let parenthesized = consume(UInt8(ascii: "("))
+            guard optionalIdentifier() == state, !parenthesized || consume(UInt8(ascii: ")")) else {
+                rest = saved
+                return nil
+            }
+            skipSpaces()
+            guard consume(UInt8(ascii: "[")) else { return .whole }
+            skipSpaces()
+            let key: TorchScriptClass.SetState.Key
+            if rest.first == 0x22 || rest.first == 0x27 {
+                guard let name = try? stringLiteral() else { rest = saved; return nil }
+                key = .key(name)
+            } else {
+                let digits = rest.prefix { $0 >= 0x30 && $0 <= 0x39 }
+                guard !digits.isEmpty, digits.count <= 9, let index = Int(String(decoding: digits, as: UTF8.self)) else {
+                    rest = saved
+                    return nil
+                }
+                rest = rest.dropFirst(digits.count)
+                key = .index(index)
+            }
+            skipSpaces()
+            guard consume(UInt8(ascii: "]")) else { rest = saved; return nil }
+            return key
         }
 
         /// `["a", "b", ]`: a list of string literals, optionally with a trailing comma; nothing may follow.

@@ -54,7 +54,7 @@ struct CentralDirectoryParser {
         try reader.skip(4, "central directory entry versions")
         let flags = try reader.readUInt16("central directory entry flags")
         let method = try reader.readUInt16("central directory entry compression method")
-        try reader.skip(4, "central directory entry time and date")
+        let timestamp = try reader.readUInt32("central directory entry time and date")
         let crc = try reader.readUInt32("central directory entry CRC-32")
         let compressed32 = try reader.readUInt32("central directory entry compressed size")
         let uncompressed32 = try reader.readUInt32("central directory entry uncompressed size")
@@ -99,7 +99,7 @@ struct CentralDirectoryParser {
         let dataOffset = try locateData(of: name, localHeaderOffset: localHeaderOffset, compressedSize: compressedSize)
         return ZipEntry(
             index: index, name: name, hasValidUTF8Name: validName != nil,
-            compressionMethod: method, flags: flags, crc32: crc,
+            compressionMethod: method, flags: flags, dosTimestamp: timestamp, crc32: crc,
             compressedSize: compressedSize, uncompressedSize: uncompressedSize,
             localHeaderOffset: localHeaderOffset, dataOffset: dataOffset)
     }

@@ -10,7 +10,8 @@ import TorchCheckpoint
 struct TorchScriptReadingTests {
     @Test("the fixtures are there", .enabled(if: FileManager.default.fileExists(atPath: Fixtures.path("torchscript"))))
     func fixtures() {
-        #expect(Fixtures.torchScript == ["torchscript/attributes.pt", "torchscript/scripted.pt", "torchscript/tied.pt", "torchscript/traced.pt"])
+        #expect(Fixtures.torchScript == ["torchscript/attributes.pt", "torchscript/quantized.pt", "torchscript/scripted.pt",
+                                         "torchscript/tied.pt", "torchscript/traced.pt", "torchscript/unnamed.pt"])
     }
 
     @Test("every module, in named_modules order, has PyTorch's type, training flag, parameters, buffers and children",
