@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes one target of pth-fuzz with libFuzzer and AddressSanitizer.
 #
-#   tools/fuzz.sh zip|pickle|checkpoint [SECONDS] [-- libFuzzer flags...]
+#   tools/fuzz.sh zip|pickle|checkpoint|verify [SECONDS] [-- libFuzzer flags...]
 #
 # Builds pth-fuzz in .build-fuzz (release, libFuzzer and AddressSanitizer,
 # -DFUZZING), seeds a working corpus in .build-fuzz/corpus/TARGET from the
@@ -11,7 +11,7 @@
 # once fixed, copy each into fixtures/fuzz/TARGET/, where the test suite replays it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?usage: tools/fuzz.sh zip|pickle|checkpoint [SECONDS] [-- libFuzzer flags...]}
+target=${1:?usage: tools/fuzz.sh zip|pickle|checkpoint|verify [SECONDS] [-- libFuzzer flags...]}
 seconds=${2:-60}
 shift $(( $# < 2 ? $# : 2 ))
 [ "${1:-}" = "--" ] && shift

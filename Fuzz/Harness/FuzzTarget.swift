@@ -18,6 +18,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// checked; then written back as `pth rewrite` does, and read again to
     /// the same listing; and the safetensors reader.
     case checkpoint
+    /// `pth verify` on a whole file: the decode, every CRC, libzip's opinion,
+    /// and the scan for every pickle anywhere in it (lenient zip records,
+    /// tar members, pickles back to back, .npy object arrays); then the report.
+    case verify
 
     /// How the input ended.
     public enum Outcome: Sendable {
@@ -44,6 +48,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .zip: try Self.zip(input)
             case .pickle: try Self.pickle(input)
             case .checkpoint: try Self.checkpoint(input)
+            case .verify:
+                let report = Verification.verify(file: try MappedFile(copying: input, path: "fuzz.pth"))
+                _ = report.text(for: "fuzz.pth") + report.json
             }
             return .read
         } catch let e as ZipError {

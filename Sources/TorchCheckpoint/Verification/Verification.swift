@@ -37,14 +37,22 @@ public enum Verification {
     /// `progress` is told, record by record, how many bytes of the zip
     /// records have had their CRC-32 checked, of all of them.
     public static func verify(path: String, progress: ProgressHandler? = nil) -> VerificationReport {
-        var report = VerificationReport()
         let file: MappedFile
         do {
             file = try MappedFile(path: path)
         } catch {
+            var report = VerificationReport()
             report.problems.append("cannot open: \(error.message)")
             return report
         }
+        defer { file.closeDescriptor() }
+        return verify(file: file, progress: progress)
+    }
+
+    /// Verifies a mapped file, or bytes in memory that a `MappedFile` copied:
+    /// integrity and safety, as ``verify(path:progress:)``.
+    public static func verify(file: MappedFile, progress: ProgressHandler? = nil) -> VerificationReport {
+        var report = VerificationReport()
 
         // Integrity: the whole decode (records, sizes, views), then every CRC and libzip's opinion.
         var checkpoint: Checkpoint?
@@ -53,7 +61,7 @@ public enum Verification {
             // CRCs are checked one by one below; decode regardless, to find what else is wrong.
             var options = LoadOptions()
             options.verifyPickleCRC = false
-            checkpoint = try Checkpoint(path: path, options: options)
+            checkpoint = try Checkpoint(file: file, options: options)
         } catch CheckpointError.pickle(_, _, let error) where error.code == .referenceCycle {
             // Whole, and torch.load takes it; this library only refuses it by default.
             report.warnings.append("\(error)")
