@@ -427,12 +427,24 @@ def main():
         return 0
 
     def listed(folder):
-        index = os.path.join(corpus, folder, "INDEX")
-        if not os.path.exists(index):
-            return []
-        with open(index) as f:
-            names = [os.path.join(corpus, folder, line.strip()) for line in f if line.strip()]
-        return [n for n in names if not args.filters or any(x in n for x in args.filters)]
+        """The files of external/ or malicious/: as INDEX lists them, or, for a folder kept aside
+        without one, every file (external: every file with a FILE.torch.json beside it)."""
+        root = os.path.join(corpus, folder)
+        index = os.path.join(root, "INDEX")
+        if os.path.exists(index):
+            with open(index) as f:
+                names = [os.path.join(root, line.strip()) for line in f if line.strip()]
+        else:
+            names = []
+            for parent, _, files in os.walk(root):
+                for name in sorted(files):
+                    path = os.path.join(parent, name)
+                    if name in ("INDEX", "SOURCES.tsv") or name.endswith((".manifest.json", ".torch.json")):
+                        continue
+                    if folder == "external" and not os.path.exists(path + ".torch.json"):
+                        continue
+                    names.append(path)
+        return [n for n in sorted(names) if not args.filters or any(x in n for x in args.filters)]
 
     failed = 0
     counts = {}
