@@ -107,9 +107,15 @@ def pickles_of(path):
     found = [] if data.startswith(b"PK\x03\x04") else [data]
     try:
         with zipfile.ZipFile(path) as z:
+            seen = set()
             for info in z.infolist():
+                if info.header_offset in seen:
+                    continue
+                seen.add(info.header_offset)
                 try:
-                    found.append(z.read(info))
+                    with z.open(info) as record:
+                        # A pickle record whole; of any other, enough to find a pickle that starts it.
+                        found.append(record.read() if info.filename.endswith((".pkl", ".npy")) else record.read(1 << 20))
                 except Exception:  # noqa: BLE001
                     # A record zipfile will not read (a claimed encryption): its stored bytes.
                     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
@@ -119,13 +125,11 @@ def pickles_of(path):
     if tarfile.is_tarfile(path):
         with tarfile.open(path) as t:
             found += [t.extractfile(m).read() for m in t.getmembers() if m.isfile()]
-    if data.startswith(b"\x93NUMPY"):
-        length = struct.unpack("<H", data[8:10])[0]
-        found.append(data[10 + length:])
-    return found
+    # A .npy (alone, or a record of a .npz) of objects: its pickle follows the header.
+    return [p[10 + struct.unpack("<H", p[8:10])[0]:] if p.startswith(b"\x93NUMPY") else p for p in found]
 
 
-def write(name, data, description, calls=None, frame_damage=None):
+def write(name, data, description, calls=None, frame_damage=None, unsafe=None):
     path = os.path.join(OUT, name)
     with open(path, "wb") as f:
         f.write(data)
@@ -134,7 +138,8 @@ def write(name, data, description, calls=None, frame_damage=None):
         verdict = "accepts"
     except Exception as e:  # noqa: BLE001
         verdict = "refuses: " + type(e).__name__ + ": " + str(e).strip().splitlines()[0][:160]
-    unsafe = sorted({g for p in pickles_of(path) for g in globals_of(p) if g not in ALLOWED})
+    if unsafe is None:
+        unsafe = sorted({g for p in pickles_of(path) for g in globals_of(p) if g not in ALLOWED})
     entry = {"description": description, "weights_only": verdict, "unsafe_globals": unsafe}
     if calls is not None:
         entry["calls"] = calls
@@ -214,6 +219,46 @@ header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
 header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
 write("object_array.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + PROTO2 + SYSTEM + STOP,
       "a numpy .npy of dtype object: its data is a pickle, which calls os.system")
+
+# miniz finds names with ASCII case ignored: torch.load reads archive/DATA.PKL as data.pkl.
+upper = io.BytesIO()
+with zipfile.ZipFile(io.BytesIO(torch_zip(PROTO2 + SYSTEM + b"0" + EMPTY_DICT + STOP))) as z, zipfile.ZipFile(upper, "w") as out:
+    for info in z.infolist():
+        name = info.filename.replace("data.pkl", "DATA.PKL")
+        out.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), z.read(info))
+write("case_variant_name.pth", upper.getvalue(),
+      "data.pkl stored as 'archive/DATA.PKL' (it calls os.system): PyTorch's reader finds names with case ignored",
+      calls=["os.system"])
+write("benign_pickle_before_unsafe_zip.pth", PROTO2 + EMPTY_DICT + STOP + torch_zip(PROTO2 + SYSTEM + b"0" + EMPTY_DICT + STOP),
+      "a harmless pickle in front of a zip whose data.pkl calls os.system (the zip's offsets count from its own start)")
+write("lone_surrogate.pth", torch_zip(b"\x80\x02}X\x03\x00\x00\x00\xed\xa0\x80K\x01s."),
+      "{'\\ud800': 1}: a str with a lone surrogate, which Python reads (surrogatepass) and a Swift String cannot hold")
+write("int_base_zero.pkl", b"I0x41\n0cos\nsystem\n(S'echo pwned'\ntR.",
+      "INT 0x41 (Python reads INT as int(text, 0)), popped, then os.system called: a scanner that stops at the INT "
+      "misses the call", unsafe=["os.system"])
+straddled = b"\x80\x04\x95" + struct.pack("<Q", 3) + short("hello") + b"0" + EMPTY_DICT + STOP
+write("straddle_then_second_pickle.pkl", straddled + PROTO2 + SYSTEM + STOP,
+      "a first pickle that straddles its FRAME (CPython's C unpickler reads on), then a second pickle calling os.system")
+npz = io.BytesIO()
+with zipfile.ZipFile(npz, "w") as z:
+    header = b"{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    z.writestr(zipfile.ZipInfo("arr_0.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+               b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + PROTO2 + SYSTEM + STOP)
+write("object_array.npz", npz.getvalue(), "a numpy .npz whose arr_0.npy holds objects: its pickle calls os.system")
+# 2,000 central directory entries for one deflated record of 64 MiB of zeros: scanned once, not 2,000 times.
+bomb = io.BytesIO()
+with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+    z.writestr(zipfile.ZipInfo("archive/data/0", date_time=(1980, 1, 1, 0, 0, 0)), bytes(64 << 20),
+               compress_type=zipfile.ZIP_DEFLATED)
+raw = bomb.getvalue()
+directory = raw.index(b"PK\x01\x02")
+end = raw.index(b"PK\x05\x06")
+entry = raw[directory:end]
+entries = entry * 2000
+end_record = raw[end:end + 8] + struct.pack("<HHII", 2000, 2000, len(entries), directory) + raw[end + 20:]
+write("one_record_many_entries.zip", raw[:directory] + entries + end_record,
+      "2,000 central directory entries that all point at one deflated record of 64 MiB of zeros")
 
 with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1, sort_keys=True)

@@ -79,10 +79,17 @@ public enum LooseZip {
     // MARK: Central directory
 
     static func centralDirectoryRecords(in bytes: UnsafeRawBufferPointer, maxRecords: Int) -> [Record]? {
-        guard let end = try? EndOfCentralDirectory.locate(in: bytes, maxEntryCount: maxRecords),
-              end.directoryOffset < UInt64(bytes.count) else { return nil }
+        guard let end = try? EndOfCentralDirectory.locate(in: bytes, maxEntryCount: maxRecords) else { return nil }
+        // A zip appended to other bytes (a pickle in front, a self-extractor) keeps offsets
+        // relative to its own start: shift them by what precedes it, as Python's zipfile does.
+        var shift: UInt64 = 0
+        let expected = end.directoryLimit >= end.directorySize ? end.directoryLimit - end.directorySize : 0
+        if expected > end.directoryOffset, !isCentralHeader(bytes, at: end.directoryOffset), isCentralHeader(bytes, at: expected) {
+            shift = expected - end.directoryOffset
+        }
+        guard end.directoryOffset + shift < UInt64(bytes.count) else { return nil }
         var records: [Record] = []
-        var position = Int(end.directoryOffset)
+        var position = Int(end.directoryOffset + shift)
         while records.count < maxRecords, position >= 0, bytes.count - position >= ZipSignature.centralHeaderSize,
               bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == ZipSignature.centralHeader.littleEndian {
             func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: position + at, as: UInt16.self)) }
@@ -115,12 +122,19 @@ public enum LooseZip {
                 extra += 4 + size
             }
             position += variable + nameLength + extraLength + commentLength
-            if let record = local(at: localOffset, in: bytes, name: name, flags: flags, method: method,
+            let (shifted, overflow) = localOffset.addingReportingOverflow(shift)
+            if !overflow, let record = local(at: shifted, in: bytes, name: name, flags: flags, method: method,
                                   compressed: compressed, uncompressed: uncompressed) {
                 records.append(record)
             }
         }
         return records
+    }
+
+    /// Whether a central directory header begins at `offset`.
+    static func isCentralHeader(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) -> Bool {
+        offset <= UInt64(bytes.count) && bytes.count - Int(offset) >= 4
+            && bytes.loadUnaligned(fromByteOffset: Int(offset), as: UInt32.self) == ZipSignature.centralHeader.littleEndian
     }
 
     /// The record whose local header is at `offset`, sized by the central directory.
@@ -149,17 +163,24 @@ public enum LooseZip {
             func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: position + at, as: UInt16.self)) }
             func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position + at, as: UInt32.self)) }
             let flags = u16(6), method = u16(8)
-            let compressed = UInt64(u32(18)), uncompressed = UInt64(u32(22))
-            let nameLength = Int(u16(26))
+            var compressed = UInt64(u32(18))
+            let uncompressed = UInt64(u32(22))
+            let nameLength = Int(u16(26)), extraLength = Int(u16(28))
             let name = bytes.count - position - ZipSignature.localHeaderSize >= nameLength
                 ? text(bytes, position + ZipSignature.localHeaderSize, nameLength) : ""
+            let deferred = flags & 8 != 0 && compressed == 0
+            if deferred {
+                // Sizes deferred to a data descriptor (flag bit 3): the data runs to the next header
+                // (its descriptor included, which a scan of its start does not mind).
+                let dataStart = position + ZipSignature.localHeaderSize + nameLength + extraLength
+                guard dataStart <= bytes.count else { break }
+                compressed = UInt64(nextHeader(in: bytes, from: dataStart) - dataStart)
+            }
             guard let record = local(at: UInt64(position), in: bytes, name: name, flags: flags, method: method,
                                      compressed: compressed, uncompressed: uncompressed) else { break }
             records.append(record)
-            // Sizes deferred to a data descriptor (flag bit 3) leave nothing to step over.
-            guard compressed > 0 || flags & 8 == 0 else { break }
             position = record.dataOffset + record.compressedSize
-            if flags & 8 != 0 {
+            if flags & 8 != 0, !deferred {
                 // The data descriptor: an optional signature, CRC-32 and the two sizes.
                 if bytes.count - position >= 4,
                    bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == UInt32(0x0807_4B50).littleEndian {
@@ -169,6 +190,18 @@ public enum LooseZip {
             }
         }
         return records
+    }
+
+    /// Where the next local or central header after `start` begins (the end of the file if none does).
+    static func nextHeader(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var i = start
+        while i + 4 <= bytes.count {
+            if bytes[i] == 0x50, bytes[i + 1] == 0x4B, (bytes[i + 2] == 3 && bytes[i + 3] == 4) || (bytes[i + 2] == 1 && bytes[i + 3] == 2) {
+                return i
+            }
+            i += 1
+        }
+        return bytes.count
     }
 
     /// A name's bytes as UTF-8 (invalid sequences replaced).

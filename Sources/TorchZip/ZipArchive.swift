@@ -19,10 +19,11 @@
 ///
 /// The archive is immutable once opened and safe to read from many threads.
 ///
-/// Names are compared as Swift strings (Unicode canonical equivalence). When
-/// several entries share a name (or names differ only in ASCII case), they
-/// are all in ``entries``, and ``entry(named:)`` returns the one PyTorch's
-/// reader (miniz) finds, which is neither always the first nor the last.
+/// Names are looked up as PyTorch's reader (miniz) looks them up: as bytes,
+/// ASCII case ignored (`record("data.pkl")` finds `archive/DATA.PKL`). When
+/// several entries share a name, they are all in ``entries``, and
+/// ``entry(named:)`` returns the one miniz finds, which is neither always the
+/// first nor the last.
 public final class ZipArchive: Sendable {
     /// The mapped file the archive is read from.
     public let file: MappedFile
@@ -41,11 +42,11 @@ public final class ZipArchive: Sendable {
     /// Names relative to the prefix, in central directory order.
     private let relativeNames: [String]
 
-    /// The index of the first entry with each name.
-    private let indexByName: [String: Int]
+    /// Which entry PyTorch finds for a name.
+    private let miniz: MinizLookup
 
-    /// Which entry PyTorch finds, when names collide (nil when none do).
-    private let miniz: MinizLookup?
+    /// Whether two entries' names are equal, ASCII case ignored.
+    private let namesCollide: Bool
 
     /// Inflated compressed records.
     private let inflation = InflationCache()
@@ -85,17 +86,22 @@ public final class ZipArchive: Sendable {
         guard let slash = first.name.utf8.firstIndex(of: UInt8(ascii: "/")) else {
             throw ZipError(.noPrefix, "the first entry's name has no '/', so there is no prefix folder", record: first.name, offset: first.localHeaderOffset)
         }
+        // Each record's header and data lie before the next record's header, as every zip writer lays them out;
+        // records that share or overlap their data are a zip bomb's construction (one small file, inflated
+        // once per entry), refused before anything is inflated.
+        let ordered = entries.sorted { $0.localHeaderOffset < $1.localHeaderOffset }
+        for (a, b) in zip(ordered, ordered.dropFirst()) where a.dataOffset + a.compressedSize > b.localHeaderOffset {
+            throw ZipError(.overlappingRecords,
+                           "its data (bytes \(a.dataOffset) to \(a.dataOffset + a.compressedSize)) overlaps record '\(b.name)', "
+                           + "whose local header is at byte \(b.localHeaderOffset): records that share their data are how a zip bomb is built",
+                           record: a.name, offset: a.localHeaderOffset)
+        }
         let prefix = String(decoding: first.name.utf8[..<slash], as: UTF8.self)
         let folder = Array((prefix + "/").utf8)
 
-        var indexByName: [String: Int] = [:]
-        indexByName.reserveCapacity(entries.count)
         var relativeNames: [String] = []
         relativeNames.reserveCapacity(entries.count)
         for entry in entries {
-            if indexByName[entry.name] == nil {
-                indexByName[entry.name] = entry.index
-            }
             let utf8 = entry.name.utf8
             if utf8.starts(with: folder) {
                 relativeNames.append(String(decoding: utf8.dropFirst(folder.count), as: UTF8.self))
@@ -103,10 +109,10 @@ public final class ZipArchive: Sendable {
         }
         self.entries = entries
         self.prefix = prefix
-        self.indexByName = indexByName
         self.relativeNames = relativeNames
         let names = entries.map { Array($0.name.utf8) }
-        self.miniz = MinizLookup.hasCollisions(names) ? MinizLookup(names: names) : nil
+        self.miniz = MinizLookup(names: names)
+        self.namesCollide = MinizLookup.hasCollisions(names)
     }
 
     /// The entry whose full name is `fullName`, or `nil`: when several share
@@ -114,15 +120,12 @@ public final class ZipArchive: Sendable {
     ///
     /// - Parameter fullName: The name as stored, prefix included (`archive/data.pkl`).
     public func entry(named fullName: String) -> ZipEntry? {
-        if let miniz {
-            return miniz.locate(Array(fullName.utf8)).map { entries[$0] }
-        }
-        return indexByName[fullName].map { entries[$0] }
+        miniz.locate(Array(fullName.utf8)).map { entries[$0] }
     }
 
     /// Whether another entry shares `entry`'s name (ASCII case ignored, as PyTorch's reader compares).
     public func hasDuplicateName(_ entry: ZipEntry) -> Bool {
-        guard miniz != nil else { return false }
+        guard namesCollide else { return false }
         let name = Array(entry.name.utf8)
         return entries.contains { $0.index != entry.index && MinizLookup.compare(Array($0.name.utf8), name) == 0 }
     }

@@ -44,6 +44,10 @@ extension ZipError {
         case invalidArgument
         /// A record with this name was already written to the archive.
         case duplicateRecord
+        /// Two entries share their data, or their data overlap: how a zip
+        /// bomb makes a small file inflate many times over. No writer of
+        /// checkpoints lays records out so.
+        case overlappingRecords
         /// The writer accepts no more records: ``PyTorchZipWriter/finish(serializationID:)``
         /// was called, or an earlier error left the archive incomplete.
         case writerClosed

@@ -26,6 +26,21 @@ struct HostileFileTests {
         }
     }
 
+    static let crafted: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: PthCommand.fixture("hostile"))) ?? []
+        return names.filter { !$0.hasSuffix(".json") }.sorted()
+    }()
+
+    @Test("pth verify, inspect and dis answer every crafted pickle within the limits", arguments: crafted)
+    func boundedCrafted(_ name: String) throws {
+        let path = PthCommand.fixture("hostile/\(name)")
+        for arguments in [["verify", path], ["inspect", path], ["dis", path]] {
+            let result = try PthCommand.run(arguments, addressSpaceMiB: 2048, cpuSeconds: 60)
+            #expect((0...2).contains(result.status), "pth \(arguments.joined(separator: " ")): status \(result.status)\n\(result.stderr)")
+            if result.status != 0 { #expect(!result.stderr.isEmpty || !result.stdout.isEmpty) }
+        }
+    }
+
     @Test("a limit that is too low is a signal, so the test above would see one")
     func limitsBite() throws {
         // 64 MiB of address space is not enough to start a Swift program with Foundation.

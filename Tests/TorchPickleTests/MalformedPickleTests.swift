@@ -85,6 +85,29 @@ struct MalformedPickleTests {
         #expect(error(nested)?.message.contains("a FRAME begins before the end of the FRAME at byte 2") == true)
     }
 
+    @Test("INT and LONG read their text as Python's int(text, 0) does")
+    func baseZeroIntegers() throws {
+        func load(_ text: String) throws -> Int? { try Unpickler().load(Array(text.utf8)).int }
+        #expect(try load("I0x41\n.") == 65)
+        #expect(try load("I-0o17\n.") == -15)
+        #expect(try load("I0b101\n.") == 5)
+        #expect(try load("I1_000\n.") == 1000)
+        #expect(try load("L0x7fL\n.") == 127)
+        #expect(try load("I00\n.") == 0)
+        // Python: int('010', 0) and int('1__0', 0) are errors.
+        #expect(error(Array("I010\n.".utf8))?.code == .invalidArgument)
+        #expect(error(Array("I1__0\n.".utf8))?.code == .invalidArgument)
+    }
+
+    @Test("a str with a lone surrogate, which Python reads, is refused as unsupported, and disassembles")
+    func loneSurrogate() throws {
+        let bytes: [UInt8] = [0x80, 0x02, 0x58, 0x03, 0x00, 0x00, 0x00, 0xED, 0xA0, 0x80, 0x2E]
+        #expect(error(bytes)?.code == .unsupported)
+        #expect(error([0x80, 0x02, 0x58, 0x01, 0x00, 0x00, 0x00, 0xFF, 0x2E])?.code == .invalidArgument)
+        let walked = bytes.withUnsafeBytes { PickleOperations($0).collect() }
+        #expect(walked.error == nil && walked.operations.count == 3)
+    }
+
     @Test("a protocol newer than 5 is refused")
     func newerProtocol() {
         #expect(error([0x80, 0x06, 0x4E, 0x2E])?.code == .unsupportedProtocol)

@@ -89,10 +89,12 @@ extension ZipCheckpointReader {
     /// takes one of them silently), and absolute or `..`-traversing names.
     /// Nothing is ever extracted, but such names only come from a crafted file.
     static func checkRecordNames(of archive: ZipArchive) throws(CheckpointError) {
-        var seen: [String: ZipEntry] = [:]
+        // As PyTorch's reader compares names: bytes, ASCII case ignored.
+        var seen: [[UInt8]: ZipEntry] = [:]
         seen.reserveCapacity(archive.entries.count)
         for entry in archive.entries {
-            if let first = seen.updateValue(entry, forKey: entry.name) {
+            let key = entry.name.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }
+            if let first = seen.updateValue(entry, forKey: key) {
                 throw .container(path: archive.file.path, ZipError(
                     .duplicateRecord,
                     "the record appears twice (local headers at bytes \(first.localHeaderOffset) and \(entry.localHeaderOffset)): which one is the checkpoint is ambiguous",

@@ -36,9 +36,12 @@ public struct ScannedPickle: Sendable {
 enum PickleScan {
     /// How many pickles are walked back to back in one place at most.
     static let maxPicklesPerLocation = 1_000
-    /// How much of a deflated record is inflated to look for a pickle
-    /// (a `.pkl` record is inflated whole, up to 1 GiB).
-    static let scanPrefix = 16 << 20
+    /// How much of a deflated record is inflated first to look for a pickle;
+    /// while a pickle runs on past what was inflated, 16 times more, up to 1 GiB.
+    static let firstInflation = 64 << 10
+    static let maxInflation = 1 << 30
+    /// How many bytes all the records of one file may inflate to, together.
+    static let inflationBudget: Int = 4 << 30
 
     static func pickles(in bytes: UnsafeRawBufferPointer, torchReadsRecordAt: Int?) -> [ScannedPickle] {
         var found: [ScannedPickle] = []
@@ -50,21 +53,52 @@ enum PickleScan {
             found += walk(bytes, location: "the file", from: 0, backToBack: true, readByTorch: isLegacy ? 5 : 1,
                           reportFirst: true, pickleNamed: false)
         }
-        // Every record of a zip structure.
-        for record in LooseZip.records(in: bytes) {
+        // Every record of a zip structure (entries that share their data are scanned once).
+        var inflated = 0
+        var scanned = Set<[Int]>()
+        for record in LooseZip.records(in: bytes)
+        where scanned.insert([record.dataOffset, record.compressedSize, Int(record.method)]).inserted {
             var location = "record '\(record.name)'"
             if let local = record.localName { location += " (its local header says '\(local)')" }
-            let named = record.name.hasSuffix(".pkl") || record.name.hasSuffix(".pickle") || (record.localName?.hasSuffix(".pkl") ?? false)
+            let named = [record.name, record.localName ?? ""].contains { name in
+                let lower = name.lowercased()
+                return lower.hasSuffix(".pkl") || lower.hasSuffix(".pickle") || lower.hasSuffix(".npy")
+            }
             let readByTorch = startsAsZip && record.headerOffset == torchReadsRecordAt
-            do {
-                try LooseZip.withContents(of: record, in: bytes, limit: named ? 1 << 30 : scanPrefix, truncating: !named) { data in
-                    found += walk(data, location: location, from: 0, backToBack: false, readByTorch: readByTorch ? 1 : 0,
-                                  reportFirst: named, pickleNamed: named)
-                }
-            } catch {
+            func unreadable(_ why: String) {
                 if named || readByTorch {
                     found.append(ScannedPickle(location: location, offset: 0, isReadByTorch: readByTorch, globals: [],
-                                               unsafeGlobals: [], refusedOpcodes: [], error: "cannot read the record: \(error)"))
+                                               unsafeGlobals: [], refusedOpcodes: [], error: why))
+                }
+            }
+            // Inflated a little at first: most records are tensor data, which no walk goes far into.
+            var limit = record.method == 0 ? Int.max : firstInflation
+            while true {
+                guard inflated < inflationBudget else {
+                    unreadable("not scanned: the records before it inflated to \(inflationBudget >> 30) GiB, the scanning budget")
+                    break
+                }
+                do {
+                    let more = try LooseZip.withContents(of: record, in: bytes, limit: min(limit, maxInflation), truncating: true) { data in
+                        if record.method != 0 { inflated += data.count }
+                        // A .npy record of objects (in a .npz) holds its pickle after its header.
+                        let start = npyObjectData(data) ?? 0
+                        // A pickle that runs on past what was inflated (not bytes that merely begin like
+                        // one, which fail within a few opcodes): inflate more and walk again.
+                        let cut = data.count == limit && record.method != 0 && limit < maxInflation
+                        if cut, start < data.count {
+                            let first = Verification.scan(data, at: start)
+                            if first.ranOut, named || readByTorch || first.walked >= 16 { return true }
+                        }
+                        found += walk(data, location: location, from: start, backToBack: false, readByTorch: readByTorch ? 1 : 0,
+                                      reportFirst: named, pickleNamed: named)
+                        return false
+                    }
+                    guard more else { break }
+                    limit *= 16
+                } catch {
+                    unreadable("cannot read the record: \(error)")
+                    break
                 }
             }
         }

@@ -66,12 +66,24 @@ public enum Verification {
             // Whole, and torch.load takes it; this library only refuses it by default.
             report.warnings.append("\(error)")
         } catch {
-            report.problems.append("\(error)")
-            if !isOwnRefusal(error) { damage = "\(error)" }
+            if isOwnRefusal(error) {
+                // Not damage: torch.load reads such a file; this library declines to.
+                report.warnings.append("this library does not read it, though torch.load does: \(error)")
+            } else if case .container(_, let e) = error, e.code == .overlappingRecords {
+                // A zip bomb's layout: damage, but not one torch.load's reader checks for (the prediction says so below).
+                report.problems.append("\(error)")
+            } else {
+                report.problems.append("\(error)")
+                damage = "\(error)"
+            }
         }
         let kind = FormatSniffer.sniff(file.bytes)
         var torchReadsRecordAt: Int?
-        if case .zip = kind, let archive = try? ZipArchive(file: file) {
+        var zipRefusal: ZipError?
+        if case .zip = kind {
+            do { _ = try ZipArchive(file: file) } catch { zipRefusal = error }
+        }
+        if case .zip = kind, zipRefusal == nil, let archive = try? ZipArchive(file: file) {
             let meter = ProgressMeter(total: archive.entries.reduce(0) { $0 + Int64(clamping: $1.uncompressedSize) }, handler: progress)
             for entry in archive.entries {
                 do { try archive.verifyCRC(of: entry) } catch { report.problems.append(error.message) }
@@ -99,6 +111,10 @@ public enum Verification {
                 report.refusedFormat = "the tar format of PyTorch 0.1: torch.load(weights_only=True) refuses it"
             case .legacyPickle:
                 break
+            case .zip where zipRefusal?.code == .overlappingRecords:
+                // A zip bomb's layout: not opened here; PyTorch's reader does not check for it.
+                report.refusedFormat = "records that share or overlap their data (a zip bomb's construction), which this "
+                    + "library does not open; torch.load may read such a file, inflating each record"
             case .zip:
                 // A zip archive too damaged to open: there is no pickle torch would read.
                 report.refusedFormat = "a zip archive that cannot be opened: torch.load fails on it too"
@@ -116,7 +132,7 @@ public enum Verification {
         }
         // What cannot be decoded here fails in torch.load too (this library's own limits aside).
         if report.refusedFormat == nil, let damage {
-            report.refusedFormat = "the file is damaged, and torch.load fails on it too: \(damage)"
+            report.refusedFormat = "the file is damaged, and torch.load(weights_only=True) fails on it too: \(damage)"
         }
 
         // Safety: every pickle anywhere in the file, its globals and opcodes.
@@ -133,12 +149,14 @@ public enum Verification {
     }
 
     /// Whether decoding failed on a limit or a refusal of this library's own,
-    /// which torch.load does not share: its limits against hostile input, and
+    /// which torch.load does not share: its limits against hostile input,
     /// records that share a name (torch.load reads one of them; which one, it
-    /// does not say, so the reader refuses such a file).
+    /// does not say, so the reader refuses such a file), what Swift cannot
+    /// represent (a lone surrogate in a str) and pickle protocols past 5
+    /// (weights_only only warns).
     static func isOwnRefusal(_ error: CheckpointError) -> Bool {
         switch error {
-        case .pickle(_, _, let e): e.code == .limitExceeded
+        case .pickle(_, _, let e): e.code == .limitExceeded || e.code == .unsupported || e.code == .unsupportedProtocol
         case .container(_, let e): e.code == .tooManyEntries || e.code == .tooLarge || e.code == .duplicateRecord
         default: false
         }
@@ -174,57 +192,86 @@ public enum Verification {
 
     enum Item { case mark, text(String), other }
 
-    /// The globals (`GLOBAL`, `INST`, `STACK_GLOBAL`) and refused opcodes of one pickle, and where it ends.
-    static func scan(_ raw: UnsafeRawBufferPointer, at offset: Int) -> (globals: [String], refused: [(String, Int)], end: Int?, error: PickleError?) {
-        var (operations, error) = PickleOperations(raw, at: offset).collect()
-        if error != nil {
-            // An opcode that straddles a FRAME boundary is damage, but CPython's C unpickler reads on:
-            // list what the rest of the pickle names too.
-            let unframed = PickleOperations(raw, at: offset, checkingFrames: false).collect()
-            if unframed.operations.count > operations.count { operations = unframed.operations }
-        }
+    /// The globals (`GLOBAL`, `INST`, `STACK_GLOBAL`) and refused opcodes of
+    /// one pickle (each once, in order of first use), where it ends, and the
+    /// error that makes it damaged, if any.
+    ///
+    /// The pickle is walked as Python's unpickler reads it; if that walk ends
+    /// in an error, it is walked again as leniently as CPython's C unpickler
+    /// reads (across FRAME boundaries, past a string that is not UTF-8), and
+    /// what that walk finds is reported, with its end, so a damaged pickle that
+    /// still runs somewhere hides nothing. Memory stays bounded whatever the
+    /// pickle's length: operations are not kept, and the model of the stack
+    /// and memo (for `STACK_GLOBAL`'s names) is capped.
+    static func scan(_ raw: UnsafeRawBufferPointer, at offset: Int)
+        -> (globals: [String], refused: [(String, Int)], end: Int?, error: PickleError?, walked: Int, ranOut: Bool) {
+        let strict = names(PickleOperations(raw, at: offset).makeIterator())
+        guard let error = strict.error else { return (strict.globals, strict.refused, strict.end, nil, strict.walked, false) }
+        let lenient = names(PickleOperations(raw, at: offset, checkingFrames: false, lenient: true).makeIterator())
+        let best = lenient.error == nil || lenient.walked > strict.walked ? lenient : strict
+        return (best.globals, best.refused, best.end, error, best.walked, best.error?.code == .truncated)
+    }
+
+    /// The names one walk finds.
+    static func names(_ iterator: PickleOperations.Iterator) -> (globals: [String], refused: [(String, Int)], end: Int?, error: PickleError?, walked: Int) {
+        var iterator = iterator
         var globals: [String] = []
+        var seenGlobals = Set<String>()
         var refused: [(String, Int)] = []
+        var seenRefused = Set<String>()
         var stack: [Item] = []
         var memo: [Int: Item] = [:]
-        for op in operations {
-            if !WeightsOnlyAllowlist.opcodes.contains(op.opcode.name) { refused.append((op.opcode.name, op.offset)) }
-            switch op.opcode {
-            case .global, .inst:
-                if case .string(let s)? = op.argument {
-                    let parts = s.split(separator: " ", maxSplits: 1).map(String.init)
-                    if parts.count == 2 { globals.append(qualified(parts[0], parts[1])) }
+        let stackCap = 1 << 16, memoCap = 1 << 20
+        var last: Int?
+        var walked = 0
+        func note(_ global: String) { if seenGlobals.insert(global).inserted { globals.append(global) } }
+        do {
+            while let op = try iterator.nextOperation() {
+                walked += 1
+                last = op.offset
+                if !WeightsOnlyAllowlist.opcodes.contains(op.opcode.name), seenRefused.insert(op.opcode.name).inserted {
+                    refused.append((op.opcode.name, op.offset))
                 }
-            case .stackGlobal:
-                if stack.count >= 2, case .text(let name) = stack[stack.count - 1], case .text(let module) = stack[stack.count - 2] {
-                    globals.append(qualified(module, name))
+                switch op.opcode {
+                case .global, .inst:
+                    if case .string(let s)? = op.argument {
+                        let parts = s.split(separator: " ", maxSplits: 1).map(String.init)
+                        if parts.count == 2 { note(qualified(parts[0], parts[1])) }
+                    }
+                case .stackGlobal:
+                    if stack.count >= 2, case .text(let name) = stack[stack.count - 1], case .text(let module) = stack[stack.count - 2] {
+                        note(qualified(module, name))
+                    }
+                default:
+                    break
                 }
-            default:
-                break
+                switch op.opcode {
+                case .mark: stack.append(.mark)
+                case .shortBinUnicode, .binUnicode, .binUnicode8, .unicode, .string, .binString, .shortBinString:
+                    if case .string(let s)? = op.argument { stack.append(.text(s)) } else { stack.append(.other) }
+                case .put, .binPut, .longBinPut:
+                    if case .int(let i)? = op.argument, let top = stack.last, memo.count < memoCap || memo[i] != nil { memo[i] = top }
+                case .memoize:
+                    if let top = stack.last, memo.count < memoCap { memo[memo.count] = top }
+                case .get, .binGet, .longBinGet:
+                    if case .int(let i)? = op.argument { stack.append(memo[i] ?? .other) } else { stack.append(.other) }
+                default:
+                    var afterMark = false
+                    if op.opcode.popsMark || (op.opcode == .pop && { if case .mark? = stack.last { true } else { false } }()) {
+                        while let top = stack.popLast() { if case .mark = top { break } }
+                        afterMark = true
+                    }
+                    let (pops, pushes) = Disassembler.stackEffect(op.opcode, afterMark: afterMark)
+                    stack.removeLast(min(pops, stack.count))
+                    stack.append(contentsOf: repeatElement(.other, count: pushes))
+                }
+                // Only the top of the stack names globals: a pickle that pushes without end keeps its last items.
+                if stack.count > 2 * stackCap { stack.removeFirst(stack.count - stackCap) }
             }
-            switch op.opcode {
-            case .mark: stack.append(.mark)
-            case .shortBinUnicode, .binUnicode, .binUnicode8, .unicode, .string, .binString, .shortBinString:
-                if case .string(let s)? = op.argument { stack.append(.text(s)) } else { stack.append(.other) }
-            case .put, .binPut, .longBinPut:
-                if case .int(let i)? = op.argument, let top = stack.last { memo[i] = top }
-            case .memoize:
-                if let top = stack.last { memo[memo.count] = top }
-            case .get, .binGet, .longBinGet:
-                if case .int(let i)? = op.argument { stack.append(memo[i] ?? .other) } else { stack.append(.other) }
-            default:
-                var afterMark = false
-                if op.opcode.popsMark || (op.opcode == .pop && { if case .mark? = stack.last { true } else { false } }()) {
-                    while let top = stack.popLast() { if case .mark = top { break } }
-                    afterMark = true
-                }
-                let (pops, pushes) = Disassembler.stackEffect(op.opcode, afterMark: afterMark)
-                stack.removeLast(min(pops, stack.count))
-                stack.append(contentsOf: repeatElement(.other, count: pushes))
-            }
+        } catch {
+            return (globals, refused, nil, error, walked)
         }
-        let end = error == nil ? operations.last.map { $0.offset + 1 } : nil
-        return (globals, refused, end, error)
+        return (globals, refused, last.map { $0 + 1 }, nil, walked)
     }
 
     /// `module.name`, with Python 2 module names as Python 3 names them (as torch does).

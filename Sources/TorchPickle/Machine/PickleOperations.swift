@@ -36,19 +36,23 @@ public struct PickleOperations: Sequence {
     let bytes: UnsafeRawBufferPointer
     let start: Int
     let checksFrames: Bool
+    let lenient: Bool
 
     /// Walks the pickle that starts at `offset`.
     public init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) {
-        self.init(bytes, at: offset, checkingFrames: true)
+        self.init(bytes, at: offset, checkingFrames: true, lenient: false)
     }
 
-    /// Walks the pickle that starts at `offset`; without `checkingFrames`, an
-    /// opcode that straddles a FRAME boundary is read on (as CPython's C
-    /// unpickler reads it), for scanners that must see what such a pickle does.
-    package init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0, checkingFrames: Bool) {
+    /// Walks the pickle that starts at `offset`, for scanners that must see
+    /// everything a pickle names: without `checkingFrames`, an opcode that
+    /// straddles a FRAME boundary is read on (as CPython's C unpickler reads
+    /// it); `lenient`ly, a string that is not UTF-8 (a lone surrogate, which
+    /// Python reads) or a number that does not parse does not end the walk.
+    package init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0, checkingFrames: Bool, lenient: Bool = false) {
         self.bytes = bytes
         self.start = offset
         self.checksFrames = checkingFrames
+        self.lenient = lenient
     }
 
     /// Every operation up to and including `STOP`, or the error that ended the walk.
@@ -64,18 +68,20 @@ public struct PickleOperations: Sequence {
     }
 
     public func makeIterator() -> Iterator {
-        Iterator(reader: Machine(input: bytes, position: start, options: .init(), persistentLoad: nil), checksFrames: checksFrames)
+        Iterator(reader: Machine(input: bytes, position: start, options: .init(), persistentLoad: nil), checksFrames: checksFrames,
+                 lenient: lenient)
     }
 
     /// Yields operations; stops (returns nil) after `STOP` or at an error (see ``collect()``).
     public struct Iterator: IteratorProtocol {
         var reader: Machine
         let checksFrames: Bool
+        let lenient: Bool
         var done = false
 
         public mutating func next() -> PickleOperation? { try? nextOperation() }
 
-        mutating func nextOperation() throws(PickleError) -> PickleOperation? {
+        package mutating func nextOperation() throws(PickleError) -> PickleOperation? {
             guard !done else { return nil }
             let offset = reader.position
             reader.opcodeOffset = offset
@@ -113,7 +119,21 @@ public struct PickleOperations: Sequence {
 
         mutating func argument(_ op: Opcode) throws(PickleError) -> PickleArgument? {
             func text() throws(PickleError) -> String { try reader.readLineText() }
-            func utf8(_ n: UInt64) throws(PickleError) -> PickleArgument { .string(try reader.utf8String(try reader.readBytes(n))) }
+            func utf8(_ n: UInt64) throws(PickleError) -> PickleArgument {
+                let bytes = try reader.readBytes(n)
+                // Python reads lone surrogates ('surrogatepass'): shown here as U+FFFD.
+                if !lenient, let text = String(validating: bytes, as: UTF8.self) { return .string(text) }
+                if lenient || Machine.isUTF8WithSurrogates(bytes) { return .string(reader.lenientString(bytes)) }
+                return .string(try reader.utf8String(bytes))
+            }
+            func number(_ text: String) throws(PickleError) -> PickleArgument {
+                do {
+                    return Self.integer(try reader.pythonInteger(text))
+                } catch {
+                    if lenient { return .int(0) }
+                    throw error
+                }
+            }
             func latin1(_ n: UInt64) throws(PickleError) -> PickleArgument {
                 var scalars = String.UnicodeScalarView()
                 scalars.append(contentsOf: try reader.readBytes(n).map { Unicode.Scalar($0) })
@@ -129,8 +149,8 @@ public struct PickleOperations: Sequence {
                 let t = try text()
                 if t == "00" { return .bool(false) }
                 if t == "01" { return .bool(true) }
-                return Self.integer(try reader.pythonInteger(t))
-            case .long: return Self.integer(try reader.pythonInteger(try text()))
+                return try number(t)
+            case .long: return try number(try text())
             case .long1: return Self.integer(.integer(PythonInt(twosComplement: try reader.readBytes(UInt64(try reader.readByte())))))
             case .long4:
                 let n = try reader.readInteger(Int32.self)
@@ -138,7 +158,10 @@ public struct PickleOperations: Sequence {
                 return Self.integer(.integer(PythonInt(twosComplement: try reader.readBytes(UInt64(n)))))
             case .float:
                 let t = try text()
-                guard let d = Double(t.trimmingSpaces) else { throw reader.fail(.invalidArgument, "\(t.debugDescription) is not a float") }
+                guard let d = Double(t.trimmingSpaces) else {
+                    if lenient { return .float(0) }
+                    throw reader.fail(.invalidArgument, "\(t.debugDescription) is not a float")
+                }
                 return .float(d)
             case .binFloat: return .float(Double(bitPattern: UInt64(bigEndian: try reader.readBytes(8).loadUnaligned(as: UInt64.self))))
             case .binUnicode: return try utf8(UInt64(try reader.readInteger(UInt32.self)))

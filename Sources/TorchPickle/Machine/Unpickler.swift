@@ -337,21 +337,85 @@ struct Machine {
         return v
     }
 
+    /// The argument of `INT` or `LONG`, read as Python reads it: `int(text, 0)`,
+    /// so `0x41`, `0o17`, `0b101` and `1_000` are numbers too (a pickle writer
+    /// never writes them, a crafted file may), and `010` is not.
     func pythonInteger(_ text: String) throws(PickleError) -> Value {
         var t = Substring(text.trimmingSpaces)
         if t.hasSuffix("L") { t = t.dropLast() }
-        if let i = Int(t) { return .int(i) }
-        guard let big = PythonInt(decimal: t) else {
-            throw fail(.invalidArgument, "\(text.debugDescription) is not an integer (or has more than \(PythonInt.maxDecimalDigits) digits)")
+        func invalid() -> PickleError {
+            fail(.invalidArgument, "\(text.debugDescription) is not an integer (or has more than \(PythonInt.maxDecimalDigits) digits)")
+        }
+        var negative = false
+        if let sign = t.first, sign == "-" || sign == "+" {
+            negative = sign == "-"
+            t = t.dropFirst()
+        }
+        var radix = 10
+        if t.count > 2, t.first == "0", let p = t.dropFirst().first?.lowercased() {
+            switch p {
+            case "x": radix = 16
+            case "o": radix = 8
+            case "b": radix = 2
+            default: break
+            }
+            if radix != 10 {
+                t = t.dropFirst(2)
+                if t.first == "_" { t = t.dropFirst() }
+            }
+        }
+        // Underscores only between digits, one at a time.
+        guard !t.isEmpty, t.first != "_", t.last != "_", !t.contains("__") else { throw invalid() }
+        let digits = String(t.filter { $0 != "_" })
+        // Base 0 takes no leading zeros in a decimal number, other than in zero itself.
+        if radix == 10, digits.count > 1, digits.first == "0", digits.contains(where: { $0 != "0" }) { throw invalid() }
+        if let magnitude = UInt64(digits, radix: radix) {
+            if negative, magnitude <= UInt64(Int.max) + 1 { return .int(magnitude == UInt64(Int.max) + 1 ? Int.min : -Int(magnitude)) }
+            if !negative, magnitude <= UInt64(Int.max) { return .int(Int(magnitude)) }
+        }
+        guard radix == 10, digits.allSatisfy(\.isASCII), let big = PythonInt(decimal: Substring((negative ? "-" : "") + digits)) else {
+            if radix != 10, digits.allSatisfy({ $0.isHexDigit }) {
+                throw fail(.unsupported, "\(text.debugDescription): an integer past 64 bits written in base \(radix)")
+            }
+            throw invalid()
         }
         return .integer(big)
     }
 
     func utf8String(_ bytes: UnsafeRawBufferPointer) throws(PickleError) -> String {
         guard let s = String(validating: bytes, as: UTF8.self) else {
+            if Self.isUTF8WithSurrogates(bytes) {
+                // Python reads these ('surrogatepass'); a Swift String cannot hold a lone surrogate.
+                throw fail(.unsupported, "string of \(bytes.count) bytes holds a lone surrogate (U+D800 to U+DFFF), "
+                           + "which a Python str can hold and a Swift String cannot")
+            }
             throw fail(.invalidArgument, "string of \(bytes.count) bytes is not valid UTF-8")
         }
         return s
+    }
+
+    /// Whether `bytes` is UTF-8 once surrogates encoded as three bytes
+    /// (`ED A0..BF 80..BF`, which Python's pickle reads with 'surrogatepass') are allowed.
+    static func isUTF8WithSurrogates(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var cleaned: [UInt8] = []
+        cleaned.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 0xED, i + 2 < bytes.count, (0xA0...0xBF).contains(bytes[i + 1]), (0x80...0xBF).contains(bytes[i + 2]) {
+                cleaned += [0xEF, 0xBF, 0xBD]
+                i += 3
+            } else {
+                cleaned.append(bytes[i])
+                i += 1
+            }
+        }
+        return String(validating: cleaned, as: UTF8.self) != nil
+    }
+
+    /// A string argument for scanning: its text, with anything that is not
+    /// UTF-8 replaced (U+FFFD), so that the walk goes on.
+    func lenientString(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(decoding: bytes, as: UTF8.self)
     }
 
     /// A Python 2 `str`, decoded as the options say.

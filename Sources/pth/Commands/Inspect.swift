@@ -84,11 +84,12 @@ struct Inspect: ParsableCommand {
         let globals = checkpoint.unsafeGlobals
         if !calls.isEmpty || !globals.isEmpty {
             var names: [String] = []
+            var named = Set<String>()
             for call in calls {
                 let name = PickleCallDescription.callee(of: call.object)
-                if !names.contains(name) { names.append(name) }
+                if named.insert(name).inserted { names.append(name) }
             }
-            for name in globals where !names.contains(name) { names.append(name) }
+            for name in globals where named.insert(name).inserted { names.append(name) }
             var stderr = StandardError()
             let shown = names.prefix(8).joined(separator: ", ") + (names.count > 8 ? ", …" : "")
             let what = calls.isEmpty ? "name globals" : "make \(calls.count) call\(calls.count == 1 ? "" : "s") and name globals"

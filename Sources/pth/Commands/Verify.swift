@@ -19,7 +19,9 @@ struct Verify: ParsableCommand {
             (a zip's data.pkl, the copy PyTorch's reader finds when names repeat; a legacy file's \
             first five); the others are listed under "pickles torch.load does not read", since \
             pickle.load or another tool might run them. A file damaged so that this library cannot \
-            decode it is predicted refused: torch.load fails on it too.
+            decode it is predicted refused: torch.load(weights_only=True) fails on it too. What \
+            this library declines to read but torch.load reads (a pickle past its limits, records \
+            that share a name, a string with a lone surrogate) is a warning, not damage.
 
             A progress bar shows on stderr while CRCs are checked, when stderr is a terminal \
             (PTH_PROGRESS=always|never overrides).

@@ -23,7 +23,7 @@ struct HostilePickleTests {
         let accepts = (facts["weights_only"] as? String) == "accepts"
         #expect(report.weightsOnlyAccepts == accepts, "\(report.text(for: name))")
         // Every pickle named in the JSON report, with its location.
-        #expect(report.json.contains("\"pickles\": [{\"location\": "))
+        if !unsafe.isEmpty { #expect(report.json.contains("\"pickles\": [{\"location\": ")) }
     }
 
     @Test("the calls a pickle makes are listed whatever became of their results", arguments: names.filter {
@@ -85,6 +85,36 @@ struct HostilePickleTests {
         #expect(locations("pickle_before_zip.pth") == ["the file"])
         let second = Verification.verify(path: Fixtures.path("hostile/second_pickle.pkl"))
         #expect(second.pickles.map(\.offset) == [0, 4])
+        // A zip after other bytes counts its offsets from its own start.
+        #expect(locations("benign_pickle_before_unsafe_zip.pth") == ["record 'archive/data.pkl'"])
+        // A .npz's .npy record of objects, past its header.
+        let npz = Verification.verify(path: Fixtures.path("hostile/object_array.npz")).pickles.filter { !$0.unsafeGlobals.isEmpty }
+        #expect(npz.map(\.location) == ["record 'arr_0.npy'"] && npz.map(\.offset) == [128])
+        // A first pickle that straddles its FRAME still ends somewhere: the second is scanned.
+        let straddled = Verification.verify(path: Fixtures.path("hostile/straddle_then_second_pickle.pkl"))
+        #expect(straddled.pickles.filter { !$0.unsafeGlobals.isEmpty }.map(\.offset) == [21])
+        // An INT Python reads as int('0x41', 0) does not end the scan.
+        #expect(locations("int_base_zero.pkl") == ["the file"])
+    }
+
+    @Test("what torch.load reads and this library declines (a lone surrogate) is a warning, not damage")
+    func ownRefusal() {
+        let report = Verification.verify(path: Fixtures.path("hostile/lone_surrogate.pth"))
+        #expect(report.isIntact)
+        #expect(report.weightsOnlyAccepts)
+        #expect(report.warnings.contains { $0.contains("lone surrogate") })
+    }
+
+    @Test("records that share their data (a zip bomb's layout) are refused before anything is inflated")
+    func overlappingRecords() throws {
+        #expect {
+            _ = try ZipArchive(path: Fixtures.path("hostile/one_record_many_entries.zip"))
+        } throws: { ($0 as? ZipError)?.code == .overlappingRecords }
+        let report = Verification.verify(path: Fixtures.path("hostile/one_record_many_entries.zip"))
+        #expect(!report.isIntact && !report.weightsOnlyAccepts)
+        #expect(report.refusedFormat?.contains("torch.load may read such a file") == true)
+        // The one record is scanned once: a walk of its first bytes, not 2,000 inflations.
+        #expect(report.pickles.isEmpty)
     }
 }
 
