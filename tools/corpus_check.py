@@ -348,13 +348,12 @@ def check_external(path, pth, scratch_root, work):
     return problems, runs
 
 
-def check_malicious(path, pth, scratch_root, worker):
+def check_malicious(path, pth, scratch_root, verdict, allowed_globals, allowed_opcodes):
     problems = []
-    verdict = worker.verdict(path)
     if verdict.get("dirty"):
         problems.append(f"torch.load(weights_only=True) left {verdict['dirty']} behind")
     accepts = verdict["verdict"] == "accepts"
-    unsafe_globals, unsafe_opcodes = unsafe_in(path, worker.allowed_globals, worker.allowed_opcodes)
+    unsafe_globals, unsafe_opcodes = unsafe_in(path, allowed_globals, allowed_opcodes)
     runs = []
 
     verify = run([pth, "verify", "--json", path], scratch_root)
@@ -387,12 +386,12 @@ def check_malicious(path, pth, scratch_root, worker):
     for where, data, start in pickles_in(path):
         if where == "(file)" or where.endswith("/data.pkl") or where == "data.pkl":
             g, _, end = scan_pickle(data, start)
-            shown_globals.update(x for x in g if x not in worker.allowed_globals)
+            shown_globals.update(x for x in g if x not in allowed_globals)
             if where == "(file)":
                 offset = end
                 while end is not None and offset < len(data):
                     g, _, end = scan_pickle(data, offset)
-                    shown_globals.update(x for x in g if x not in worker.allowed_globals)
+                    shown_globals.update(x for x in g if x not in allowed_globals)
                     offset = end
     if is_torchscript(path):
         # torch.jit.load builds __torch__ classes from the archive's TorchScript code, not from Python.
@@ -407,7 +406,32 @@ def check_malicious(path, pth, scratch_root, worker):
     runs.append(run([pth, "inspect", "--json", path], scratch_root))
     runs.append(run([pth, "dis", path], scratch_root))
     problems += [t for t in (r.trouble() for r in runs) if t]
-    return problems, runs, verdict
+    return problems, runs
+
+
+class Tally:
+    """Prints each file's outcome, and keeps the failures and the slowest run."""
+
+    def __init__(self, corpus, verbose):
+        self.corpus, self.verbose = corpus, verbose
+        self.failed = 0
+        self.slowest = (0.0, "")
+
+    def record(self, path, problems, runs, note=""):
+        """Prints the outcome; returns 1 when the file was answered as expected."""
+        name = os.path.relpath(path, self.corpus)
+        for r in runs:
+            if r.seconds > self.slowest[0]:
+                self.slowest = (r.seconds, f"{' '.join(r.argv[1:2])} {name}")
+        if problems:
+            self.failed += 1
+            print(f"FAIL   {name}")
+            for p in problems:
+                print(f"         {p}")
+            return 0
+        if self.verbose:
+            print(f"ok     {name}{note}")
+        return 1
 
 
 def main():
@@ -446,15 +470,12 @@ def main():
                     names.append(path)
         return [n for n in sorted(names) if not args.filters or any(x in n for x in args.filters)]
 
-    failed = 0
     counts = {}
     start = time.monotonic()
-    slowest = (0.0, "")
-    peak = 0
+    tally = Tally(corpus, args.verbose)
     with tempfile.TemporaryDirectory() as scratch_root:
         if args.only in (None, "external"):
             files = listed("external")
-            ok = 0
 
             def one(item):
                 i, path = item
@@ -463,58 +484,26 @@ def main():
                 return path, *check_external(path, pth, scratch_root, work)
 
             with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-                for path, problems, runs in pool.map(one, enumerate(files)):
-                    name = os.path.relpath(path, corpus)
-                    for r in runs:
-                        if r.seconds > slowest[0]:
-                            slowest = (r.seconds, f"{' '.join(r.argv[1:2])} {name}")
-                    if problems:
-                        failed += 1
-                        print(f"FAIL   {name}")
-                        for p in problems:
-                            print(f"         {p}")
-                    else:
-                        ok += 1
-                        if args.verbose:
-                            print(f"ok     {name}")
+                ok = sum(tally.record(path, problems, runs) for path, problems, runs in pool.map(one, enumerate(files)))
             counts["external"] = (ok, len(files))
         if args.only in (None, "malicious"):
             files = listed("malicious")
             worker = TorchWorker(os.path.abspath(args.python), scratch_root)
-            ok = 0
             # The worker answers one file at a time; pth runs go in parallel after it.
-            prepared = [(p, worker.verdict(p)) for p in files]
-
-            class Fixed:
-                def __init__(self, v, w):
-                    self.v, self.allowed_globals, self.allowed_opcodes = v, w.allowed_globals, w.allowed_opcodes
-
-                def verdict(self, _):
-                    return self.v
-
-            with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-                results = pool.map(lambda pv: (pv[0], *check_malicious(pv[0], pth, scratch_root, Fixed(pv[1], worker))),
-                                   prepared)
-                accepted = 0
-                for path, problems, runs, verdict in results:
-                    name = os.path.relpath(path, corpus)
-                    accepted += verdict["verdict"] == "accepts"
-                    for r in runs:
-                        if r.seconds > slowest[0]:
-                            slowest = (r.seconds, f"{' '.join(r.argv[1:2])} {name}")
-                    if problems:
-                        failed += 1
-                        print(f"FAIL   {name}")
-                        for p in problems:
-                            print(f"         {p}")
-                    else:
-                        ok += 1
-                        if args.verbose:
-                            print(f"ok     {name} (torch {verdict['verdict']})")
+            verdicts = {p: worker.verdict(p) for p in files}
             worker.proc.stdin.close()
             worker.proc.wait()
+
+            def one(path):
+                return (path, *check_malicious(path, pth, scratch_root, verdicts[path],
+                                               worker.allowed_globals, worker.allowed_opcodes))
+
+            with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+                ok = sum(tally.record(path, problems, runs, f" (torch {verdicts[path]['verdict']})")
+                         for path, problems, runs in pool.map(one, files))
             counts["malicious"] = (ok, len(files))
-            counts["weights_only accepts"] = (accepted, len(files))
+            counts["weights_only accepts"] = (sum(v["verdict"] == "accepts" for v in verdicts.values()), len(files))
+    failed, slowest = tally.failed, tally.slowest
     summary = ", ".join(f"{k} {a}/{b}" for k, a, b in ((k, *v) for k, v in counts.items()))
     print(f"corpus-check: {summary} as expected; slowest run {slowest[0]:.2f} s ({slowest[1]}); "
           f"{time.monotonic() - start:.0f} s in all")

@@ -29,6 +29,12 @@ def archive(obj):
         return [(i.filename, z.read(i.filename)) for i in z.infolist()]
 
 
+def write(path, records):
+    with zipfile.ZipFile(path, "w") as z:
+        for record, data in records:
+            z.writestr(zipfile.ZipInfo(record, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "duplicates")
     os.makedirs(out, exist_ok=True)
@@ -40,10 +46,7 @@ def main():
         records.insert(position, ("archive/data.pkl", second))
         name = f"second_data_pkl_at_{position}.pth"
         path = os.path.join(out, name)
-        with zipfile.ZipFile(path, "w") as z:
-            for record, data in records:
-                info = zipfile.ZipInfo(record, date_time=(1980, 1, 1, 0, 0, 0))
-                z.writestr(info, data)
+        write(path, records)
         loaded = torch.load(path, weights_only=True)
         indices = [i for i, (record, _) in enumerate(records) if record == "archive/data.pkl"]
         read = indices[0] if ("a" in loaded) == (records[indices[0]][1] != second) else indices[1]
@@ -56,9 +59,7 @@ def main():
         records.insert(position, ("archive/data.pkl", unsafe))
         name = f"unsafe_data_pkl_at_{position}.pth"
         path = os.path.join(out, name)
-        with zipfile.ZipFile(path, "w") as z:
-            for record, data in records:
-                z.writestr(zipfile.ZipInfo(record, date_time=(1980, 1, 1, 0, 0, 0)), data)
+        write(path, records)
         try:
             torch.load(path, weights_only=True)
             verdict = "accepts"
