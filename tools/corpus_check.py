@@ -27,7 +27,8 @@ torch.load(weights_only=True), in a worker process; then
   - nothing executes: each run happens in an empty scratch folder (cwd, HOME,
     TMPDIR), which must stay empty.
 
-Every run of pth (and of torch) is bounded in time and memory; a signal, a
+Every run of pth (and of torch) is bounded in time (20 s, and 20 s more per GB of
+file) and memory (4 GiB of address space); a signal, a
 timeout or a failure without a message fails the suite. Prints one line per
 file that fails and a last line with the counts; exits 1 on any failure.
 """
@@ -50,7 +51,13 @@ import zipfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare_listing  # noqa: E402
 
-TIMEOUT_S = 20
+TIMEOUT_S = 20  # for a small file; a large one gets 20 s more per GB it holds
+
+
+def timeout_for(argv):
+    """The time a run may take: 20 s, and 20 s per GB of the files it names (they are hashed, written)."""
+    size = sum(os.path.getsize(a) for a in argv[1:] if os.path.isfile(a))
+    return TIMEOUT_S + 20 * size / 1e9
 MEMORY_BYTES = 4 << 30  # address space of each run
 
 
@@ -69,7 +76,7 @@ class Run:
         """What is wrong with the run whatever its command: a signal, a hang, a silent failure, a side effect."""
         name = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(self.argv[:2]))
         if self.timed_out:
-            return f"{name}: still running after {TIMEOUT_S} s"
+            return f"{name}: still running after {timeout_for(self.argv):.0f} s"
         if self.signal is not None:
             return f"{name}: killed by signal {self.signal} ({signal.Signals(self.signal).name}): {self.err.strip()[-300:]}"
         if self.code != 0 and not self.err.strip() and not self.out.strip():
@@ -93,7 +100,7 @@ def run(argv, scratch_root):
                             cwd=scratch, env=env, preexec_fn=_limits)
     timed_out = False
     try:
-        out, err = proc.communicate(timeout=TIMEOUT_S)
+        out, err = proc.communicate(timeout=timeout_for(argv))
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
@@ -242,7 +249,7 @@ class TorchWorker:
         import select
         self.proc.stdin.write(path + "\n")
         self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], TIMEOUT_S)
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_for(["", path]))
         line = self.proc.stdout.readline() if ready else ""
         if not line:
             os.killpg(self.proc.pid, signal.SIGKILL)
