@@ -86,10 +86,14 @@ class Run:
         return None
 
 
-def _limits():
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    os.setsid()
+def _limits(mapped=0):
+    """Limits for a child: address space (4 GiB, and twice the files it maps), no core dumps, its own group."""
+    def apply():
+        limit = MEMORY_BYTES + 2 * mapped
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        os.setsid()
+    return apply
 
 
 def run(argv, scratch_root):
@@ -97,7 +101,8 @@ def run(argv, scratch_root):
     env = {"PATH": "/usr/bin:/bin", "HOME": scratch, "TMPDIR": scratch, "PTH_PROGRESS": "never", "LC_ALL": "C.UTF-8"}
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=scratch, env=env, preexec_fn=_limits)
+                            cwd=scratch, env=env,
+                            preexec_fn=_limits(sum(os.path.getsize(a) for a in argv[1:] if os.path.isfile(a))))
     timed_out = False
     try:
         out, err = proc.communicate(timeout=timeout_for(argv))
@@ -231,8 +236,9 @@ for line in sys.stdin:
 class TorchWorker:
     """torch.load(weights_only=True), one file at a time, in a scratch folder that must stay empty."""
 
-    def __init__(self, python, scratch_root):
+    def __init__(self, python, scratch_root, largest=0):
         self.python = python
+        self.largest = largest
         self.scratch = tempfile.mkdtemp(dir=scratch_root)
         self._start()
         header = json.loads(self.proc.stdout.readline())
@@ -243,7 +249,7 @@ class TorchWorker:
         env = dict(os.environ, HOME=self.scratch, TMPDIR=self.scratch)
         self.proc = subprocess.Popen([self.python, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, cwd=self.scratch, env=env, text=True,
-                                     preexec_fn=_limits)
+                                     preexec_fn=_limits(self.largest))
 
     def verdict(self, path):
         import select
@@ -495,7 +501,7 @@ def main():
             counts["external"] = (ok, len(files))
         if args.only in (None, "malicious"):
             files = listed("malicious")
-            worker = TorchWorker(os.path.abspath(args.python), scratch_root)
+            worker = TorchWorker(os.path.abspath(args.python), scratch_root, max(map(os.path.getsize, files), default=0))
             # The worker answers one file at a time; pth runs go in parallel after it.
             verdicts = {p: worker.verdict(p) for p in files}
             worker.proc.stdin.close()
