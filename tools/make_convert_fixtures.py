@@ -110,6 +110,7 @@ def main():
     save(load("legacy/state_dict.pth"), "legacy_state_dict.pth")
     save(load("legacy/training_checkpoint.pth"), "legacy_training_checkpoint.pth")
     save(load("legacy/views_tied.pth"), "legacy_views_tied.pth")
+    save(load("legacy/python2_cpickle.pth"), "legacy_python2_cpickle.pth")
     save(load("tar/state_dict_0_1.pt", weights_only=False), "tar_state_dict.pth")  # weights_only refuses tar files
     for name in ["scripted", "traced", "tied"]:
         save(torch.jit.load(os.path.join(FIXTURES, f"torchscript/{name}.pt")).state_dict(), f"torchscript_{name}.pth")

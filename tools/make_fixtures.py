@@ -594,7 +594,7 @@ def _protocol_fixture(protocol):
     return make
 
 
-for _protocol in (2, 3, 4, 5):
+for _protocol in (1, 2, 3, 4, 5):
     _protocol_fixture(_protocol)
 
 

@@ -193,10 +193,14 @@ class FakeStorage:
 
 
 class FakeTensor:
-    """A tensor pickled as torch 0.4 did: _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks)."""
+    """A tensor pickled as torch 0.4 did: _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks).
 
-    def __init__(self, storage, offset, size, stride):
-        self.args = (storage, offset, tuple(size), tuple(stride), False, collections.OrderedDict())
+    torch 0.4 pickled tensor._backward_hooks, which is None for a tensor without
+    hooks (hooks_none); torch 1.0 and later write an empty OrderedDict."""
+
+    def __init__(self, storage, offset, size, stride, hooks_none=False):
+        hooks = None if hooks_none else collections.OrderedDict()
+        self.args = (storage, offset, tuple(size), tuple(stride), False, hooks)
 
     def __reduce__(self):
         return (torch._utils._rebuild_tensor_v2, self.args)
@@ -210,14 +214,23 @@ def address(n):
 class LegacyPickler(pickle._Pickler):
     """torch's legacy persistent_id; optionally writes str as Python 2 str."""
 
-    def __init__(self, f, protocol, keys, py2_encoding=None):
+    def __init__(self, f, protocol, keys, py2_encoding=None, memo_base=0):
         super().__init__(f, protocol=protocol)
+        self.memo_base = memo_base         # 1: memo slots numbered as Python 2's cPickle numbers them
         self.keys = keys                   # storage identity -> key, shared across pickles
         self.roots = keys.setdefault("__roots__", {})
         self.py2_encoding = py2_encoding
         if py2_encoding is not None:
             self.dispatch = dict(pickle._Pickler.dispatch)
             self.dispatch[str] = LegacyPickler.save_py2_str
+
+    # cPickle (Python 2) numbers memo slots from 1 (cPickle.c, put2: "Make sure
+    # memo keys are positive!"); pickle.py, and Python 3, from 0.
+    def put(self, idx):
+        return super().put(idx + self.memo_base)
+
+    def get(self, i):
+        return super().get(i + self.memo_base)
 
     def save_py2_str(self, obj):
         raw = obj.encode(self.py2_encoding)
@@ -250,12 +263,12 @@ def storage_bytes(typed):
     return torch.empty(0, dtype=torch.uint8).set_(untyped, 0, (untyped.nbytes(),), (1,)).numpy().tobytes()
 
 
-def hand_built_legacy(path, obj, protocol=2, py2_encoding=None):
+def hand_built_legacy(path, obj, protocol=2, py2_encoding=None, memo_base=0):
     keys = {}
     out = io.BytesIO()
 
     def dump(value):
-        LegacyPickler(out, protocol, keys, py2_encoding).dump(value)
+        LegacyPickler(out, protocol, keys, py2_encoding, memo_base).dump(value)
 
     dump(MAGIC_NUMBER)
     dump(PROTOCOL_VERSION)
@@ -281,6 +294,45 @@ def py2_objects():
         "best_prec1": 71.25,
         "tags": ["a", "bb", ""],
     }
+
+
+class Py2OrderedDict:
+    """An OrderedDict as Python 2.7 pickles it (collections.py, __reduce__):
+    OrderedDict([[key, value], ...]), its instance attributes (a state dict's
+    _metadata) set by BUILD."""
+
+    def __init__(self, items, attributes=None):
+        self.items, self.attributes = items, attributes
+
+    def __reduce__(self):
+        items = [[k, v] for k, v in self.items]
+        if self.attributes:
+            return (collections.OrderedDict, (items,), self.attributes)
+        return (collections.OrderedDict, (items,))
+
+
+def python2_cpickle(path):
+    """A state dict as torch 0.4 saved it under Python 2.7: cPickle numbers the
+    memo from 1, str keys are Python 2 str, tensors pickle None as their
+    backward hooks, OrderedDicts reduce to OrderedDict([[k, v], ...])."""
+    seed(13)
+    weight = torch.randn(3, 2)
+    bias = torch.randn(3)
+    running = torch.arange(3, dtype=torch.float32)
+    count = torch.tensor(7)
+    tensors = []
+    for n, t in enumerate((weight, bias, running, count)):
+        typed = torch.storage.TypedStorage(wrap_storage=t.clone().untyped_storage(), dtype=t.dtype, _internal=True)
+        tensors.append(FakeTensor(FakeStorage(typed, address(n)), 0, t.shape, t.stride(), hooks_none=True))
+    metadata = Py2OrderedDict([("", {"version": 1}), ("fc", {"version": 1}), ("bn", {"version": 1})])
+    obj = Py2OrderedDict([("fc.weight", tensors[0]), ("fc.bias", tensors[1]), ("bn.running_mean", tensors[2]),
+                          ("bn.num_batches_tracked", tensors[3])], {"_metadata": metadata})
+    hand_built_legacy(path, obj, py2_encoding="ascii", memo_base=1)
+    expected = collections.OrderedDict([("fc.weight", weight), ("fc.bias", bias), ("bn.running_mean", running),
+                                        ("bn.num_batches_tracked", count)])
+    loaded = check_loads(path, expected)
+    assert loaded._metadata == {"": {"version": 1}, "fc": {"version": 1}, "bn": {"version": 1}}, loaded._metadata
+    return expected
 
 
 def py2_latin1_objects():
@@ -540,6 +592,7 @@ address, so the files torch.save wrote differ from run to run in their keys.
 | sys_info_big_endian.pth | torch.save, sys_info patched | little_endian False, as a big-endian machine writes: storages stay little-endian |
 | python2_strings.pth | built here | Python 2 str (SHORT_BINSTRING) everywhere, ASCII |
 | python2_latin1.pth | built here | Latin-1 Python 2 str: torch.load needs encoding='latin1' (listing in .latin1-listing.json) |
+| python2_cpickle.pth | built here | a state dict as torch 0.4 saved it under Python 2.7: memo numbered from 1 (cPickle), Python 2 str, None as backward hooks, OrderedDict([[k, v], ...]) with _metadata set by BUILD |
 | old_views.pth | built here | persistent ids with view metadata (view_key, offset, size), as torch 0.3 wrote |
 | uint16_unloadable.pth | torch.save | uint16 as an UntypedStorage, which torch.load refuses to read back (no listing) |
 | swift_built/ | torch.save | object trees the Swift tests build, with torch's storage keys in first-met order |
@@ -624,6 +677,10 @@ def main(argv):
 
     path = os.path.join(legacy, "old_views.pth")
     old_views(path)
+    listed.append(path)
+
+    path = os.path.join(legacy, "python2_cpickle.pth")
+    python2_cpickle(path)
     listed.append(path)
 
     # uint16 (no typed storage class): torch.save writes an UntypedStorage that torch.load cannot read back.

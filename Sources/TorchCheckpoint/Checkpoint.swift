@@ -120,10 +120,14 @@ public final class Checkpoint: Sendable {
     }
 
     /// Why ``write(to:durability:)`` cannot write this checkpoint back, or nil when it can
-    /// (tar files of PyTorch 0.1 are read only).
+    /// (tar files of PyTorch 0.1 are read only, and so are files pickled at
+    /// protocol 0 or 1, which have no `PROTO` opcode).
     public var writeBackLimitation: String? {
         switch format {
-        case .zip: nil
+        case .zip:
+            torchScript == nil && pickleProtocol < 2
+                ? "its pickle has no PROTO opcode (protocol \(pickleProtocol)), and the encoder writes protocols 2 to 5"
+                : nil
         case .legacy: legacyLayout?.writeBackLimitation
         case .tar: "the tar format of PyTorch 0.1 is read only (no PyTorch since 0.2 writes it); save the value in another format"
         }

@@ -115,8 +115,10 @@ enum LegacyCheckpointReader {
         }
 
         var limitation: String?
-        if decoded.contains(where: { $0.protocolVersion < 2 }) {
-            limitation = "its pickles have no PROTO opcode (protocol 0 or 1), and the encoder writes protocols 2 to 5"
+        if let old = decoded.map(\.protocolVersion).filter({ $0 < 2 }).max() {
+            // The pickles' protocol as pickletools reckons it (a protocol-1 file's
+            // magic number uses only protocol-0 opcodes).
+            limitation = "its pickles have no PROTO opcode (protocol \(old)), and the encoder writes protocols 2 to 5"
         } else if table.hasUnwritableModuleReference {
             limitation = "a persistent id ('module', cls, file, source) names something other than a class"
         }

@@ -144,6 +144,8 @@ struct PickleWriter {
         self.proto = protocolVersion
         self.provenance = provenance
         self.sharesSingletons = sharesSingletons
+        // Memo slots numbered as the decoded pickle's were (cPickle from 1).
+        if protocolVersion < 4 { memoCount = provenance.memoBase }
         output.reserveCapacity(4096)
     }
 

@@ -103,6 +103,35 @@ extension PickleWriter {
             memoizeObject(d)
             try batchSetItemsExact(d)
         case .orderedDict:
+            if let form = provenance.pairsForms[ObjectIdentifier(d)] {
+                // Python 2.7's OrderedDict.__reduce__: (cls, ([[k, v], ...],), state)
+                var pairs: [Value] = []
+                pairs.reserveCapacity(d.count)
+                for i in 0..<d.count {
+                    let kv = [d.keys[i], d.values[i]]
+                    var tokens = TokenTable()
+                    tokens[0] = d.itemTokens[2 * i]
+                    tokens[1] = d.itemTokens[2 * i + 1]
+                    if form.pairsAreLists {
+                        let pair = PyList(kv)
+                        pair.itemTokens = tokens
+                        pairs.append(.list(pair))
+                    } else {
+                        let pair = PyTuple(kv)
+                        pair.itemTokens = tokens
+                        pairs.append(.tuple(pair))
+                    }
+                }
+                let items: Value = form.inList ? .list(PyList(pairs)) : .tuple(PyTuple(pairs))
+                try saveReduce(callable: .global(PyGlobal(module: "collections", name: "OrderedDict")), arguments: [items],
+                               argumentTokens: [:])
+                memoizeObject(d)
+                if let state = d.state {
+                    try save(state)
+                    write(Opcode.build.rawValue)
+                }
+                return
+            }
             // OrderedDict.__reduce__: (cls, (), state, None, items)
             try saveReduce(callable: .global(PyGlobal(module: "collections", name: "OrderedDict")), arguments: [], argumentTokens: [:])
             memoizeObject(d)

@@ -43,7 +43,8 @@ extension PickleWriter {
     /// The rebuild function and its arguments for a plain tensor.
     mutating func reduction(of t: Tensor, asParameterData: Bool) throws(PickleError) -> (PyGlobal, [Value]) {
         let utils = "torch._utils"
-        let hooks = Value.dict(PyDict(kind: .orderedDict))
+        // torch.save writes a new empty OrderedDict; a torch 0.4 file wrote None, written back as it was.
+        let hooks: Value = provenance.picklesHooksAsNone(t) ? .none : .dict(PyDict(kind: .orderedDict))
         let size = Value.tuple(PyTuple(t.shape.map(Value.int)))
         let stride = Value.tuple(PyTuple(t.stride.map(Value.int)))
         switch t.layout {

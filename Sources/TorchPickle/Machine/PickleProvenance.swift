@@ -20,7 +20,28 @@ public final class PickleProvenance: @unchecked Sendable {
     /// Python 2 `str` values (`BINSTRING`, `SHORT_BINSTRING`), by token: their bytes as
     /// pickled, so they are written back as Python 2 wrote them whatever the text decoding.
     var legacyStrings: [Int32: [UInt8]] = [:]
-    // Keeps the storages alive, so their identifiers stay unique.
+    /// The index of the pickle's first memo slot: 0 as `pickle` numbers them,
+    /// 1 for Python 2's `cPickle`, which numbers its memo from 1 (every
+    /// legacy file PyTorch saved under Python 2).
+    var memoBase = 0
+    /// `OrderedDict`s built from key–value pairs, and how the pairs were
+    /// pickled: Python 2.7's `OrderedDict.__reduce__` gives
+    /// `OrderedDict([[key, value], ...])` (every state dict PyTorch saved under
+    /// Python 2), where Python 3 sets the items after an empty call.
+    var pairsForms: [ObjectIdentifier: PairsForm] = [:]
+
+    struct PairsForm: Sendable {
+        /// The pairs came in a list (not a tuple).
+        var inList: Bool
+        /// Each pair is a list (not a tuple).
+        var pairsAreLists: Bool
+    }
+
+    /// Tensors whose rebuild call pickled `None` as the backward hooks (torch
+    /// 0.4 wrote `tensor._backward_hooks`, which is `None` for a tensor without
+    /// hooks; later versions write an empty `OrderedDict`).
+    var hooksPickledAsNone: Set<ObjectIdentifier> = []
+    // Keeps the storages (and tensors above) alive, so their identifiers stay unique.
     var storages: [AnyObject] = []
 
     /// An empty provenance (what a value built in Swift has).
@@ -30,5 +51,17 @@ public final class PickleProvenance: @unchecked Sendable {
         let id = ObjectIdentifier(storage)
         if storageReferences[id] == nil { storages.append(storage) }
         storageReferences[id, default: []].append(tokens)
+    }
+
+    func recordHooksPickledAsNone(_ tensor: AnyObject) {
+        if hooksPickledAsNone.insert(ObjectIdentifier(tensor)).inserted { storages.append(tensor) }
+    }
+
+    func recordPairsForm(_ dict: PyDict, _ form: PairsForm) {
+        if pairsForms.updateValue(form, forKey: ObjectIdentifier(dict)) == nil { storages.append(dict) }
+    }
+
+    func picklesHooksAsNone(_ tensor: AnyObject) -> Bool {
+        hooksPickledAsNone.contains(ObjectIdentifier(tensor))
     }
 }

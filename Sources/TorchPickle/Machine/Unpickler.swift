@@ -43,7 +43,9 @@ public struct Unpickler: Sendable {
         public let value: Value
         /// The offset just past `STOP`.
         public let end: Int
-        /// The protocol of the `PROTO` opcode (0 when there is none).
+        /// The protocol of the `PROTO` opcode; for a pickle without one, 1
+        /// when it uses a binary opcode of protocol 1 (as `pickletools`
+        /// reckons it), otherwise 0.
         public let protocolVersion: Int
         /// Identities of strings the value model does not keep, for writing the pickle back.
         public let provenance: PickleProvenance
@@ -109,6 +111,8 @@ struct Machine {
     var repushedIDs = Set<ObjectIdentifier>()
     var sparseMemo: [Int: Value] = [:]
     var memoCount = 0
+    // Whether a PUT was met yet (the first one's index tells the numbering).
+    var sawMemoPut = false
     var protocolVersion = 0
     // Where the current opcode started, and which it is: every error names them.
     var opcodeOffset = 0
@@ -302,10 +306,24 @@ struct Machine {
         }
     }
 
+    /// Notes the numbering of the pickle's first PUT: Python 2's `cPickle`
+    /// starts at 1, where `pickle` starts at 0.
+    mutating func numbered(_ index: Int) -> Int {
+        if !sawMemoPut {
+            sawMemoPut = true
+            if index == 1 && memo.isEmpty {
+                provenance.memoBase = 1
+                memo.append(nil)
+            }
+        }
+        return index
+    }
+
     mutating func memoPut(_ index: Int, _ value: Value) throws(PickleError) {
         guard index >= 0 else { throw fail(.invalidArgument, "negative memo index \(index)") }
-        // Dense indices (what every pickler writes) live in an array; any other
-        // index in a dictionary, so a huge index allocates nothing.
+        // Dense indices (what every pickler writes, from 0, or from 1 as
+        // cPickle does) live in an array; any other index in a dictionary, so
+        // a huge index allocates nothing.
         if index < memo.count {
             if memo[index] == nil { memoCount += 1 }
             memo[index] = value
@@ -501,6 +519,9 @@ struct Machine {
                 noteWhereCallsWereLeft()
                 return (result, position)
             }
+            // Without PROTO, the protocol is what the opcodes need, as
+            // pickletools reckons it: 1 once a binary opcode of protocol 1 appears.
+            if protocolVersion == 0 && op.introducedIn == 1 { protocolVersion = 1 }
             try execute(op)
             try checkFrame()
         }
@@ -704,9 +725,9 @@ struct Machine {
             try checkDepth(.set(s))
 
         // The memo
-        case .put: try memoPutTop(try decimal(try readLine(), what: "memo index"))
-        case .binPut: try memoPutTop(Int(try readByte()))
-        case .longBinPut: try memoPutTop(Int(try readInteger(UInt32.self)))
+        case .put: try memoPutTop(numbered(try decimal(try readLine(), what: "memo index")))
+        case .binPut: try memoPutTop(numbered(Int(try readByte())))
+        case .longBinPut: try memoPutTop(numbered(Int(try readInteger(UInt32.self))))
         case .memoize: try memoPutTop(memoCount)
         case .get: try memoPush(try decimal(try readLine(), what: "memo index"))
         case .binGet: try memoPush(Int(try readByte()))
@@ -737,6 +758,17 @@ struct Machine {
             try push(result)
             if case .bytes = result, provenance.latin1 == nil, t.count == 2, case .string("latin1") = t.items[1] {
                 provenance.latin1 = t.itemTokens[1]
+            }
+            if case .dict(let d) = result, case .global(let g) = callable, g.known == .orderedDict, t.count == 1,
+               let pairs = t.items[0].items, d.count == pairs.count {
+                // OrderedDict([[k, v], ...]), as Python 2.7 pickled it: written back the same way.
+                let pairsAreLists = pairs.allSatisfy { if case .list = $0 { true } else { false } }
+                let inList = if case .list = t.items[0] { true } else { false }
+                provenance.recordPairsForm(d, .init(inList: inList, pairsAreLists: pairsAreLists))
+            }
+            if case .tensor(let tensor) = result, case .none = tensor.backwardHooks,
+               case .global(let g) = callable, [.rebuildTensorV2, .rebuildTensorV3, .rebuildQTensor].contains(g.known) {
+                provenance.recordHooksPickledAsNone(tensor)
             }
             switch result {
             case .bytes, .byteArray, .device, .complex:

@@ -57,10 +57,21 @@ extension KnownGlobal {
                     // Same entries in the same order: the items keep their object identities.
                     d.itemTokens = src.itemTokens
                 case .list, .tuple:
-                    for pair in first.items ?? [] {
+                    let pairs = first.items ?? []
+                    var tokens = TokenTable()
+                    for (i, pair) in pairs.enumerated() {
                         guard let kv = pair.items, kv.count == 2 else { throw RebuildError("expects key–value pairs") }
                         try d.set(kv[1], for: kv[0])
+                        let pairTokens: TokenTable = switch pair {
+                        case .list(let l): l.itemTokens
+                        case .tuple(let t): t.itemTokens
+                        default: [:]
+                        }
+                        tokens[2 * i] = pairTokens[0]
+                        tokens[2 * i + 1] = pairTokens[1]
                     }
+                    // Every pair made its own item: the items keep their object identities.
+                    if d.count == pairs.count { d.itemTokens = tokens }
                 default: throw RebuildError("cannot build from \(first.typeName)")
                 }
             }

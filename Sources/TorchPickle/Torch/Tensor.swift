@@ -75,7 +75,9 @@ public final class Tensor: Sendable {
     public let quantization: Quantization?
     /// Component tensors, for a sparse tensor.
     public let sparse: SparseComponents?
-    /// Backward hooks as pickled (an empty `OrderedDict` in every file torch writes).
+    /// Backward hooks as pickled: an empty `OrderedDict` in every file torch
+    /// 1.0 and later writes, `None` in files of the torch 0.4 era (a rewrite
+    /// writes back what the file had).
     public let backwardHooks: Value
     /// The attributes of a `Parameter` saved with Python state (`_rebuild_parameter_with_state`).
     public let parameterState: Value?

@@ -15,8 +15,8 @@ struct Rewrite: ParsableCommand {
             An archive another tool re-zipped (deflated, unaligned or reordered records) is \
             written in PyTorch's own layout instead, which torch.load reads: the same records \
             and contents, not the re-zipped bytes. A file this library reads but cannot write \
-            back (the tar format of PyTorch 0.1, a legacy file pickled at protocol 0 or 1) is \
-            refused with the reason.
+            back (the tar format of PyTorch 0.1; a legacy or zip file pickled at protocol 0 or 1) \
+            is refused with the reason.
 
             OUT is written atomically: on any error an existing OUT is left unchanged. With \
             --durable, OUT is also synced to the disk (fsync of the file and its directory) \

@@ -31,6 +31,8 @@ struct ConversionOptionsTests {
         ("legacy/state_dict.pth", "convert/legacy_state_dict.pth"),
         ("legacy/training_checkpoint.pth", "convert/legacy_training_checkpoint.pth"),
         ("legacy/views_tied.pth", "convert/legacy_views_tied.pth"),
+        // Python 2's cPickle memo numbering, None hooks and OrderedDict([[k, v]]) become torch.save's own.
+        ("legacy/python2_cpickle.pth", "convert/legacy_python2_cpickle.pth"),
         ("tar/state_dict_0_1.pt", "convert/tar_state_dict.pth"),
         ("torchscript/scripted.pt", "convert/torchscript_scripted.pth"),
         ("torchscript/traced.pt", "convert/torchscript_traced.pth"),

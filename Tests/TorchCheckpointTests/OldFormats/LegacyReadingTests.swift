@@ -24,8 +24,8 @@ struct LegacyReadingTests {
     }
 
     @Test("the object's pickle protocol is reported, whatever the header bytes", arguments: [
-        ("legacy/state_dict.pth", 2), ("legacy/protocol1.pth", 0), ("legacy/protocol3.pth", 3),
-        ("legacy/protocol4.pth", 4), ("legacy/protocol5.pth", 5),
+        ("legacy/state_dict.pth", 2), ("legacy/protocol1.pth", 1), ("legacy/protocol3.pth", 3),
+        ("legacy/protocol4.pth", 4), ("legacy/protocol5.pth", 5), ("proto1.pth", 1), ("legacy/python2_cpickle.pth", 2),
     ])
     func pickleProtocol(_ name: String, _ expected: Int) throws {
         #expect(try Fixtures.open(name).pickleProtocol == expected)
@@ -173,13 +173,28 @@ struct LegacyReadingTests {
         #expect(try Fixtures.data("legacy/whole_model.pth") == Array(Data(contentsOf: scratch.url.appendingPathComponent("whole_model.pth"))))
     }
 
+    @Test("a zip file pickled at protocol 1 is read, and refused for writing with a reason that says protocol 1")
+    func zipProtocolOne() throws {
+        let checkpoint = try Fixtures.open("proto1.pth")
+        #expect(checkpoint.pickleProtocol == 1)
+        #expect(checkpoint["weight"]?.tensor?.shape == [3, 4])
+        #expect(checkpoint.writeBackLimitation == "its pickle has no PROTO opcode (protocol 1), and the encoder writes protocols 2 to 5")
+        let scratch = try ScratchDirectory()
+        #expect {
+            try checkpoint.write(to: scratch.path("out.pth"))
+        } throws: { error in
+            "\(error)".contains("protocol 1") && !"\(error)".contains("protocol 0")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
+    }
+
     @Test("the legacy protocol-1 file (text LONG magic, no PROTO) is read, and cannot be written back")
     func protocolOne() throws {
         let checkpoint = try Fixtures.open("legacy/protocol1.pth")
         #expect(checkpoint["step"]?.int == 7)
         #expect(checkpoint["big"]?.integerDescription == "1208925819614629174706176")
         let reason = try #require(checkpoint.writeBackLimitation)
-        #expect(reason.contains("protocol 0 or 1"))
+        #expect(reason.contains("no PROTO opcode (protocol 1)"))
         let scratch = try ScratchDirectory()
         #expect(throws: CheckpointError.self) { try checkpoint.write(to: scratch.path("out.pth")) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)

@@ -164,6 +164,21 @@ struct LegacyWritingTests {
         #expect(try scratch.read("out.pth") == Fixtures.data(name))
     }
 
+    @Test("a state dict torch 0.4 saved under Python 2.7 is written back byte for byte: cPickle's memo from 1, None hooks, OrderedDict([[k, v], ...])")
+    func python2CPickleWriteBack() throws {
+        let name = "legacy/python2_cpickle.pth"
+        let original = try Fixtures.data(name)
+        // The fixture is what it claims: sys_info's dict goes in memo slot 1 (PROTO 2, EMPTY_DICT, BINPUT 1).
+        #expect(Array(original[21..<26]) == [0x80, 2, 0x7D, 0x71, 1])
+        let checkpoint = try Fixtures.open(name)
+        #expect(checkpoint.tensors.count == 4)
+        #expect(checkpoint.tensors.allSatisfy { $0.tensor.backwardHooks.isNone })
+        #expect(checkpoint.root.dict?.attributes.map(\.name) == ["_metadata"])
+        let scratch = try ScratchDirectory()
+        try checkpoint.write(to: scratch.path("out.pth"))
+        #expect(try scratch.read("out.pth") == original)
+    }
+
     @Test("a legacy file written back streams its storages from the map and keeps its view metadata")
     func oldViewsWriteBack() throws {
         let checkpoint = try Fixtures.open("legacy/old_views.pth")
