@@ -317,7 +317,7 @@ def check_external(path, pth, scratch_root, work):
                 expected = json.load(f)
             try:
                 ours = json.loads(listing.out)
-                matched, mismatches = compare_listing.compare(expected, ours)
+                matched, mismatches, _ = compare_listing.compare(expected, ours)
                 if mismatches:
                     p, want, got = mismatches[0]
                     problems.append(f"listing: {len(mismatches)} of {len(expected)} entries differ, first at "

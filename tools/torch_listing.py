@@ -46,7 +46,9 @@ def _element_bytes(tensor):
     return flat.view(torch.uint8).numpy().tobytes()
 
 
-def describe_tensor(tensor):
+def describe_tensor(tensor, hash_limit=None):
+    """A tensor's record; without sha256 when its logical elements take more
+    than hash_limit bytes (an expanded view of 4 TiB over 4 bytes)."""
     tensor = tensor.detach()
     record = {"dtype": _dtype_name(tensor.dtype), "shape": list(tensor.shape)}
     if getattr(tensor, "is_quantized", False):
@@ -62,7 +64,8 @@ def describe_tensor(tensor):
     record["storage_offset"] = tensor.storage_offset()
     record["requires_grad"] = bool(tensor.requires_grad)
     record["parameter"] = isinstance(tensor, torch.nn.Parameter)
-    record["sha256"] = hashlib.sha256(_element_bytes(tensor)).hexdigest()
+    if hash_limit is None or tensor.numel() * tensor.element_size() <= hash_limit:
+        record["sha256"] = hashlib.sha256(_element_bytes(tensor)).hexdigest()
     return record
 
 
@@ -92,9 +95,9 @@ def _path_key(key):
     return repr(key)
 
 
-def _visit(node, path, entries, visited):
+def _visit(node, path, entries, visited, hash_limit=None):
     if isinstance(node, torch.Tensor):
-        entries.append({"path": path, "tensor": describe_tensor(node)})
+        entries.append({"path": path, "tensor": describe_tensor(node, hash_limit)})
         return
     value = describe_value(node)
     if value is not None:
@@ -106,16 +109,17 @@ def _visit(node, path, entries, visited):
     visited.add(id(node))
     if isinstance(node, dict):
         for key, child in node.items():
-            _visit(child, path + [_path_key(key)], entries, visited)
+            _visit(child, path + [_path_key(key)], entries, visited, hash_limit)
     elif isinstance(node, (list, tuple)):
         for index, child in enumerate(node):
-            _visit(child, path + [index], entries, visited)
+            _visit(child, path + [index], entries, visited, hash_limit)
 
 
-def listing(obj):
-    """The listing entries of a loaded object, depth first."""
+def listing(obj, hash_limit=None):
+    """The listing entries of a loaded object, depth first (tensors over
+    hash_limit bytes of logical elements without sha256)."""
     entries = []
-    _visit(obj, [], entries, set())
+    _visit(obj, [], entries, set(), hash_limit)
     return entries
 
 

@@ -54,7 +54,7 @@ def main(argv):
         theirs = json.loads(run.stdout)
         with open(path + ".listing.json", encoding="utf-8") as f:
             ours = json.load(f)
-        matched, mismatches = compare_listing.compare(theirs, ours)
+        matched, mismatches, _ = compare_listing.compare(theirs, ours)
         exact = theirs == ours
         status = "identical" if exact else "NOT identical"
         print(f"{name}: {matched} entries matched, {len(mismatches)} mismatched, {status}")

@@ -98,7 +98,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let file = try MappedFile(copying: input, path: "fuzz.pth")
         do {
             let checkpoint = try Checkpoint(file: file)
-            let listing = Listing.json(try Listing.entries(of: checkpoint))
+            // Views larger than their storage are hashed up to 16 MiB in all: within the
+            // fuzzer's per-input time, and still past every small view a mutation makes.
+            let listing = Listing.json(try Listing.entries(of: checkpoint, expandedViewLimit: Self.expandedViewLimit))
             _ = Inspection(checkpoint).render()
             try checkpoint.verifyRecords()
             // Written back, it reads as the same objects: what the writer
@@ -109,16 +111,19 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             } catch {
                 return
             }
-            let again = Listing.json(try Listing.entries(of: try Checkpoint(path: writeBackPath)))
+            let again = Listing.json(try Listing.entries(of: try Checkpoint(path: writeBackPath), expandedViewLimit: Self.expandedViewLimit))
             if again != listing {
                 fatalError("written back, the checkpoint lists differently:\n\(listing)\n---\n\(again)")
             }
         } catch CheckpointError.unrecognizedFormat {
             let safetensors = try SafetensorsFile(file: file)
             _ = Inspection.render(safetensors: safetensors)
-            for (_, tensor) in safetensors.tensors { _ = try Listing.record(tensor) }
+            for (_, tensor) in safetensors.tensors { _ = try Listing.record(tensor, expandedViewLimit: Self.expandedViewLimit) }
         }
     }
+
+    /// The listing's budget for views larger than their storage, in the checkpoint target.
+    static let expandedViewLimit = 16 << 20
 
     /// Where the checkpoint target writes what it read, one file per process.
     static let writeBackPath = FileManager.default.temporaryDirectory.appendingPathComponent("pth-fuzz-\(ProcessInfo.processInfo.processIdentifier).pth").path

@@ -5,7 +5,9 @@ extension Conversion {
     public static func transform(_ value: Value, options: ConversionOptions) throws(ConversionError) -> Value {
         var result = try select(options.selection, in: value)
         if let location = options.mapLocation { result = try mappingLocation(of: result, to: location) }
-        if let dtype = options.floatingPointType { result = try castingFloatingPoint(result, to: dtype) }
+        if let dtype = options.floatingPointType {
+            result = try castingFloatingPoint(result, to: dtype, expandedViewLimit: options.expandedViewLimit)
+        }
         return result
     }
 
@@ -93,15 +95,18 @@ extension Conversion {
     ///
     /// - Throws: ``ConversionError/cannotCast(place:reason:)`` for a target
     ///   that is not float16, bfloat16, float32 or float64, and for a
-    ///   floating-point tensor this library cannot cast (sparse, a subclass).
-    public static func castingFloatingPoint(_ value: Value, to dtype: DType) throws(ConversionError) -> Value {
+    ///   floating-point tensor this library cannot cast (sparse, a subclass,
+    ///   a view larger than its storage whose logical elements take more than
+    ///   `expandedViewLimit` bytes: the cast writes every one of them).
+    public static func castingFloatingPoint(_ value: Value, to dtype: DType,
+                                            expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws(ConversionError) -> Value {
         guard [.float16, .bfloat16, .float32, .float64].contains(dtype) else {
             throw .cannotCast(place: "the object", reason: "--dtype must be float16, bfloat16, float32 or float64, not \(dtype.name)")
         }
         var walk = TreeRewrite(tensor: { t, place throws(ConversionError) in
             guard t.dtype.isFloatingPoint else { return t }
             do {
-                return try t.converted(toFloatingPoint: dtype)
+                return try t.converted(toFloatingPoint: dtype, expandedViewLimit: expandedViewLimit)
             } catch {
                 throw .cannotCast(place: "the \(t.dtype.name) tensor at \(place)", reason: "\(error)")
             }

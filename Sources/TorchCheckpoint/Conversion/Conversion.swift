@@ -41,6 +41,7 @@ public enum Conversion {
     /// `duplicateSharedTensors` is set: then each is written as its own copy
     /// and the report says which.
     public static func safetensors(from value: Value, to path: String, duplicateSharedTensors: Bool = false,
+                                   expandedViewLimit: Int = Tensor.defaultExpandedViewLimit,
                                    durability: AtomicFileSink.Durability = .atomic) throws -> SafetensorsReport {
         var tensors: [(name: String, tensor: Tensor)] = []
         var metadata: [(key: String, value: String)] = []
@@ -59,7 +60,8 @@ public enum Conversion {
             }
         }
         let writer = try SafetensorsWriter(tensors: tensors, metadata: metadata.isEmpty ? nil : metadata,
-                                           options: .init(duplicateSharedTensors: duplicateSharedTensors))
+                                           options: .init(duplicateSharedTensors: duplicateSharedTensors,
+                                                          expandedViewLimit: expandedViewLimit))
         try writer.write(to: path, durability: durability)
         return SafetensorsReport(tensorNames: writer.items.map(\.name), duplicatedTensors: writer.duplicatedTensors,
                                  metadataKeys: metadata.map(\.key))

@@ -42,5 +42,13 @@ public struct ConversionOptions: Sendable {
     public var mapLocation: String?
 
     /// No selection, no cast, no relocation: the object as loaded.
+    /// The most logical bytes a view larger than its storage (a stride-0
+    /// dimension from `expand`, an overlapping `as_strided`) may take where
+    /// the conversion writes its elements out one by one: a cast, or a
+    /// safetensors file (which has no strides). A checkpoint written without
+    /// a cast keeps such a view as it is and never needs the limit.
+    /// ``Tensor/defaultExpandedViewLimit`` (1 GiB) by default.
+    public var expandedViewLimit: Int = Tensor.defaultExpandedViewLimit
+
     public init() {}
 }

@@ -38,11 +38,21 @@ public enum CheckpointDiff {
         /// How many elements of each tensor are decoded at once (the memory a
         /// comparison holds is about 16 bytes per element for each side).
         public var blockElements: Int
+        /// The most logical bytes to compare where both tensors are views
+        /// larger than their storage (`expand`'s stride 0, an overlapping
+        /// `as_strided`), so that a few bytes in each file cannot ask for
+        /// terabytes of comparisons. Dimensions both tensors repeat are
+        /// compared once, exactly, whatever their size; a pair still over the
+        /// limit is reported as not compared, a difference.
+        /// ``Tensor/defaultExpandedViewLimit`` (1 GiB) by default.
+        public var expandedViewLimit: Int
 
         /// Options; by default everything is compared, a million elements at a time.
-        public init(filter: String? = nil, blockElements: Int = 1 << 20) {
+        public init(filter: String? = nil, blockElements: Int = 1 << 20,
+                    expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) {
             self.filter = filter
             self.blockElements = blockElements
+            self.expandedViewLimit = expandedViewLimit
         }
     }
 
@@ -65,7 +75,8 @@ public enum CheckpointDiff {
     /// the statistics.
     public static func compare(_ a: Tensor, _ b: Tensor, tolerance: Tolerance = .exact, options: Options = .init())
         throws(DiffError) -> (differences: [DiffEntry.Kind], comparison: TensorComparison?) {
-        let comparer = TensorDiff(tolerance: tolerance, blockElements: options.blockElements, files: ("a", "b"))
+        let comparer = TensorDiff(tolerance: tolerance, blockElements: options.blockElements, files: ("a", "b"),
+                                  expandedViewLimit: options.expandedViewLimit)
         return try comparer.compare(a, b, path: [])
     }
 
@@ -79,7 +90,8 @@ public enum CheckpointDiff {
         // The first leaf at a path wins (two dict keys can have one path: 1 and True).
         let inA = Dictionary(a.map { ($0.path, $0.value) }, uniquingKeysWith: { first, _ in first })
         let inB = Dictionary(b.map { ($0.path, $0.value) }, uniquingKeysWith: { first, _ in first })
-        let tensors = TensorDiff(tolerance: tolerance, blockElements: options.blockElements, files: files)
+        let tensors = TensorDiff(tolerance: tolerance, blockElements: options.blockElements, files: files,
+                                 expandedViewLimit: options.expandedViewLimit)
         var report = DiffReport(tolerance: tolerance)
         var done = Set<[PathKey]>()
         for leaf in a where done.insert(leaf.path).inserted {

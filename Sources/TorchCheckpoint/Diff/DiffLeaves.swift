@@ -101,7 +101,16 @@ enum DiffLeaves {
             let members = try s.items.map { try fingerprint($0, seen: &seen) }.sorted()
             return "\(value.typeName) {\(members.joined(separator: ", "))}"
         case .tensor(let t):
-            let digest = t.layout == .strided && !t.isMeta ? try Listing.sha256(of: t) : "no data"
+            let digest: String
+            if t.layout != .strided || t.isMeta {
+                digest = "no data"
+            } else if t.isExpandedView, let storage = t.storage {
+                // A view larger than its storage, by what the file holds: its geometry and its storage's bytes.
+                digest = "view \(t.stride) +\(t.storageOffset) conj \(t.isConjugated) neg \(t.isNegated) of "
+                    + (try storage.bytes().withUnsafeBytes { hex(SHA256.hash(data: $0)) })
+            } else {
+                digest = try Listing.sha256(of: t)
+            }
             return "tensor \(t.dtype.name) \(t.shape) \(t.layout.rawValue) \(digest)"
         case .storage(let s):
             return "storage \(s.dtype.name) \(s.elementCount) \(try s.bytes().withUnsafeBytes { hex(SHA256.hash(data: $0)) })"

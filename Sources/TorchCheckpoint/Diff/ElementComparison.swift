@@ -10,6 +10,9 @@ import Darwin
 struct ElementComparison {
     let tolerance: CheckpointDiff.Tolerance
     let blockElements: Int
+    /// The most logical bytes to compare where both tensors are views larger
+    /// than their storage (and the comparison cannot collapse their repeats).
+    var expandedViewLimit = Tensor.defaultExpandedViewLimit
 
     /// The accumulated statistics.
     private struct Tally {
@@ -51,8 +54,26 @@ struct ElementComparison {
         if a.dtype.elementsPerByte > 1 { return .success(try comparePacked(a, b, path: path)) }
         let kind = Self.arithmetic(a.dtype)
         var tally = Tally()
+        var repeats = 1
+        // The shape the row-major indices of differences refer to.
+        var compareShape = a.shape
         if try !Self.identicalBytes(a, b) {
-            try forEachBlockPair(a, b) { x, y, start in
+            // Dimensions both tensors repeat (stride 0 in each, as expand makes
+            // them) hold the same elements at every index: compare one of each,
+            // exactly, and count each difference as often as it repeats.
+            var ca = a, cb = b
+            if let collapsed = try Self.collapsingRepeats(a, b) { (ca, cb, repeats) = collapsed }
+            compareShape = ca.shape
+            if ca.isExpandedView && cb.isExpandedView {
+                // Neither file holds these elements: the work is the logical size.
+                do {
+                    try ca.checkExpandedView(limit: expandedViewLimit, option: "expandedViewLimit")
+                    try cb.checkExpandedView(limit: expandedViewLimit, option: "expandedViewLimit")
+                } catch {
+                    return .failure(NotComparable(reason: "not compared: \(error)"))
+                }
+            }
+            try forEachBlockPair(ca, cb) { x, y, start in
                 switch kind {
                 case .floating: try compareFloating(x, y, a, b, start, &tally)
                 case .complex: try compareComplex(x, y, a, b, start, &tally)
@@ -62,14 +83,32 @@ struct ElementComparison {
                 }
             }
         }
+        tally.mismatches = tally.mismatches.multipliedReportingOverflow(by: repeats).overflow ? .max : tally.mismatches * repeats
         if kind == .bits && tally.mismatches > 0 {
-            let first = Self.index(tally.first ?? 0, in: a.shape)
+            let first = Self.index(tally.first ?? 0, in: compareShape)
             return .failure(NotComparable(reason: "\(a.dtype.name) elements have no arithmetic: \(tally.mismatches) of \(a.elementCount) differ bit for bit, the first at \(first)"))
         }
         return .success(TensorComparison(
             path: path, dtype: a.dtype.integerRepresentation ?? a.dtype, shape: a.shape, elementCount: a.elementCount,
             maxAbsoluteDifference: tally.maxAbs, maxRelativeDifference: tally.maxRel, mismatchCount: tally.mismatches,
-            firstMismatch: tally.first.map { Self.index($0, in: a.shape) }, compared: compared))
+            firstMismatch: tally.first.map { Self.index($0, in: compareShape) }, compared: compared))
+    }
+
+    /// The two tensors with every dimension both give stride 0 cut to size 1,
+    /// and how many times each remaining element stands for; nil when there
+    /// is no such dimension. An element's row-major index in the cut tensor,
+    /// read in the full shape, is the first full index that repeats it.
+    static func collapsingRepeats(_ a: Tensor, _ b: Tensor) throws -> (Tensor, Tensor, Int)? {
+        var shape = a.shape
+        var repeats = 1
+        for d in shape.indices where shape[d] > 1 && a.stride[d] == 0 && b.stride[d] == 0 {
+            repeats = repeats.multipliedReportingOverflow(by: shape[d]).overflow ? .max : repeats * shape[d]
+            shape[d] = 1
+        }
+        guard repeats > 1 else { return nil }
+        // The views carry no conjugate or negative bit: the comparison applies the tensors' own.
+        return (try a.view(shape: shape, stride: a.stride, storageOffset: a.storageOffset),
+                try b.view(shape: shape, stride: b.stride, storageOffset: b.storageOffset), repeats)
     }
 
     /// Why two tensors' values cannot be compared element by element.

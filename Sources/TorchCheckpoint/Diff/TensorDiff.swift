@@ -5,6 +5,7 @@ struct TensorDiff {
     let blockElements: Int
     /// The two files, for errors.
     let files: (String, String)
+    var expandedViewLimit = Tensor.defaultExpandedViewLimit
 
     func compare(_ a: Tensor, _ b: Tensor, path: [PathKey]) throws(DiffError) -> ([DiffEntry.Kind], TensorComparison?) {
         var kinds: [DiffEntry.Kind] = []
@@ -19,7 +20,7 @@ struct TensorDiff {
                 let qa = try Self.describe(a.quantization), qb = try Self.describe(b.quantization)
                 if qa != qb { kinds.append(.quantizationChanged(qa, qb)) }
             }
-            let elements = ElementComparison(tolerance: tolerance, blockElements: blockElements)
+            let elements = ElementComparison(tolerance: tolerance, blockElements: blockElements, expandedViewLimit: expandedViewLimit)
             let outcome: Result<TensorComparison, ElementComparison.NotComparable>
             if a.layout == .strided {
                 outcome = try elements.compare(a, b, path: path, compared: a.dtype.isQuantized ? "int_repr" : nil)

@@ -155,8 +155,8 @@ public struct Inspection: Sendable {
                 tensorCount += 1
                 var total = totals[t.dtype] ?? DTypeTotal(dtype: t.dtype)
                 total.tensors += 1
-                total.elements += t.elementCount
-                total.bytes += t.byteCount
+                total.elements = total.elements.addingSaturated(t.elementCount)
+                total.bytes = total.bytes.addingSaturated(t.byteCount)
                 totals[t.dtype] = total
             }
             if let children {
@@ -191,7 +191,7 @@ public struct Inspection: Sendable {
 
         visit(root, "(root)", [], "", true, 0)
         lines.append("")
-        let totalElements = totals.values.reduce(0) { $0 + $1.elements }
+        let totalElements = totals.values.reduce(0) { $0.addingSaturated($1.elements) }
         lines.append("\(tensorCount) tensor\(tensorCount == 1 ? "" : "s"), \(Format.grouped(totalElements)) elements, "
                      + "\(storages.count) storage\(storages.count == 1 ? "" : "s") holding \(Format.bytes(storageBytes))")
         for total in totals.values.sorted(by: { $0.bytes > $1.bytes || ($0.bytes == $1.bytes && $0.dtype.name < $1.dtype.name) }) {
@@ -311,28 +311,9 @@ public struct Inspection: Sendable {
 
 /// Number and size formatting for people.
 enum Format {
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out += "," }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
+    static func grouped(_ n: Int) -> String { ByteText.grouped(n) }
 
-    static func bytes(_ n: Int) -> String {
-        if n < 1024 { return "\(n) B" }
-        let units = ["KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n) / 1024
-        var u = 0
-        while v >= 1024 && u < units.count - 1 {
-            v /= 1024
-            u += 1
-        }
-        let tenths = Int((v * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) \(units[u])"
-    }
+    static func bytes(_ n: Int) -> String { ByteText.describe(n) }
 }
 
 /// Selects entries by path, for `--filter`.

@@ -36,6 +36,7 @@ extension Listing {
         if let g = r.requiresGrad { fields.append(("requires_grad", g ? "true" : "false")) }
         if let p = r.isParameter { fields.append(("parameter", p ? "true" : "false")) }
         if let h = r.sha256 { fields.append(("sha256", JSON.string(h))) }
+        if let why = r.unhashed { fields.append(("unhashed", JSON.string(why))) }
         return "{" + fields.map { "\(JSON.string($0)): \($1)" }.joined(separator: ", ") + "}"
     }
 

@@ -39,6 +39,11 @@ public enum Listing {
         public var isParameter: Bool?
         /// Hex SHA-256 of the logical elements, little-endian, row-major; nil when not computed.
         public var sha256: String?
+        /// Why ``sha256`` was not computed although digests were asked for:
+        /// the tensor is a view larger than its storage whose logical
+        /// elements would take the listing past its expanded-view limit
+        /// (see `Listing.entries(of:digests:expandedViewLimit:)`).
+        public var unhashed: String?
         public var isQuantized: Bool
         /// `torch.sparse_coo` and the like, for non-strided tensors.
         public var layout: String?
@@ -115,10 +120,21 @@ public enum Listing {
 
     /// The listing of a value tree. With `digests`, every tensor's elements
     /// are read and hashed; without, no tensor data is touched.
-    public static func entries(of root: Value, digests: Bool = true) throws -> [Entry] {
-        try walk(root).map { leaf in
+    ///
+    /// Hashing costs time in proportion to a tensor's logical size. For every
+    /// ordinary tensor that is bounded by the file, but a view larger than
+    /// its storage (``Tensor/isExpandedView``: `expand`, an overlapping
+    /// `as_strided`) can stand for terabytes in a few bytes. Such views are
+    /// hashed until their logical bytes, summed over the listing, would pass
+    /// `expandedViewLimit`; the rest are listed without ``TensorRecord/sha256``
+    /// and with ``TensorRecord/unhashed`` saying why. The same view met twice
+    /// (tied weights) is hashed once.
+    public static func entries(of root: Value, digests: Bool = true,
+                               expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> [Entry] {
+        var hasher = ListingHasher(budget: expandedViewLimit)
+        return try walk(root).map { leaf in
             switch leaf.value {
-            case .tensor(let t): Entry(path: leaf.path, content: .tensor(try record(t, digest: digests)))
+            case .tensor(let t): Entry(path: leaf.path, content: .tensor(try record(t, digest: digests, hasher: &hasher)))
             case .ndarray(let a): Entry(path: leaf.path, content: .value(a.numpyFloat64Value.map(Value.float) ?? .none))
             default: Entry(path: leaf.path, content: .value(leaf.value))
             }
@@ -128,16 +144,30 @@ public enum Listing {
     /// The listing of a checkpoint: of its root object, or for a TorchScript
     /// archive, of its module's `state_dict()` (LISTING.md: one entry per
     /// parameter and buffer, the dotted name as a one-element path), as
-    /// `torch.jit.load(f).state_dict()` lists it.
-    public static func entries(of checkpoint: Checkpoint, digests: Bool = true) throws -> [Entry] {
-        guard let torchScript = checkpoint.torchScript else { return try entries(of: checkpoint.root, digests: digests) }
+    /// `torch.jit.load(f).state_dict()` lists it. Views larger than their
+    /// storage are hashed up to `expandedViewLimit` logical bytes in all (see
+    /// `entries(of:digests:expandedViewLimit:)` of a value).
+    public static func entries(of checkpoint: Checkpoint, digests: Bool = true,
+                               expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> [Entry] {
+        guard let torchScript = checkpoint.torchScript else {
+            return try entries(of: checkpoint.root, digests: digests, expandedViewLimit: expandedViewLimit)
+        }
+        var hasher = ListingHasher(budget: expandedViewLimit)
         return try torchScript.stateDict.map { name, tensor in
-            Entry(path: [.key(name)], content: .tensor(try record(tensor, digest: digests)))
+            Entry(path: [.key(name)], content: .tensor(try record(tensor, digest: digests, hasher: &hasher)))
         }
     }
 
-    /// A tensor's entry, as torch-listing.py computes it.
-    public static func record(_ t: Tensor, digest: Bool = true) throws -> TensorRecord {
+    /// A tensor's entry, as torch-listing.py computes it; a view larger than
+    /// its storage whose logical elements take more than `expandedViewLimit`
+    /// bytes is not hashed (``TensorRecord/unhashed`` says so).
+    public static func record(_ t: Tensor, digest: Bool = true,
+                              expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> TensorRecord {
+        var hasher = ListingHasher(budget: expandedViewLimit)
+        return try record(t, digest: digest, hasher: &hasher)
+    }
+
+    static func record(_ t: Tensor, digest: Bool, hasher: inout ListingHasher) throws -> TensorRecord {
         var r = TensorRecord(dtype: t.dtype, shape: t.shape, isQuantized: t.dtype.isQuantized)
         if t.layout != .strided {
             r.layout = t.layout.rawValue
@@ -164,14 +194,25 @@ public enum Listing {
         // the flags as saved.
         r.requiresGrad = false
         r.isParameter = false
-        if digest { r.sha256 = try sha256(of: t) }
+        if digest {
+            switch try hasher.digest(of: t) {
+            case .hashed(let hex): r.sha256 = hex
+            case .unhashed(let reason): r.unhashed = reason
+            }
+        }
         return r
     }
 
     /// SHA-256 of the logical elements in row-major order, little-endian.
-    public static func sha256(of t: Tensor) throws -> String {
+    ///
+    /// - Throws: ``TensorError`` with ``TensorError/Code/expandedViewOverLimit``
+    ///   for a view larger than its storage whose logical elements take more
+    ///   than `expandedViewLimit` bytes, before reading any.
+    public static func sha256(of t: Tensor, expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> String {
         var hasher = SHA256()
-        try t.forEachContiguousChunk(byteOrder: .little, chunkBytes: 4 << 20) { hasher.update(bufferPointer: $0) }
+        try t.forEachContiguousChunk(byteOrder: .little, chunkBytes: 4 << 20, expandedViewLimit: expandedViewLimit) {
+            hasher.update(bufferPointer: $0)
+        }
         return hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
@@ -189,5 +230,49 @@ extension NDArray {
         var bits = data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         bits = dtype.byteOrder == .big ? UInt64(bigEndian: bits) : UInt64(littleEndian: bits)
         return Double(bitPattern: bits)
+    }
+}
+
+/// Hashes the tensors of one listing, with one budget for views larger than
+/// their storage, and each distinct view once.
+struct ListingHasher {
+    enum Digest { case hashed(String), unhashed(String) }
+
+    /// Logical bytes of expanded views still allowed.
+    var budget: Int
+    let limit: Int
+    /// Digests of expanded views by geometry: the same view of the same storage hashes the same.
+    var done: [ViewKey: String] = [:]
+
+    init(budget: Int) {
+        self.budget = max(budget, 0)
+        self.limit = max(budget, 0)
+    }
+
+    struct ViewKey: Hashable {
+        let storage: ObjectIdentifier
+        let dtype: String
+        let shape: [Int], stride: [Int]
+        let offset: Int
+        let conjugated: Bool, negated: Bool
+    }
+
+    mutating func digest(of t: Tensor) throws -> Digest {
+        guard t.isExpandedView, let storage = t.storage else { return .hashed(try Listing.sha256(of: t, expandedViewLimit: .max)) }
+        let key = ViewKey(storage: ObjectIdentifier(storage), dtype: t.dtype.name, shape: t.shape, stride: t.stride,
+                          offset: t.storageOffset, conjugated: t.isConjugated, negated: t.isNegated)
+        if let hex = done[key] { return .hashed(hex) }
+        let bytes = t.logicalByteCount ?? .max
+        guard bytes <= budget else {
+            let why = bytes > limit
+                ? "exceeds the listing's limit of \(Format.bytes(limit)) for views larger than their storage"
+                : "would take the listing past its limit of \(Format.bytes(limit)) for views larger than their storage "
+                  + "(\(Format.bytes(budget)) left)"
+            return .unhashed("not hashed: \(t.expandedViewDescription) \(why)")
+        }
+        budget -= bytes
+        let hex = try Listing.sha256(of: t, expandedViewLimit: .max)
+        done[key] = hex
+        return .hashed(hex)
     }
 }

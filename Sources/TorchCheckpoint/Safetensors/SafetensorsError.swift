@@ -80,6 +80,11 @@ public struct SafetensorsError: Error, Sendable, Equatable, CustomStringConverti
         /// A tensor's elements could not be read (storage too short, negative
         /// strides, or the storage failed to load).
         case tensorData
+        /// A tensor is a view larger than its storage (a stride-0 dimension
+        /// from `expand`, an overlapping `as_strided`) whose logical elements,
+        /// which safetensors stores one by one, take more bytes than
+        /// ``SafetensorsWriter/Options/expandedViewLimit`` allows.
+        case expandedViewOverLimit
     }
 
     /// What kind of problem was found.

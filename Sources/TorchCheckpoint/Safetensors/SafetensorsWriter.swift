@@ -50,12 +50,20 @@ public struct SafetensorsWriter: Sendable {
         /// The largest header accepted, in bytes; the reference
         /// implementation's 100 000 000 by default (readers refuse larger ones).
         public var maximumHeaderSize: Int
+        /// The most logical bytes a view larger than its storage may take:
+        /// safetensors has no strides, so such a view (`expand`'s stride 0,
+        /// an overlapping `as_strided`) is written element by element, and a
+        /// few bytes of storage can stand for terabytes.
+        /// ``Tensor/defaultExpandedViewLimit`` (1 GiB) by default.
+        public var expandedViewLimit: Int
 
         /// Creates options.
         public init(duplicateSharedTensors: Bool = false,
-                    maximumHeaderSize: Int = SafetensorsHeader.defaultMaximumHeaderSize) {
+                    maximumHeaderSize: Int = SafetensorsHeader.defaultMaximumHeaderSize,
+                    expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) {
             self.duplicateSharedTensors = duplicateSharedTensors
             self.maximumHeaderSize = maximumHeaderSize
+            self.expandedViewLimit = expandedViewLimit
         }
     }
 
@@ -107,7 +115,9 @@ public struct SafetensorsWriter: Sendable {
     ///   ``SafetensorsError/Code/validationOverflow`` and ``SafetensorsError/Code/tensorData``
     ///   (shapes whose sizes overflow, negative dimensions),
     ///   ``SafetensorsError/Code/sharedStorage`` (listing every group),
-    ///   ``SafetensorsError/Code/headerTooLarge``.
+    ///   ``SafetensorsError/Code/headerTooLarge``,
+    ///   ``SafetensorsError/Code/expandedViewOverLimit`` (a view larger than
+    ///   its storage, over ``Options/expandedViewLimit``).
     public init(tensors: [(name: String, tensor: Tensor)], metadata: [(key: String, value: String)]? = nil,
                 options: Options = .init()) throws(SafetensorsError) {
         try Self.checkNames(tensors.map(\.name), metadataKeys: metadata?.map(\.key) ?? [])
@@ -140,6 +150,14 @@ public struct SafetensorsWriter: Sendable {
             }
             items.append(Item(name: p.name, dtype: p.dtype, shape: p.shape, dataOffsets: offset..<end, tensor: p.tensor))
             offset = end
+        }
+        // safetensors has no strides: a view larger than its storage is written element by element.
+        for item in items {
+            do {
+                try item.tensor.checkExpandedView(limit: options.expandedViewLimit, option: "expandedViewLimit")
+            } catch {
+                throw SafetensorsError(.expandedViewOverLimit, "\(error)", tensor: item.name)
+            }
         }
         self.items = items
         self.metadata = metadata
@@ -406,7 +424,7 @@ public struct SafetensorsWriter: Sendable {
         }
         var written = 0
         do {
-            try tensor.forEachContiguousChunk(byteOrder: .little, resolvingBits: true) { chunk in
+            try tensor.forEachContiguousChunk(byteOrder: .little, resolvingBits: true, expandedViewLimit: .max) { chunk in
                 try sink.write(chunk)
                 written += chunk.count
             }

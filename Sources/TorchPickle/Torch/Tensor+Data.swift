@@ -20,11 +20,20 @@ extension Tensor {
     /// yields the values it represents (as `resolve_conj().resolve_neg()`);
     /// without, the values as stored. Packed quantized types (`quint4x2`,
     /// `quint2x4`) yield their packed bytes, as `int_repr()` does.
+    ///
+    /// A view larger than its storage (``isExpandedView``: a stride-0
+    /// dimension, an overlapping `as_strided`) is streamed only when its
+    /// logical elements take at most `expandedViewLimit` bytes; otherwise
+    /// this throws ``TensorError/Code/expandedViewOverLimit`` before reading
+    /// anything. A stride-0 dimension is streamed by repeating what it
+    /// repeats, not element by element.
     public func forEachContiguousChunk(byteOrder: ByteOrder = .little, chunkBytes: Int = 1 << 20, resolvingBits: Bool = true,
+                                       expandedViewLimit: Int = Tensor.defaultExpandedViewLimit,
                                        _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         guard layout == .strided else { throw TensorError("a \(layout.rawValue) tensor is not strided") }
         let count = elementCount
         if count == 0 { return }
+        try checkExpandedView(limit: expandedViewLimit)
         let raw = try storageBytes()
         let itemSize = dtype.itemSize
         if dtype.elementsPerByte > 1 {
@@ -50,7 +59,7 @@ extension Tensor {
                 }
                 return
             }
-            let capacity = max(chunkBytes / itemSize, 1) * itemSize
+            let capacity = max(min(chunkBytes, count * itemSize) / itemSize, 1) * itemSize
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
             defer { buffer.deallocate() }
             var filled = 0
@@ -73,6 +82,24 @@ extension Tensor {
                         done += n
                         if filled == capacity { try flush() }
                     }
+                } else if rowStride == 0 {
+                    // One element repeated (expand): copy it once, then double what is in the buffer.
+                    var done = 0
+                    let src = bytes.baseAddress! + rowStart * itemSize
+                    while done < rowCount {
+                        let n = min(rowCount - done, (capacity - filled) / itemSize)
+                        let start = buffer.baseAddress! + filled
+                        start.copyMemory(from: src, byteCount: itemSize)
+                        var have = 1
+                        while have < n {
+                            let more = min(have, n - have)
+                            (start + have * itemSize).copyMemory(from: start, byteCount: more * itemSize)
+                            have += more
+                        }
+                        filled += n * itemSize
+                        done += n
+                        if filled == capacity { try flush() }
+                    }
                 } else {
                     for i in 0..<rowCount {
                         let src = (rowStart + i * rowStride) * itemSize
@@ -87,10 +114,16 @@ extension Tensor {
     }
 
     /// The logical elements as contiguous bytes in the requested byte order (a copy).
-    public func contiguousBytes(byteOrder: ByteOrder = .native) throws -> [UInt8] {
+    ///
+    /// A view larger than its storage is copied only up to
+    /// `expandedViewLimit` logical bytes (see
+    /// ``forEachContiguousChunk(byteOrder:chunkBytes:resolvingBits:expandedViewLimit:_:)``).
+    public func contiguousBytes(byteOrder: ByteOrder = .native,
+                                expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> [UInt8] {
+        try checkExpandedView(limit: expandedViewLimit)
         var out: [UInt8] = []
         out.reserveCapacity(byteCount)
-        try forEachContiguousChunk(byteOrder: byteOrder) { out.append(contentsOf: $0) }
+        try forEachContiguousChunk(byteOrder: byteOrder, expandedViewLimit: expandedViewLimit) { out.append(contentsOf: $0) }
         return out
     }
 
@@ -99,10 +132,15 @@ extension Tensor {
     /// floats convert as `tensor.to(dtype)` does). For a quantized tensor the
     /// elements are its integer representation (`int_repr()`).
     ///
-    /// Throws for complex tensors (use ``complexScalars()``), for packed
-    /// sub-byte types (read ``contiguousBytes(byteOrder:)``), and for a value
-    /// the target type cannot represent.
-    public func scalars<T: TensorScalar>(as type: T.Type = T.self) throws -> [T] {
+    /// Throws for complex tensors (use ``complexScalars(expandedViewLimit:)``),
+    /// for packed sub-byte types (read
+    /// ``contiguousBytes(byteOrder:expandedViewLimit:)``), for a value the
+    /// target type cannot represent, and for a view larger than its storage
+    /// whose logical elements take more than `expandedViewLimit` bytes
+    /// (``TensorError/Code/expandedViewOverLimit``, before allocating).
+    public func scalars<T: TensorScalar>(as type: T.Type = T.self,
+                                         expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> [T] {
+        try checkExpandedView(limit: expandedViewLimit)
         let count = elementCount
         if T.dtype == dtype || (dtype.isQuantized && T.dtype == dtype.integerRepresentation) {
             // The elements go straight into the array: one copy, from the
@@ -111,7 +149,7 @@ extension Tensor {
                 guard let destination = UnsafeMutableRawPointer(buffer.baseAddress) else { return }
                 let capacity = count * MemoryLayout<T>.stride
                 var offset = 0
-                try forEachContiguousChunk(byteOrder: .native) { chunk in
+                try forEachContiguousChunk(byteOrder: .native, expandedViewLimit: expandedViewLimit) { chunk in
                     guard let source = chunk.baseAddress else { return }
                     guard chunk.count <= capacity - offset else {
                         throw TensorError("a \(dtype.name) tensor of \(count) elements yielded more than \(capacity) bytes")
@@ -125,7 +163,7 @@ extension Tensor {
                 initialized = count
             }
         }
-        let bytes = try contiguousBytes(byteOrder: .native)
+        let bytes = try contiguousBytes(byteOrder: .native, expandedViewLimit: expandedViewLimit)
         let decode = try elementDecoder()
         var out: [T] = []
         out.reserveCapacity(count)
@@ -147,9 +185,10 @@ extension Tensor {
     }
 
     /// Copies the elements of a complex tensor (or any real tensor, with zero
-    /// imaginary parts), with the conjugate and negative bits resolved.
-    public func complexScalars() throws -> [Complex] {
-        let bytes = try contiguousBytes(byteOrder: .native)
+    /// imaginary parts), with the conjugate and negative bits resolved; a
+    /// view larger than its storage only up to `expandedViewLimit` logical bytes.
+    public func complexScalars(expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> [Complex] {
+        let bytes = try contiguousBytes(byteOrder: .native, expandedViewLimit: expandedViewLimit)
         let count = elementCount
         let half = dtype.isComplex ? dtype.itemSize / 2 : 0
         let part: (UnsafeRawPointer) -> Double
@@ -159,7 +198,7 @@ extension Tensor {
         case .complex32: part = { Double(ScalarDecoding.float16($0.loadUnaligned(as: UInt16.self))) }
         case .bcomplex32: part = { Double(ScalarDecoding.bfloat16($0.loadUnaligned(as: UInt16.self))) }
         default:
-            let real: [Double] = try scalars(as: Double.self)
+            let real: [Double] = try scalars(as: Double.self, expandedViewLimit: expandedViewLimit)
             return real.map { Complex(real: $0, imag: 0) }
         }
         return bytes.withUnsafeBytes { raw in

@@ -27,10 +27,18 @@ extension Tensor {
     /// (On a CPU without AVX-512 PyTorch's blocks are narrower, so its own
     /// NaN bits there differ from these in places.)
     ///
-    /// - Parameter target: float16, bfloat16, float32 or float64.
+    /// A view larger than its storage (a stride-0 dimension from `expand`)
+    /// comes out as PyTorch's `to()` makes it, one element per logical
+    /// element, so it is cast only up to `expandedViewLimit` logical bytes.
+    ///
+    /// - Parameters:
+    ///   - target: float16, bfloat16, float32 or float64.
+    ///   - expandedViewLimit: the most logical bytes of a view larger than its storage.
     /// - Throws: ``TensorError`` for another target, a source that is not
-    ///   floating point, a non-strided tensor, or a tensor subclass.
-    public func converted(toFloatingPoint target: DType) throws -> Tensor {
+    ///   floating point, a non-strided tensor, a tensor subclass, or a view
+    ///   over the limit (``TensorError/Code/expandedViewOverLimit``).
+    public func converted(toFloatingPoint target: DType,
+                          expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> Tensor {
         guard [.float16, .bfloat16, .float32, .float64].contains(target) else {
             throw TensorError("casting to \(target.name) is not supported: only float16, bfloat16, float32 and float64")
         }
@@ -48,8 +56,9 @@ extension Tensor {
         if isMeta {
             return Tensor(dtype: target, shape: shape, stride: strides, storage: nil, device: device, requiresGrad: requiresGrad)
         }
+        try checkExpandedView(limit: expandedViewLimit)
         let count = elementCount
-        let source = try contiguousBytes(byteOrder: .native)
+        let source = try contiguousBytes(byteOrder: .native, expandedViewLimit: expandedViewLimit)
         let encode = try FloatingCast.encoder(from: dtype, to: target)
         let size = target.itemSize
         // PyTorch's kernel runs vectorised over a dense tensor in memory order, in blocks

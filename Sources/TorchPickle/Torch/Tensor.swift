@@ -129,11 +129,22 @@ public final class Tensor: Sendable {
     /// The number of dimensions.
     public var dimensionCount: Int { shape.count }
 
-    /// The number of elements (the product of the shape).
-    public var elementCount: Int { shape.reduce(1) { $0 &* $1 } }
+    /// The number of elements (the product of the shape; `Int.max` where
+    /// that overflows, which a shape torch accepts never does).
+    public var elementCount: Int {
+        var count = 1
+        for size in shape {
+            let (c, o) = count.multipliedReportingOverflow(by: size)
+            if o { return size == 0 || count == 0 ? 0 : .max }
+            count = c
+        }
+        return count
+    }
 
-    /// The size in bytes of the logical elements.
-    public var byteCount: Int { dtype.byteCount(forElements: elementCount) }
+    /// The size in bytes of the logical elements (`Int.max` where that
+    /// overflows: an expanded view of 2^62 float32 elements; see
+    /// ``logicalByteCount``).
+    public var byteCount: Int { logicalByteCount ?? .max }
 
     /// Whether the tensor is a meta tensor (shape and type only, no data).
     public var isMeta: Bool { device.type == "meta" }

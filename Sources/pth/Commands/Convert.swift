@@ -28,6 +28,12 @@ struct Convert: ParsableCommand {
             index (cuda:0). A cast gives each tensor its own storage, as to() does, so tensors \
             that shared one no longer do; NaNs and rounding come out as PyTorch's.
 
+            A view larger than its storage (expand's stride 0, an overlapping as_strided: a few \
+            bytes in IN can stand for terabytes) stays a view in a checkpoint OUT. A safetensors \
+            OUT, which has no strides, and --dtype write its elements one by one: a view over \
+            --expanded-view-limit logical bytes (1GiB by default) is refused, naming the tensor, \
+            before anything is written.
+
             A progress bar shows on stderr while tensor data is written, when stderr is a \
             terminal (PTH_PROGRESS=always|never overrides). OUT is written atomically; --durable also syncs it to the disk.
 
@@ -82,6 +88,9 @@ struct Convert: ParsableCommand {
     @Flag(help: "Write tensors that share a storage (tied weights, views) as separate copies, and say which (safetensors OUT).")
     var duplicateShared = false
 
+    @Option(help: ByteSize.expandedViewLimitHelp)
+    var expandedViewLimit = ByteSize(Tensor.defaultExpandedViewLimit)
+
     func validate() throws {
         if duplicateShared && resolvedFormat != .safetensors {
             throw ValidationError("--duplicate-shared applies to a safetensors OUT only (a checkpoint keeps shared storages shared)")
@@ -95,6 +104,7 @@ struct Convert: ParsableCommand {
         options.selection = selection
         options.floatingPointType = dtype?.dtype
         options.mapLocation = mapLocation
+        options.expandedViewLimit = expandedViewLimit.bytes
         let bar = ProgressBar(label: "converting")
         defer { bar?.finish() }
         do {
@@ -103,7 +113,7 @@ struct Convert: ParsableCommand {
             switch resolvedFormat {
             case .safetensors:
                 let report = try Conversion.safetensors(from: value, to: output, duplicateSharedTensors: duplicateShared,
-                                                        durability: durability)
+                                                        expandedViewLimit: expandedViewLimit.bytes, durability: durability)
                 var stderr = StandardError()
                 for group in report.duplicatedTensors {
                     print("pth: note: \(group.joined(separator: ", ")) shared a storage; each was written as its own copy", to: &stderr)

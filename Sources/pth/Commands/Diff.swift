@@ -22,7 +22,10 @@ struct Diff: ParsableCommand {
             because a CI check should fail on any change unless told what is acceptable; pass \
             --rtol 1e-05 --atol 1e-08 for torch.allclose's defaults. Integers are compared \
             exactly, at any size; quantized tensors by their quantization and int_repr(). \
-            Tensors are read in blocks, never whole, and not at all when dtype or shape differ.
+            Tensors are read in blocks, never whole, and not at all when dtype or shape differ. \
+            Dimensions both tensors repeat (expand's stride 0) are compared once, exactly; a pair \
+            of views larger than their storage still over --expanded-view-limit logical bytes \
+            (1GiB by default) is reported as not compared, a difference.
 
             Exit status, as for diff and cmp: 0 when equal (within the tolerance), 1 when \
             different, 2 when a file cannot be read or a tolerance is negative or not finite (options that do \
@@ -51,6 +54,9 @@ struct Diff: ParsableCommand {
     @Option(help: "Compare only entries whose path contains this text (or matches it, with * wildcards).")
     var filter: String?
 
+    @Option(help: ByteSize.expandedViewLimitHelp)
+    var expandedViewLimit = ByteSize(Tensor.defaultExpandedViewLimit)
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -67,7 +73,7 @@ struct Diff: ParsableCommand {
         let report: DiffReport
         do {
             report = try CheckpointDiff.compare(try Checkpoint(path: a), try Checkpoint(path: b), tolerance: tolerance,
-                                                options: .init(filter: filter))
+                                                options: .init(filter: filter, expandedViewLimit: expandedViewLimit.bytes))
         } catch {
             trouble("\(error)")
         }

@@ -20,7 +20,11 @@ struct Inspect: ParsableCommand {
 
             With --json, prints the canonical listing (one entry per tensor and plain value, \
             with the SHA-256 of each tensor's elements), the same listing PyTorch's \
-            tools/torch_listing.py prints, so the two can be compared. --filter keeps the entries \
+            tools/torch_listing.py prints, so the two can be compared. A view larger than its \
+            storage (expand's stride 0, an overlapping as_strided: a few bytes in the file can \
+            stand for terabytes) is hashed while such views add up to at most \
+            --expanded-view-limit logical bytes (1GiB by default); past it, an entry has \
+            "unhashed" with the reason instead of "sha256", and stderr says so. --filter keeps the entries \
             whose path (keys joined with '/' or '.') contains the text, or matches it as a whole \
             when it has * or ? wildcards; --depth stops the tree (totals still count everything).
 
@@ -56,6 +60,9 @@ struct Inspect: ParsableCommand {
     @Option(help: "Show containers and values down to this depth.")
     var depth: Int?
 
+    @Option(help: ByteSize.expandedViewLimitHelp)
+    var expandedViewLimit = ByteSize(Tensor.defaultExpandedViewLimit)
+
     func run() throws {
         let checkpoint: Checkpoint
         do {
@@ -69,11 +76,12 @@ struct Inspect: ParsableCommand {
         }
         if json {
             do {
-                var entries = try Listing.entries(of: checkpoint)
+                var entries = try Listing.entries(of: checkpoint, expandedViewLimit: expandedViewLimit.bytes)
                 if let filter {
                     entries = entries.filter { PathFilter.matches(filter, $0.path) }
                 }
                 print(Listing.json(entries), terminator: "")
+                warnUnhashed(entries)
             } catch {
                 fail("\(file): \(error)")
             }
@@ -99,13 +107,25 @@ struct Inspect: ParsableCommand {
         }
     }
 
+    /// Says on stderr which entries the listing could not hash within the limit.
+    func warnUnhashed(_ entries: [Listing.Entry]) {
+        var stderr = StandardError()
+        for entry in entries {
+            guard case .tensor(let record) = entry.content, let why = record.unhashed else { continue }
+            print("pth: warning: \(file): \(entry.path.displayPath): \(why); raise the limit with --expanded-view-limit",
+                  to: &stderr)
+        }
+    }
+
     /// A safetensors file: the dict `safetensors.torch.load_file` returns, as a tree or as its listing.
     func inspect(_ safetensors: SafetensorsFile) {
         if json {
             do {
-                var entries = try Listing.entries(of: .dict(Conversion.stateDict(of: safetensors)))
+                var entries = try Listing.entries(of: .dict(Conversion.stateDict(of: safetensors)),
+                                                  expandedViewLimit: expandedViewLimit.bytes)
                 if let filter { entries = entries.filter { PathFilter.matches(filter, $0.path) } }
                 print(Listing.json(entries), terminator: "")
+                warnUnhashed(entries)
             } catch {
                 fail("\(file): \(error)")
             }
