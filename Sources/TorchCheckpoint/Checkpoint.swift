@@ -108,6 +108,14 @@ public final class Checkpoint: Sendable {
     /// The value under a string key of the root, when the root is a dict.
     public subscript(key: String) -> Value? { root[key] }
 
+    /// The root's item at an index (a list or tuple root), or the value of
+    /// its `int` key (a dict root), as ``Value/subscript(_:)-(Int)`` finds it.
+    public subscript(index: Int) -> Value? { root[index] }
+
+    /// The value at the end of a path from the root:
+    /// `checkpoint[path: "optimizer_state_dict", "state", 0, "exp_avg"]`.
+    public subscript(path steps: PathKey...) -> Value? { root[path: steps] }
+
     /// Every tensor reachable from the root, with its path, in the order of
     /// the canonical listing (depth first; shared containers walked once);
     /// for a TorchScript archive, its state_dict, by dotted name.

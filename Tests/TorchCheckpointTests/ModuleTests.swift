@@ -182,7 +182,7 @@ struct ModuleTests {
         func addDefault(_ module: Module, _ context: inout LoadStateDictContext) {
             let key = context.prefix + "_extra_state"
             if context.stateDict[key] == nil, let stateful = module as? any ExtraState {
-                context.stateDict[key] = (try? stateful.extraState()) ?? .none
+                if let state = try? stateful.extraState() { context.stateDict[key] = state }
             }
         }
         net.registerLoadStateDictPreHook(addDefault)
@@ -264,6 +264,6 @@ final class PlainLate: Module, ExtraState {
     @Buffer(persistent: false) var mask: Tensor? = try! Tensor(scalars: [Float](repeating: 1, count: 4), shape: [4])
     @Buffer var late: Tensor?
     override var typeName: String { "Net" }
-    func extraState() -> Value { .none }
+    func extraState() -> Value { .None }
     func setExtraState(_ state: Value) throws {}
 }

@@ -82,7 +82,7 @@ struct SwiftBuiltTests {
         case "bool":
             return .bool(n["value"] as? Bool ?? false)
         default:
-            return .none
+            return .None
         }
     }
 }

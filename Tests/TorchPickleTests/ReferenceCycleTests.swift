@@ -93,7 +93,7 @@ struct ReferenceCycleTests {
     static func load(_ bytes: [UInt8], watch: Watch) -> PickleError? {
         let unpickler = Unpickler { pid in
             if case .list(let l) = pid { watch.list = l }
-            return .none
+            return .None
         }
         do {
             _ = try unpickler.load(bytes)
@@ -134,7 +134,7 @@ struct ReferenceCycleTests {
         let watch = Watch()
         let unpickler = Unpickler { pid in
             if case .list(let l) = pid { watch.list = l }
-            return .none
+            return .None
         }
         // EMPTY_LIST BINPUT 0 BININT1 1 APPEND; BINGET 0 BINPERSID POP; BINGET 0 STOP
         let v = try unpickler.load([0x80, 0x02, 0x5D, 0x71, 0x00, 0x4B, 0x01, 0x61, 0x68, 0x00, 0x51, 0x30, 0x68, 0x00, 0x2E])

@@ -55,7 +55,7 @@ public enum Conversion {
             switch leaf.value {
             case .tensor(let t): tensors.append((name, t))
             case .string(let s): metadata.append((name, s))
-            case .none, .bool, .int, .bigInt, .float: metadata.append((name, leaf.value.pythonRepr))
+            case .None, .bool, .int, .bigInt, .float: metadata.append((name, leaf.value.pythonRepr))
             default: continue
             }
         }

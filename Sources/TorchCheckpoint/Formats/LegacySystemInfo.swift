@@ -53,12 +53,12 @@ public struct LegacySystemInfo: Sendable, Equatable {
     /// The dict `torch.save` pickles, in its key order.
     var value: Value {
         let sizes = PyDict()
-        sizes["short"] = shortSize.map(Value.int) ?? Value.none
-        sizes["int"] = intSize.map(Value.int) ?? Value.none
-        sizes["long"] = longSize.map(Value.int) ?? Value.none
+        sizes["short"] = shortSize.map(Value.int) ?? Value.None
+        sizes["int"] = intSize.map(Value.int) ?? Value.None
+        sizes["long"] = longSize.map(Value.int) ?? Value.None
         let d = PyDict()
-        d["protocol_version"] = protocolVersion.map(Value.int) ?? Value.none
-        d["little_endian"] = littleEndian.map(Value.bool) ?? Value.none
+        d["protocol_version"] = protocolVersion.map(Value.int) ?? Value.None
+        d["little_endian"] = littleEndian.map(Value.bool) ?? Value.None
         d["type_sizes"] = .dict(sizes)
         return .dict(d)
     }

@@ -42,7 +42,7 @@ extension Listing {
 
     static func valueJSON(_ v: Value) -> String {
         switch v {
-        case .none: return "{\"none\": true}"
+        case .None: return "{\"none\": true}"
         case .bool(let b): return "{\"bool\": \(b)}"
         case .int, .bigInt: return "{\"int\": \(JSON.string(v.integerDescription ?? "0"))}"
         case .float(let d): return "{\"float\": \(JSON.string(PythonRepr.float(d)))}"

@@ -112,7 +112,7 @@ public enum Listing {
     /// Whether the listing shows a value as one entry.
     static func isLeaf(_ v: Value) -> Bool {
         switch v {
-        case .tensor, .none, .bool, .int, .bigInt, .float, .string, .bytes, .byteArray: true
+        case .tensor, .None, .bool, .int, .bigInt, .float, .string, .bytes, .byteArray: true
         case .ndarray(let a): a.isNumpyFloat64Scalar
         default: false
         }
@@ -135,7 +135,7 @@ public enum Listing {
         return try walk(root).map { leaf in
             switch leaf.value {
             case .tensor(let t): Entry(path: leaf.path, content: .tensor(try record(t, digest: digests, hasher: &hasher)))
-            case .ndarray(let a): Entry(path: leaf.path, content: .value(a.numpyFloat64Value.map(Value.float) ?? .none))
+            case .ndarray(let a): Entry(path: leaf.path, content: .value(a.numpyFloat64Value.map(Value.float) ?? .None))
             default: Entry(path: leaf.path, content: .value(leaf.value))
             }
         }

@@ -138,7 +138,7 @@ struct TorchScriptLoader {
         let annotated = definition.attributes.map(\.name).filter { values[$0] != nil }
         let annotatedSet = Set(annotated)
         let order = annotated + pickleOrder.filter { !annotatedSet.contains($0) }
-        let attributes = order.map { ($0, values[$0] ?? .none) }
+        let attributes = order.map { ($0, values[$0] ?? .None) }
 
         func tensors(_ names: [String], _ role: TorchScriptError.Role) throws(TorchScriptError) -> [(name: String, tensor: Tensor)] {
             for name in names where values[name] == nil {
@@ -149,7 +149,7 @@ struct TorchScriptLoader {
             for name in order where declared.contains(name) {
                 switch values[name] {
                 case .tensor(let t)?: found.append((name, t))
-                case .none?, nil: continue
+                case .None?, nil: continue
                 case let other?:
                     throw .notATensor(className: qualifiedName, record: definition.record, attribute: name, role: role, found: other.typeName)
                 }

@@ -220,7 +220,7 @@ struct TorchScriptPickler {
     /// `Pickler::pushIValue`.
     private mutating func push(_ value: Value) throws(Unsupported) {
         switch value {
-        case .none: output.append(Opcode.none.rawValue)
+        case .None: output.append(Opcode.none.rawValue)
         case .bool(let b): pushBool(b)
         case .int(let i): pushInt(i)
         case .bigInt(let b):

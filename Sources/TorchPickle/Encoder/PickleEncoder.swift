@@ -272,7 +272,7 @@ struct PickleWriter {
 
     mutating func saveValue(_ value: Value, token: Int32?) throws(PickleError) {
         switch value {
-        case .none: write(Opcode.none.rawValue)
+        case .None: write(Opcode.none.rawValue)
         case .bool(let b): write(b ? Opcode.newTrue.rawValue : Opcode.newFalse.rawValue)
         case .int(let i): saveInt(i)
         case .bigInt(let b): saveLong(b)

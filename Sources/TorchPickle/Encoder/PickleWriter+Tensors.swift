@@ -44,7 +44,7 @@ extension PickleWriter {
     mutating func reduction(of t: Tensor, asParameterData: Bool) throws(PickleError) -> (PyGlobal, [Value]) {
         let utils = "torch._utils"
         // torch.save writes a new empty OrderedDict; a torch 0.4 file wrote None, written back as it was.
-        let hooks: Value = provenance.picklesHooksAsNone(t) ? .none : .dict(PyDict(kind: .orderedDict))
+        let hooks: Value = provenance.picklesHooksAsNone(t) ? .None : .dict(PyDict(kind: .orderedDict))
         let size = Value.tuple(PyTuple(t.shape.map(Value.int)))
         let stride = Value.tuple(PyTuple(t.stride.map(Value.int)))
         switch t.layout {
@@ -113,7 +113,7 @@ extension PickleWriter {
         let key = self.key(of: root)
         var items: [Value] = [.string("storage"), .global(cls), .string(key), .string(s.location), .int(root.elementCount)]
         if persistentIDStyle == .legacy {
-            items.append(view.map { .tuple(PyTuple([.string(s.key), .int($0.offset), .int(s.elementCount)])) } ?? Value.none)
+            items.append(view.map { .tuple(PyTuple([.string(s.key), .int($0.offset), .int(s.elementCount)])) } ?? Value.None)
         }
         let pid = PyTuple(items)
         let reference = storageReferenceCounts[id, default: 0]

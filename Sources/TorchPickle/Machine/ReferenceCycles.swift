@@ -173,7 +173,7 @@ enum ReferenceGraph {
         case .string(let s): s.count <= 40 ? "'\(s)'" : "'\(s.prefix(37))...'"
         case .int(let i): "\(i)"
         case .bool(let b): b ? "True" : "False"
-        case .none: "None"
+        case .None: "None"
         default: "<\(key.typeName)>"
         }
     }

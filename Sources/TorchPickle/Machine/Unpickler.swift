@@ -596,7 +596,7 @@ struct Machine {
             }
 
         // Numbers
-        case .none: try push(.none)
+        case .none: try push(.None)
         case .newTrue: try push(.bool(true))
         case .newFalse: try push(.bool(false))
         case .binInt: try push(.int(Int(try readInteger(Int32.self))))
@@ -766,7 +766,7 @@ struct Machine {
                 let inList = if case .list = t.items[0] { true } else { false }
                 provenance.recordPairsForm(d, .init(inList: inList, pairsAreLists: pairsAreLists))
             }
-            if case .tensor(let tensor) = result, case .none = tensor.backwardHooks,
+            if case .tensor(let tensor) = result, case .None = tensor.backwardHooks,
                case .global(let g) = callable, [.rebuildTensorV2, .rebuildTensorV3, .rebuildQTensor].contains(g.known) {
                 provenance.recordHooksPickledAsNone(tensor)
             }

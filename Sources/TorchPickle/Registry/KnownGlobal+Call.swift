@@ -77,7 +77,7 @@ extension KnownGlobal {
             }
             return .dict(d)
         case .defaultDict:
-            return .dict(PyDict(kind: .defaultDict(factory: args.first ?? .none)))
+            return .dict(PyDict(kind: .defaultDict(factory: args.first ?? .None)))
 
         // torch values
         case .torchSize:
@@ -113,7 +113,7 @@ extension KnownGlobal {
             guard case .numpyDType(let dtype)? = args.first else { throw RebuildError("expects a numpy dtype") }
             let a = NDArray(shape: [], isScalar: true)
             a.dtype = dtype
-            switch args.count > 1 ? args[1] : .none {
+            switch args.count > 1 ? args[1] : .None {
             case .bytes(let b): a.data = b
             case .string(let s): a.data = s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }
             case let other: a.objects = [other]
@@ -160,7 +160,7 @@ extension KnownGlobal {
 
     private func device(from args: [Value]) throws -> Device {
         switch (args.first, args.count > 1 ? args[1] : nil) {
-        case (.string(let s)?, nil), (.string(let s)?, Value.none?):
+        case (.string(let s)?, nil), (.string(let s)?, Value.None?):
             return Device(location: s)
         case (.string(let s)?, .int(let i)?):
             return Device(type: s, index: i)

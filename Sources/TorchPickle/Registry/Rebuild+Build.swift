@@ -10,7 +10,7 @@ enum Rebuild {
             d.state = state
             var attributes: [Value] = []
             switch state {
-            case .none: return
+            case .None: return
             case .dict(let s): attributes = [.dict(s)]
             case .tuple(let t) where t.count == 2: attributes = t.items
             default: throw ValueError("state must be a dict, got \(state.typeName)")

@@ -7,7 +7,7 @@ enum TensorRebuild {
         case .rebuildTensor:
             // _rebuild_tensor(storage, storage_offset, size, stride)
             let storage = try a.storage(0)
-            return .tensor(try strided(storage: storage, dtype: storage.dtype, a: a, offsetIndex: 1, requiresGrad: false, hooks: .none, metadata: nil))
+            return .tensor(try strided(storage: storage, dtype: storage.dtype, a: a, offsetIndex: 1, requiresGrad: false, hooks: .None, metadata: nil))
         case .rebuildTensorV2:
             // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None)
             try a.count(6...7)
@@ -76,7 +76,7 @@ enum TensorRebuild {
             let isPlain = newType.module == "torch" && newType.name == "Tensor"
             let state: Value? = {
                 switch a[3] {
-                case .none: return nil
+                case .None: return nil
                 case .dict(let d) where d.isEmpty: return nil
                 default: return a[3]
                 }
@@ -205,7 +205,7 @@ struct Arguments {
     let values: [Value]
     init(_ values: [Value]) { self.values = values }
 
-    subscript(i: Int) -> Value { i < values.count ? values[i] : .none }
+    subscript(i: Int) -> Value { i < values.count ? values[i] : .None }
     func optional(_ i: Int) -> Value? { i < values.count ? values[i] : nil }
 
     func count(_ range: ClosedRange<Int>) throws {

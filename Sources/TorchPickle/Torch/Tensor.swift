@@ -93,7 +93,7 @@ public final class Tensor: Sendable {
                 layout: Layout = .strided, device: Device? = nil, requiresGrad: Bool = false,
                 isParameter: Bool = false, isConjugated: Bool = false, isNegated: Bool = false,
                 quantization: Quantization? = nil, sparse: SparseComponents? = nil,
-                backwardHooks: Value = .none, parameterState: Value? = nil,
+                backwardHooks: Value = .None, parameterState: Value? = nil,
                 subclass: PyGlobal? = nil, subclassState: Value? = nil) {
         self.dtype = dtype
         self.shape = shape

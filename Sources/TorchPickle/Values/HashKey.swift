@@ -59,7 +59,7 @@ struct HashKey: Hashable, @unchecked Sendable {
             return x == y
         }
         switch (a, b) {
-        case (.none, .none): return true
+        case (.None, .None): return true
         // Python compares code points; Swift's == would equate "é" and "e\u{301}".
         case (.string(let x), .string(let y)): return x.utf8.elementsEqual(y.utf8)
         case (.bytes(let x), .bytes(let y)): return x == y
@@ -96,7 +96,7 @@ struct HashKey: Hashable, @unchecked Sendable {
     static func hashValue(of v: Value) -> Int {
         if let n = number(v) { return n.hashValue }
         switch v {
-        case .none: return 0x4e6f6e65
+        case .None: return 0x4e6f6e65
         case .string(let s): return utf8Hash(s)
         case .bytes(let b): return b.hashValue
         case .tuple(let t):

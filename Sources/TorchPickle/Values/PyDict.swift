@@ -162,11 +162,16 @@ public final class PyDict: @unchecked Sendable {
         return values[i]
     }
 
-    /// The value for a string key; setting `nil` is not supported, setting a value appends or replaces.
+    /// The value for a string key. Setting a value appends the key or
+    /// replaces its value in place; setting `nil` removes the key, as
+    /// Python's `del d[key]`.
     public subscript(key: String) -> Value? {
         get { position(of: HashKey(string: key)).map { values[$0] } }
         set {
-            guard let newValue else { return }
+            guard let newValue else {
+                removeValue(forKey: key)
+                return
+            }
             // A string key is always hashable.
             try? set(newValue, for: .string(key))
         }

@@ -9,8 +9,9 @@
 /// know become ``PyObject`` values that keep everything the pickle said about
 /// them.
 public enum Value: Sendable {
-    /// `None`.
-    case none
+    /// Python's `None`. (Spelled as Python spells it, so that it never reads
+    /// as `Optional.none` where a `Value?` is expected.)
+    case None
     /// `True` or `False`.
     case bool(Bool)
     /// A Python `int` that fits in 64 bits.
@@ -72,7 +73,7 @@ extension Value {
     /// The Python type name of the value, as `type(x).__name__` would print it.
     public var typeName: String {
         switch self {
-        case .none: "NoneType"
+        case .None: "NoneType"
         case .bool: "bool"
         case .int, .bigInt: "int"
         case .float: "float"
@@ -132,13 +133,12 @@ extension Value {
         }
     }
     /// Whether the value is `None`.
-    public var isNone: Bool { if case .none = self { true } else { false } }
+    public var isNone: Bool { if case .None = self { true } else { false } }
 
-    /// The value stored under a string key, when this value is a dict.
-    public subscript(key: String) -> Value? { dict?[key] }
-    /// The item at an index, when this value is a list or tuple.
-    public subscript(index: Int) -> Value? {
-        guard let items, items.indices.contains(index) else { return nil }
-        return items[index]
-    }
+}
+
+extension Value {
+    /// Python's `None`.
+    @available(*, deprecated, renamed: "None", message: "`.none` reads as Optional.none where a Value? is expected; use Value.None")
+    public static var none: Value { .None }
 }

@@ -127,7 +127,7 @@ struct ConversionOptionsTests {
 
     @Test("map locations torch.load could not mean are refused", arguments: ["meta", "cuda", "", "gpu 0"])
     func badLocations(_ location: String) throws {
-        #expect(throws: ConversionError.self) { try Conversion.mappingLocation(of: .none, to: location) }
+        #expect(throws: ConversionError.self) { try Conversion.mappingLocation(of: .None, to: location) }
     }
 
     @Test("selection and cast together")

@@ -125,7 +125,7 @@ struct TorchScriptReadingTests {
     /// `build_intlist(list)` and `restore_type_tag(container, type)` are their container.
     static func plain(_ value: Value) -> Any? {
         switch value {
-        case .none: NSNull()
+        case .None: NSNull()
         case .bool(let b): b
         case .int(let i): i
         case .float(let d): d

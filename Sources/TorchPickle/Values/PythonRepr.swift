@@ -1,9 +1,11 @@
 /// Python's `repr` of the values that can be dict keys or leaves, so listings
 /// name keys exactly as PyTorch's do.
-enum PythonRepr {
-    static func repr(_ v: Value) -> String {
+package enum PythonRepr {
+    /// `repr(v)`; tensors as `tensor(dtype=…, shape=…)` (a listing's key) unless `tensor` says otherwise.
+    package static func repr(_ v: Value, tensor: ((Tensor) -> String)? = nil) -> String {
+        func repr(_ v: Value) -> String { PythonRepr.repr(v, tensor: tensor) }
         switch v {
-        case .none: return "None"
+        case .None: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)
         case .bigInt(let b): return b.description
@@ -22,12 +24,20 @@ enum PythonRepr {
             let body = "{\(s.items.map(repr).joined(separator: ", "))}"
             return s.isFrozen ? "frozenset(\(body))" : body
         case .dict(let d):
-            return "{\(d.items.map { "\(repr($0)): \(repr($1))" }.joined(separator: ", "))}"
+            let body = "{\(d.items.map { "\(repr($0)): \(repr($1))" }.joined(separator: ", "))}"
+            switch d.kind {
+            case .dict: return body
+            case .orderedDict:
+                // Python 3.11's OrderedDict.__repr__.
+                return d.isEmpty ? "OrderedDict()" : "OrderedDict([\(d.items.map { "(\(repr($0)), \(repr($1)))" }.joined(separator: ", "))])"
+            case .counter: return d.isEmpty ? "Counter()" : "Counter(\(body))"
+            case .defaultDict(let factory): return "defaultdict(\(repr(factory)), \(body))"
+            }
         case .dtype(let d): return "torch.\(d.name)"
         case .device(let d):
             return d.index.map { "device(type='\(d.type)', index=\($0))" } ?? "device(type='\(d.type)')"
         case .global(let g): return "<class '\(g.qualifiedName)'>"
-        case .tensor(let t): return "tensor(dtype=torch.\(t.dtype.name), shape=\(t.shape))"
+        case .tensor(let t): return tensor?(t) ?? "tensor(dtype=torch.\(t.dtype.name), shape=\(t.shape))"
         case .storage(let s): return "<storage '\(s.key)'>"
         case .ndarray(let a): return "array(shape=\(a.shape))"
         case .numpyDType(let d): return "dtype('\(d.name)')"
@@ -37,7 +47,7 @@ enum PythonRepr {
 
     /// `repr(float)`: the shortest text that reads back the same, in Python's
     /// layout (`1e-05`, `1e+16`, `100.0`, `inf`, `nan`).
-    static func float(_ d: Double) -> String {
+    package static func float(_ d: Double) -> String {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d < 0 ? "-inf" : "inf" }
         if d == 0 { return d.sign == .minus ? "-0.0" : "0.0" }
@@ -81,7 +91,7 @@ enum PythonRepr {
         return sign + digits.prefix(intCount) + "." + digits.dropFirst(intCount)
     }
 
-    static func complex(_ c: Complex) -> String {
+    package static func complex(_ c: Complex) -> String {
         func part(_ x: Double) -> String {
             let s = float(x)
             return s.hasSuffix(".0") ? String(s.dropLast(2)) : s
@@ -92,7 +102,7 @@ enum PythonRepr {
     }
 
     /// `repr(str)`: single quotes unless the text has a single quote and no double quote.
-    static func string(_ s: String) -> String {
+    package static func string(_ s: String) -> String {
         let quote: Character = s.contains("'") && !s.contains("\"") ? "\"" : "'"
         var out = String(quote)
         for u in s.unicodeScalars {
@@ -112,7 +122,7 @@ enum PythonRepr {
         return out
     }
 
-    static func bytes(_ b: [UInt8]) -> String {
+    package static func bytes(_ b: [UInt8]) -> String {
         let quote: UInt8 = b.contains(0x27) && !b.contains(0x22) ? 0x22 : 0x27
         var out = String(UnicodeScalar(quote))
         for c in b {

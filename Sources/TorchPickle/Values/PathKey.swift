@@ -11,7 +11,7 @@ public enum PathKey: Sendable, Hashable, CustomStringConvertible {
     case index(Int)
 
     /// The path step for a dict key.
-    init(dictKey: Value) {
+    package init(dictKey: Value) {
         switch dictKey {
         case .string(let s): self = .key(s)
         case .int(let i): self = .index(i)
