@@ -31,24 +31,29 @@ extension Tensor {
     public func converted(to target: DType, expandedViewLimit: Int = Tensor.defaultExpandedViewLimit) throws -> Tensor {
         if target == dtype { return self }
         try checkExpandedView(limit: expandedViewLimit)
+        // Floating-point values truncate toward zero into integers, as in PyTorch.
+        let source = dtype.isFloatingPoint && target != .bool && !target.isFloatingPoint
+            ? try Tensor(scalars: try scalars(as: Double.self, expandedViewLimit: expandedViewLimit).map { $0.rounded(.towardZero) },
+                         shape: shape)
+            : self
         let count = elementCount
         var out: [UInt8] = []
         out.reserveCapacity(target.byteCount(forElements: count))
         func append<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         switch target {
-        case .float64: for v in try scalars(as: Double.self, expandedViewLimit: expandedViewLimit) { append(v.bitPattern) }
-        case .float32: for v in try scalars(as: Float.self, expandedViewLimit: expandedViewLimit) { append(v.bitPattern) }
-        case .bfloat16: for v in try scalars(as: Float.self, expandedViewLimit: expandedViewLimit) { append(ScalarEncoding.bfloat16(v)) }
-        case .float16: for v in try scalars(as: Float.self, expandedViewLimit: expandedViewLimit) { append(ScalarEncoding.float16(v)) }
-        case .int64: for v in try scalars(as: Int64.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .int32: for v in try scalars(as: Int32.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .int16: for v in try scalars(as: Int16.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .int8: for v in try scalars(as: Int8.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .uint8: for v in try scalars(as: UInt8.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .uint16: for v in try scalars(as: UInt16.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .uint32: for v in try scalars(as: UInt32.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .uint64: for v in try scalars(as: UInt64.self, expandedViewLimit: expandedViewLimit) { append(v) }
-        case .bool: for v in try scalars(as: Bool.self, expandedViewLimit: expandedViewLimit) { append(UInt8(v ? 1 : 0)) }
+        case .float64: for v in try source.scalars(as: Double.self, expandedViewLimit: expandedViewLimit) { append(v.bitPattern) }
+        case .float32: for v in try source.scalars(as: Float.self, expandedViewLimit: expandedViewLimit) { append(v.bitPattern) }
+        case .bfloat16: for v in try source.scalars(as: Float.self, expandedViewLimit: expandedViewLimit) { append(ScalarEncoding.bfloat16(v)) }
+        case .float16: for v in try source.scalars(as: Float.self, expandedViewLimit: expandedViewLimit) { append(ScalarEncoding.float16(v)) }
+        case .int64: for v in try source.scalars(as: Int64.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .int32: for v in try source.scalars(as: Int32.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .int16: for v in try source.scalars(as: Int16.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .int8: for v in try source.scalars(as: Int8.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .uint8: for v in try source.scalars(as: UInt8.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .uint16: for v in try source.scalars(as: UInt16.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .uint32: for v in try source.scalars(as: UInt32.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .uint64: for v in try source.scalars(as: UInt64.self, expandedViewLimit: expandedViewLimit) { append(v) }
+        case .bool: for v in try source.scalars(as: Bool.self, expandedViewLimit: expandedViewLimit) { append(UInt8(v ? 1 : 0)) }
         default:
             throw TensorError("converting \(dtype.name) to \(target.name) is not supported")
         }

@@ -1,8 +1,10 @@
 /// A Swift type that tensor elements can be copied into, with conversion.
 ///
-/// Conversions follow PyTorch's `tensor.to(dtype)`, except that a value the
-/// target cannot represent (NaN or ±∞ to an integer, an integer out of
-/// range) is an error rather than undefined behaviour.
+/// Into a floating-point type, values round to nearest, as PyTorch's
+/// `tensor.to(dtype)` rounds them. Into an integer type (or `Bool` from an
+/// integer) a value must be representable exactly: `1.5`, NaN, ±∞ or an
+/// integer out of range is an error, never a silently different number.
+/// (`Tensor.to(_:)` converts as PyTorch does, truncating `1.5` to `1`.)
 public protocol TensorScalar: Sendable {
     /// The dtype whose elements have exactly this type's layout, if any.
     static var dtype: DType? { get }
@@ -35,12 +37,13 @@ extension Bool: TensorScalar {
     public init?(fromUnsignedInteger value: UInt64) { self = value != 0 }
 }
 
-/// Integer conversions: floating-point values truncate toward zero, as in PyTorch.
+/// Integer conversions: exact, or none (see ``TensorScalar``).
 public protocol TensorIntegerScalar: TensorScalar, FixedWidthInteger {}
 
 extension TensorIntegerScalar {
+    /// The integer equal to `value`; nil for a fraction, NaN, ±∞ or a value out of range.
     public init?(fromFloatingPoint value: Double) {
-        guard value.isFinite, let v = Self(exactly: value.rounded(.towardZero)) else { return nil }
+        guard value.isFinite, let v = Self(exactly: value) else { return nil }
         self = v
     }
     public init?(fromInteger value: Int64) { self.init(exactly: value) }
@@ -56,3 +59,13 @@ extension UInt8: TensorIntegerScalar { public static var dtype: DType? { .uint8 
 extension UInt16: TensorIntegerScalar { public static var dtype: DType? { .uint16 } }
 extension UInt32: TensorIntegerScalar { public static var dtype: DType? { .uint32 } }
 extension UInt64: TensorIntegerScalar { public static var dtype: DType? { .uint64 } }
+
+#if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+@available(macOS 11.0, iOS 14.0, tvOS 14.0, watchOS 7.0, *)
+extension Float16: TensorScalar {
+    public static var dtype: DType? { .float16 }
+    public init?(fromFloatingPoint value: Double) { self = Float16(value) }
+    public init?(fromInteger value: Int64) { self = Float16(Float(value)) }
+    public init?(fromUnsignedInteger value: UInt64) { self = Float16(Float(value)) }
+}
+#endif
