@@ -9,6 +9,12 @@ Writes:
   net_epoch350.pth     the same after `late` is assigned a [3] tensor (epoch 350)
   net_old.pth          a state dict saved before the modules had extra state (no _extra_state keys)
   messages.json        load_state_dict(...) messages for mismatching state dicts, strict and not
+  layouts/             where training code puts a state dict, each loaded into Net() strictly by torch
+                       after the usual extraction: ddp.pth (nn.DataParallel(Net()).state_dict(),
+                       keys "module."), ddp_consumed.pth (the same after torch's
+                       consume_prefix_in_state_dict_if_present(sd, "module.")), training.ckpt
+                       ({"model_state_dict": ..., "optimizer_state_dict": ..., "epoch": ...}),
+                       lightning.ckpt ({"state_dict": keys "model."}), model_key.pth ({"model": ...})
 """
 import copy
 import json
@@ -17,6 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
+from torch import nn  # noqa: E402
 from module_classes import Net  # noqa: E402
 
 
@@ -68,6 +75,36 @@ def main():
     with open(os.path.join(out, "messages.json"), "w") as fh:
         json.dump(messages, fh, indent=1, sort_keys=True)
         fh.write("\n")
+    write_layouts(os.path.join(out, "layouts"))
+
+
+class Lightning(nn.Module):
+    """A LightningModule's state: the model is an attribute, so its keys start with "model."."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = Net()
+
+
+def write_layouts(out):
+    from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
+    os.makedirs(out, exist_ok=True)
+    ddp = nn.DataParallel(Net()).state_dict()
+    torch.save(ddp, os.path.join(out, "ddp.pth"))
+    consumed = nn.DataParallel(Net()).state_dict()
+    consume_prefix_in_state_dict_if_present(consumed, "module.")
+    Net().load_state_dict(consumed, strict=True)
+    torch.save(consumed, os.path.join(out, "ddp_consumed.pth"))
+    net = Net()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    torch.save({"epoch": 3, "model_state_dict": net.state_dict(), "optimizer_state_dict": optimizer.state_dict(), "loss": 0.25},
+               os.path.join(out, "training.ckpt"))
+    lightning = Lightning().state_dict()
+    consume_prefix_in_state_dict_if_present(lightning, "model.")
+    Net().load_state_dict(lightning, strict=True)
+    torch.save({"epoch": 1, "global_step": 10, "pytorch-lightning_version": "2.4.0", "state_dict": Lightning().state_dict()},
+               os.path.join(out, "lightning.ckpt"))
+    torch.save({"model": Net().state_dict(), "args": {"lr": 0.1}}, os.path.join(out, "model_key.pth"))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@
 /// ```swift
 /// final class BatchNorm: Module {
 ///     override class var version: Int { 2 }
-///     @Parameter var weight: Tensor? = try! Tensor(scalars: [Float](repeating: 1, count: 4), shape: [4])
-///     @Parameter var bias: Tensor? = try! Tensor(scalars: [Float](repeating: 0, count: 4), shape: [4])
+///     @Parameter var weight: Tensor? = .ones([4])
+///     @Parameter var bias: Tensor? = .zeros([4])
 ///     @Buffer var runningMean: Tensor? = …
 /// }
 /// ```
@@ -23,7 +23,7 @@
 ///
 /// A Swift property name is the state-dict name; name it as PyTorch does
 /// (`running_mean`), or register it explicitly under PyTorch's name.
-open class Module: @unchecked Sendable {
+open class Module {
     /// `nn.Module._version`, saved in the state dict's `_metadata`
     /// (1; BatchNorm's is 2). Override to change.
     open class var version: Int { 1 }

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+import TorchCheckpoint
+
+/// `save(to:)` and `load(from:)`: one line each, the state dict found where
+/// training code puts it (fixtures/modules/layouts/, written by
+/// tools/make_module_fixtures.py, each loaded strictly into Net() by torch
+/// after the usual extraction).
+@Suite("Modules to and from files in one line")
+struct ModuleFilesTests {
+    @Test("save(to:) writes what torch.save(model.state_dict()) writes")
+    func save() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pth-module-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let out = directory.appendingPathComponent("net.pth").path
+        try Net().save(to: out)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data(contentsOf: URL(fileURLWithPath: Fixtures.path("modules/net.pth"))))
+    }
+
+    @Test("load(from:) finds the state dict in every layout and loads it strictly", arguments: [
+        "modules/net.pth", "modules/layouts/ddp.pth", "modules/layouts/ddp_consumed.pth", "modules/layouts/training.ckpt",
+        "modules/layouts/lightning.ckpt", "modules/layouts/model_key.pth",
+    ])
+    func load(_ name: String) throws {
+        let net = Net()
+        net.classes = []
+        net.head?.weight = Tensor.zeros([2, 4])
+        let result = try net.load(from: Fixtures.path(name))
+        #expect(result.allMatched)
+        #expect(net.classes == ["cat", "dog", "bird"])
+        #expect(try net.head?.weight?.scalars(as: Float.self) == det([2, 4], 5).scalars(as: Float.self))
+    }
+
+    @Test("DataParallel's module. prefix is taken off as torch's consume_prefix_in_state_dict_if_present takes it, _metadata included")
+    func consumePrefix() throws {
+        let found = try Module.findStateDict(in: try Fixtures.open("modules/layouts/ddp.pth"), for: Net())
+        let torch = try #require(try Fixtures.open("modules/layouts/ddp_consumed.pth").root.dict)
+        #expect(found.keys == torch.keys)
+        #expect(found.attribute("_metadata") == torch.attribute("_metadata"))
+        for (key, value) in torch.items {
+            if let t = value.tensor {
+                #expect(try Listing.sha256(of: #require(found[key]?.tensor)) == Listing.sha256(of: t))
+            } else {
+                #expect(found[key] == value)
+            }
+        }
+    }
+
+    @Test("a file without this module's state says what is missing, in PyTorch's words")
+    func nothingFits() throws {
+        #expect(throws: StateDictError.self) { try Net().load(from: Fixtures.path("state_dict.pth")) }
+        let lenient = try Net().load(from: Fixtures.path("state_dict.pth"), strict: false)
+        #expect(!lenient.missingKeys.isEmpty && !lenient.unexpectedKeys.isEmpty)
+    }
+}
