@@ -11,6 +11,7 @@ enum LegacyCheckpointWriter {
     static func save(_ value: Value, to path: String, options: SaveOptions) throws(CheckpointError) {
         var encoder = PickleEncoder(protocolVersion: options.protocolVersion)
         encoder.persistentIDStyle = .legacy
+        encoder.sharesEqualStrings = options.sharesEqualStrings
         encoder.renumbersStorages = true
         encoder.storageKey = options.legacyStorageKey
         let encoded: PickleEncoder.Encoded

@@ -32,6 +32,7 @@ extension Checkpoint {
         }
         var encoder = PickleEncoder(protocolVersion: options.protocolVersion)
         encoder.renumbersStorages = true
+        encoder.sharesEqualStrings = options.sharesEqualStrings
         let encoded: PickleEncoder.Encoded
         do {
             encoded = try encoder.encodeWithStorages(value)

@@ -53,6 +53,16 @@ public struct SaveOptions: Sendable {
     public var progress: ProgressHandler?
 
     /// The default options: what `torch.save` 2.15 writes on Linux.
+    /// Whether every `str` with the same text is written as one Python
+    /// object (the first time in full, then as a memo reference), as
+    /// `torch.save` writes a twin whose strings come from one literal or are
+    /// interned: `{"labels": ["cat", "dog"], "cat": 0}` written in one
+    /// Python function shares its `"cat"`. Off (the default), each string
+    /// built in Swift is its own object, as strings Python builds at run
+    /// time are; a value loaded from a file keeps the file's identities
+    /// either way. See `PickleEncoder.sharesEqualStrings`.
+    public var sharesEqualStrings = false
+
     public init() {}
 }
 

@@ -22,6 +22,16 @@ public struct PickleEncoder: Sendable {
         self.provenance = provenance
     }
 
+    /// Whether every `str` with the same text is one Python object: written
+    /// once, then referenced from the memo, as `torch.save` writes a Python
+    /// object whose strings come from one literal or are interned (`labels =
+    /// ["cat", "dog"]` used again as keys `{"cat": 0}`). Off, a string built
+    /// in Swift is its own object each time it appears (as a string Python
+    /// builds at run time is), except the empty and one-character strings,
+    /// which CPython always shares. A decoded file's own identities (its
+    /// ``provenance``) win either way.
+    public var sharesEqualStrings = false
+
     /// Whether storages get new keys `"0"`, `"1"`, … in the order the pickle
     /// first meets them, as `torch.save` numbers them (for a new file), rather
     /// than keeping their own keys (for writing a loaded file back).
@@ -96,6 +106,7 @@ public struct PickleEncoder: Sendable {
         var writer = PickleWriter(protocolVersion: protocolVersion, provenance: provenance ?? PickleProvenance(),
                                   sharesSingletons: provenance == nil)
         writer.renumbersStorages = renumbersStorages
+        writer.sharesEqualStrings = sharesEqualStrings
         writer.storageKey = storageKey
         writer.persistentIDStyle = persistentIDStyle
         writer.legacyViews = legacyViews
@@ -133,6 +144,7 @@ struct PickleWriter {
     /// one-character strings.
     let sharesSingletons: Bool
     var renumbersStorages = false
+    var sharesEqualStrings = false
     var storageKey: (@Sendable (Int, Storage) -> String)?
     var persistentIDStyle = PickleEncoder.PersistentIDStyle.zip
     var legacyViews: [ObjectIdentifier: PickleEncoder.LegacyStorageView] = [:]
@@ -352,6 +364,7 @@ struct PickleWriter {
     /// the empty and one-character (Latin-1) strings.
     mutating func stringToken(_ s: String, _ token: Int32?) -> Int32? {
         if let token { return token }
+        if sharesEqualStrings { return constantToken("str:" + s) }
         guard sharesSingletons else { return nil }
         let scalars = s.unicodeScalars
         if scalars.isEmpty || (scalars.count == 1 && scalars.first!.value < 256) { return constantToken("str:" + s) }
