@@ -97,3 +97,8 @@ extension DiffReport {
         return sign + text.prefix(e + 1) + "." + text.dropFirst(e + 1)
     }
 }
+
+extension DiffReport: CustomStringConvertible {
+    /// The report as `pth diff` prints it (``text``).
+    public var description: String { text }
+}
