@@ -455,6 +455,27 @@ def _():
     return torch.quantize_per_tensor(y, 0.037, -5, torch.qint8), b
 
 
+@case("quantized_rounding", "per-tensor qint8 of 1000 elements (scale 1/3, zero point -100) and per-channel qint8 "
+      "(float64 scales): the greatest differences show how dequantize() rounds")
+def _():
+    g = gen(28)
+    x = torch.randn(1000, generator=g) * 10
+    scale = 1 / 3
+    b = torch.quantize_per_tensor(x, scale, -100, torch.qint8)
+    y = x.clone()
+    y[::97] += 0.4
+    y[500] -= 1.0
+    xc = torch.randn(16, 50, generator=g) * 2
+    scales = torch.rand(16, generator=g, dtype=torch.float64) * 0.05 + 0.003
+    zps = torch.randint(-20, 20, (16,), generator=g)
+    bc = torch.quantize_per_channel(xc, scales, zps, 0, torch.qint8)
+    yc = xc.clone()
+    yc[::3, ::7] += 0.05
+    return ({"per_tensor": torch.quantize_per_tensor(y, scale, -100, torch.qint8),
+             "per_channel": torch.quantize_per_channel(yc, scales, zps, 0, torch.qint8)},
+            {"per_tensor": b, "per_channel": bc})
+
+
 @case("conj_neg", "a conjugated complex view and a negated one against their resolved values, one element off")
 def _():
     z = torch.tensor([1 + 2j, -3 + 0.5j, 4 - 1j], dtype=torch.complex64)

@@ -98,12 +98,15 @@ struct TensorPair {
         return mismatch(try values.compare(a, b, as: .float32, identifier: .quantized, dequantize: (da, db)))
     }
 
-    /// `(float(q) − zero_point) · scale`, rounded to float, per tensor or per channel.
+    /// `dequantize()` as PyTorch 2.15's CPU kernels compute it: per tensor
+    /// `float(scale) · float(q − zero_point)` in float32; per channel
+    /// `(q − zero_point) · scale` in float64, then rounded to float32; with
+    /// float qparams `(float(q) − zero_point) · scale` in float32.
     static func dequantizer(_ t: Tensor) throws -> ValueComparison.Dequantize {
         switch t.quantization {
         case .perTensorAffine(let scale, let zeroPoint)?:
-            let zp = Float(zeroPoint)
-            return { q, _ in q.map { Double(Float(Double(Float($0) - zp) * scale)) } }
+            let s = Float(scale), zp = Int64(zeroPoint)
+            return { q, _ in q.map { Double(s * Float($0 &- zp)) } }
         case .perChannelAffine(let scalesTensor, let zeroPointsTensor, let axis, let floatQParams)?:
             let scales: [Double] = try scalesTensor.scalars()
             let zeroPoints: [Double] = try zeroPointsTensor.scalars()
@@ -117,7 +120,7 @@ struct TensorPair {
                     if floatQParams {
                         return Double((Float(value) - Float(zeroPoints[c])) * Float(scales[c]))
                     }
-                    return Double(Float(Double(Float(value) - Float(zeroPoints[c])) * scales[c]))
+                    return Double(Float((Double(value) - zeroPoints[c]) * scales[c]))
                 }
             }
         case nil:
