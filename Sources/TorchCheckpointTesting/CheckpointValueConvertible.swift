@@ -1,7 +1,7 @@
 import TorchCheckpoint
 
 /// Something the checks of this library read as the object `torch.load`
-/// returns: a ``TorchCheckpoint/Value`` tree, a tensor, a checkpoint, a dict.
+/// returns: a `Value` tree, a tensor, a checkpoint, a dict.
 ///
 /// The closeness checks (``expectClose(_:_:rtol:atol:equalNaN:options:_:sourceLocation:)``)
 /// and the schema checks take any two of these, so a state dict built in

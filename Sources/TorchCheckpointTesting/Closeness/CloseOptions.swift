@@ -21,7 +21,7 @@ public struct CloseOptions: Sendable, Hashable {
     /// The most logical bytes of a view larger than its storage (`expand`'s
     /// stride 0, an overlapping `as_strided`) that a comparison reads, so that
     /// a few bytes in a file cannot ask for terabytes of work
-    /// (``TorchCheckpoint/Tensor/defaultExpandedViewLimit``, 1 GiB, by default).
+    /// (`Tensor.defaultExpandedViewLimit`, 1 GiB, by default).
     /// A view past it is reported as not compared, a failure.
     public var expandedViewLimit: Int
 

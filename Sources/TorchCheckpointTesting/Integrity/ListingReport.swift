@@ -45,7 +45,7 @@ public struct ListingReport: Sendable, CustomStringConvertible {
 
 extension TorchTesting {
     /// Compares the listing of the checkpoint at `path` (what `pth inspect
-    /// --json` prints: ``TorchCheckpoint/Listing/entries(of:digests:expandedViewLimit:)``)
+    /// --json` prints: `Listing.entries(of:digests:expandedViewLimit:)`)
     /// with the listing PyTorch wrote for it, the JSON file at `listingPath`.
     ///
     /// The rule is tools/compare_listing.py's: floats compared as numbers

@@ -96,7 +96,7 @@ public func expectKeys(_ stateDict: some CheckpointValueConvertible, contain key
     return report
 }
 
-/// Expects the file at `path` to be whole (``TorchCheckpoint/Verification/verify(path:progress:)``:
+/// Expects the file at `path` to be whole (`Verification.verify(path:)`:
 /// every CRC, record size and view); each problem is its own issue.
 @discardableResult
 public func expectIntact(_ path: String, _ comment: Comment? = nil,
@@ -107,7 +107,7 @@ public func expectIntact(_ path: String, _ comment: Comment? = nil,
 }
 
 /// Expects `torch.load(path, weights_only=True)` to accept the file (as
-/// ``TorchCheckpoint/VerificationReport/weightsOnlyAccepts`` predicts it for
+/// `VerificationReport.weightsOnlyAccepts` predicts it for
 /// PyTorch 2.15, from the pickles torch reads); each reason it would refuse
 /// it (each global outside the allowlist, each refused opcode, the format)
 /// is its own issue.
