@@ -4,7 +4,8 @@ import TorchCheckpoint
 import TorchCheckpointTesting
 
 /// What `torch.testing.assert_close` said of each pair in fixtures/assert_close/
-/// (tools/make_assert_close_fixtures.py).
+/// (tools/make_assert_close_fixtures.py), or in the folder `PTH_ASSERT_CLOSE_DIR`
+/// names (tools/interop-check.sh writes the pairs afresh there).
 struct AssertCloseCase: Decodable, CustomTestStringConvertible, Sendable {
     let name: String
     let description: String
@@ -40,8 +41,14 @@ struct AssertCloseCase: Decodable, CustomTestStringConvertible, Sendable {
         files = try c.decode(Bool.self, forKey: .files)
     }
 
+    /// The folder of the pairs.
+    static let directory = ProcessInfo.processInfo.environment["PTH_ASSERT_CLOSE_DIR"] ?? Fixtures.path("assert_close")
+
+    /// A file of the pairs.
+    static func path(_ name: String) -> String { URL(fileURLWithPath: directory).appendingPathComponent(name).path }
+
     static let all: [AssertCloseCase] = {
-        guard let data = try? Data(contentsOf: URL(fileURLWithPath: Fixtures.path("assert_close/expected.json"))),
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path("expected.json"))),
               let cases = try? JSONDecoder().decode([String: AssertCloseCase].self, from: data) else { return [] }
         return cases.values.sorted { $0.name < $1.name }
     }()
@@ -58,7 +65,7 @@ struct AssertCloseFixtureTests {
 
     @Test("verdict and messages", arguments: AssertCloseCase.all)
     func verdictAndMessages(_ c: AssertCloseCase) throws {
-        let checkpoint = try Checkpoint(path: Fixtures.path("assert_close/\(c.name).pth"))
+        let checkpoint = try Checkpoint(path: AssertCloseCase.path("\(c.name).pth"))
         let report = TorchTesting.checkClose(checkpoint["actual"], checkpoint["expected"], rtol: c.rtol, atol: c.atol,
                                              equalNaN: c.equalNaN, options: c.options)
         check(report, against: c)
@@ -66,15 +73,15 @@ struct AssertCloseFixtureTests {
 
     @Test("whole files, by path", arguments: AssertCloseCase.all.filter(\.files))
     func wholeFiles(_ c: AssertCloseCase) {
-        let report = TorchTesting.checkClose(actualPath: Fixtures.path("assert_close/\(c.name).actual.pth"),
-                                             expectedPath: Fixtures.path("assert_close/\(c.name).expected.pth"),
+        let report = TorchTesting.checkClose(actualPath: AssertCloseCase.path("\(c.name).actual.pth"),
+                                             expectedPath: AssertCloseCase.path("\(c.name).expected.pth"),
                                              rtol: c.rtol, atol: c.atol, equalNaN: c.equalNaN, options: c.options)
         check(report, against: c)
     }
 
     @Test("the block size does not change the report", arguments: AssertCloseCase.all)
     func blockSizes(_ c: AssertCloseCase) throws {
-        let checkpoint = try Checkpoint(path: Fixtures.path("assert_close/\(c.name).pth"))
+        let checkpoint = try Checkpoint(path: AssertCloseCase.path("\(c.name).pth"))
         let reports = [1, 3, 1 << 16].map { size in
             TorchTesting.checkClose(checkpoint["actual"], checkpoint["expected"], rtol: c.rtol, atol: c.atol, equalNaN: c.equalNaN,
                                     options: CloseOptions(checkStride: c.checkStride, blockElements: size)).description
