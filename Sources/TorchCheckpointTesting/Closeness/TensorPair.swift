@@ -106,7 +106,7 @@ struct TensorPair {
         switch t.quantization {
         case .perTensorAffine(let scale, let zeroPoint)?:
             let s = Float(scale), zp = Int64(zeroPoint)
-            return { q, _ in q.map { Double(s * Float($0 &- zp)) } }
+            return { q, _ in q.map { s * Float($0 &- zp) } }
         case .perChannelAffine(let scalesTensor, let zeroPointsTensor, let axis, let floatQParams)?:
             let scales: [Double] = try scalesTensor.scalars()
             let zeroPoints: [Double] = try zeroPointsTensor.scalars()
@@ -118,9 +118,9 @@ struct TensorPair {
                 q.enumerated().map { offset, value in
                     let c = ((start + offset) / inner) % channels
                     if floatQParams {
-                        return Double((Float(value) - Float(zeroPoints[c])) * Float(scales[c]))
+                        return (Float(value) - Float(zeroPoints[c])) * Float(scales[c])
                     }
-                    return Double(Float((Double(value) - zeroPoints[c]) * scales[c]))
+                    return Float((Double(value) - zeroPoints[c]) * scales[c])
                 }
             }
         case nil:

@@ -19,7 +19,7 @@ struct ValueComparison {
 
     /// Turns the integer representation of quantized elements into their
     /// dequantized float32 values, given the row-major index of the first.
-    typealias Dequantize = (_ values: [Int64], _ start: Int) -> [Double]
+    typealias Dequantize = (_ values: [Int64], _ start: Int) -> [Float]
 
     /// How the compared values are named in the message.
     enum Identifier {
@@ -56,7 +56,7 @@ struct ValueComparison {
             var ea = try Self.decode(x, of: a, as: dequantize == nil ? arithmetic : .signed(bits: 64), limit: expandedViewLimit)
             var eb = try Self.decode(y, of: b, as: dequantize == nil ? arithmetic : .signed(bits: 64), limit: expandedViewLimit)
             if let (da, db) = dequantize, case .signed(let va) = ea, case .signed(let vb) = eb {
-                (ea, eb) = (.real(da(va, start)), .real(db(vb, start)))
+                (ea, eb) = (.float(da(va, start)), .float(db(vb, start)))
             }
             if a.shape.isEmpty { items = (ea, eb) }
             rule.tally(ea, eb, as: arithmetic, start: start, into: &tally)
@@ -117,7 +117,8 @@ struct ValueComparison {
                         equality: Bool) -> ValueMismatch? {
         let item: ScalarItem
         switch (a, b) {
-        case (.real(let x), .real(let y)): item = ScalarItem(.float(x[0]), .float(y[0]))
+        case (.float(let x), .float(let y)): item = ScalarItem(.float(Double(x[0])), .float(Double(y[0])))
+        case (.double(let x), .double(let y)): item = ScalarItem(.float(x[0]), .float(y[0]))
         case (.complex(let x), .complex(let y)): item = ScalarItem(.complex(x[0]), .complex(y[0]))
         case (.signed(let x), .signed(let y)): item = ScalarItem(.integer(Int128(x[0])), .integer(Int128(y[0])))
         case (.unsigned(let x), .unsigned(let y)) where arithmetic == .bool: item = ScalarItem(.bool(x[0] != 0), .bool(y[0] != 0))
@@ -131,9 +132,12 @@ struct ValueComparison {
     /// (block views carry neither).
     static func decode(_ view: Tensor, of tensor: Tensor, as arithmetic: Arithmetic, limit: Int) throws -> Elements {
         switch arithmetic {
-        case .float64, .float32, .float16, .bfloat16, .bitwise:
+        case .float64:
             let values: [Double] = try view.scalars(expandedViewLimit: limit)
-            return .real(tensor.isNegated ? values.map { -$0 } : values)
+            return .double(tensor.isNegated ? values.map { -$0 } : values)
+        case .float32, .float16, .bfloat16, .bitwise:
+            let values: [Float] = try view.scalars(expandedViewLimit: limit)
+            return .float(tensor.isNegated ? values.map { -$0 } : values)
         case .complex128, .complex64, .complex32:
             var values = try view.complexScalars(expandedViewLimit: limit)
             if tensor.isNegated || tensor.isConjugated {
