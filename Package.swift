@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TorchCheckpoint", targets: ["TorchCheckpoint"]),
+        // For users' test suites (Swift Testing and XCTest): assert_close, schemas, integrity.
+        .library(name: "TorchCheckpointTesting", targets: ["TorchCheckpointTesting"]),
         .executable(name: "pth", targets: ["pth"]),
     ],
     dependencies: [
@@ -35,6 +37,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Checks for test suites: torch.testing.assert_close's rule and message on tensors, state
+        // dicts and checkpoints, state-dict schemas, integrity; recorded as Swift Testing issues or
+        // XCTest failures (the toolchain's Testing and XCTest modules, imported where present).
+        .target(name: "TorchCheckpointTesting", dependencies: ["TorchCheckpoint"]),
         .executableTarget(
             name: "pth",
             dependencies: [
@@ -54,5 +60,6 @@ let package = Package(
         .target(name: "ListingComparison", path: "Tests/ListingComparison"),
         .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison", "FuzzHarness"]),
         .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint", "pth", "ListingComparison"]),
+        .testTarget(name: "TorchCheckpointTestingTests", dependencies: ["TorchCheckpointTesting", "TorchCheckpoint"]),
     ]
 )

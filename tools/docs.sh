@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds the DocC documentation of the TorchCheckpoint library — its catalog
-# (Sources/TorchCheckpoint/TorchCheckpoint.docc: landing page and articles) and
-# every public symbol, those of TorchPickle and TorchZip that it re-exports
-# included — and fails on any warning (a broken symbol link, an undocumented
-# parameter, …). No package plugin: the symbol graph comes from
-# swift-symbolgraph-extract on the built modules, then `docc convert`.
+# Builds the DocC documentation of the two libraries and fails on any warning
+# (a broken symbol link, an undocumented parameter, …):
+# - TorchCheckpoint: its catalog (Sources/TorchCheckpoint/TorchCheckpoint.docc:
+#   landing page and articles) and every public symbol, those of TorchPickle
+#   and TorchZip that it re-exports included;
+# - TorchCheckpointTesting: its catalog and every public symbol, into
+#   TorchCheckpointTesting.doccarchive beside the first archive.
+# No package plugin: the symbol graph comes from swift-symbolgraph-extract on
+# the built modules, then `docc convert`.
 #
 #   tools/docs.sh [OUTPUT]    # default OUTPUT: .build-docs/TorchCheckpoint.doccarchive
 #
@@ -28,14 +31,12 @@ docc=${DOCC:-$(find_tool docc)}
 extract=${SYMBOLGRAPH_EXTRACT:-$(find_tool swift-symbolgraph-extract)}
 
 swift build --scratch-path "$scratch" --target TorchCheckpoint >&2
+swift build --scratch-path "$scratch" --target TorchCheckpointTesting >&2
 bin=$(swift build --scratch-path "$scratch" --show-bin-path)
 modules=$bin/Modules
 [ -d "$modules" ] || modules=$bin
 triple=$(swift -print-target-info | sed -n 's/^ *"triple": "\(.*\)",*$/\1/p' | head -n 1)
 
-symbols=$scratch/symbol-graphs
-rm -rf "$symbols"
-mkdir -p "$symbols"
 # The C modules the Swift modules import: system libraries (a module.modulemap
 # in their source folder: CLibzip), C targets (SwiftPM writes their module maps
 # into the build folder) and their headers, this package's and its dependencies'.
@@ -50,17 +51,29 @@ done
 if command -v pkg-config >/dev/null 2>&1; then
     for flag in $(pkg-config --cflags-only-I libzip 2>/dev/null); do c_flags+=(-Xcc "$flag"); done
 fi
-"$extract" -module-name TorchCheckpoint -target "$triple" -I "$modules" "${c_flags[@]}" \
-    -minimum-access-level public -skip-inherited-docs \
-    -experimental-allowed-reexported-modules=TorchPickle,TorchZip \
-    -output-dir "$symbols"
 
-# Start from nothing, but never remove a folder that is not a documentation archive.
-case "$output" in *.doccarchive) rm -rf "$output" ;; esac
-"$docc" convert Sources/TorchCheckpoint/TorchCheckpoint.docc \
-    --additional-symbol-graph-dir "$symbols" \
-    --fallback-display-name TorchCheckpoint \
-    --fallback-bundle-identifier swift-pth.TorchCheckpoint \
-    --output-path "$output" \
-    --warnings-as-errors
-echo "documentation: $output" >&2
+# document MODULE OUTPUT [RE-EXPORTED MODULES]: the module's symbol graph, then its catalog.
+document() {
+    local module=$1 archive=$2 reexported=${3:-}
+    local symbols=$scratch/symbol-graphs/$module
+    rm -rf "$symbols"
+    mkdir -p "$symbols"
+    local extra=()
+    [ -n "$reexported" ] && extra+=("-experimental-allowed-reexported-modules=$reexported")
+    "$extract" -module-name "$module" -target "$triple" -I "$modules" "${c_flags[@]}" \
+        -minimum-access-level public -skip-inherited-docs ${extra[@]+"${extra[@]}"} \
+        -output-dir "$symbols"
+
+    # Start from nothing, but never remove a folder that is not a documentation archive.
+    case "$archive" in *.doccarchive) rm -rf "$archive" ;; esac
+    "$docc" convert "Sources/$module/$module.docc" \
+        --additional-symbol-graph-dir "$symbols" \
+        --fallback-display-name "$module" \
+        --fallback-bundle-identifier "swift-pth.$module" \
+        --output-path "$archive" \
+        --warnings-as-errors
+    echo "documentation: $archive" >&2
+}
+
+document TorchCheckpoint "$output" TorchPickle,TorchZip
+document TorchCheckpointTesting "$(dirname "$output")/TorchCheckpointTesting.doccarchive"

@@ -14,7 +14,10 @@
 #    load_state_dict(strict=True), extra state delivered to set_extra_state;
 # 8. legacy, tar, TorchScript, big-endian and re-zipped files written afresh
 #    list as PyTorch lists them and are written back as promised, and what
-#    Swift writes in those layouts loads in torch.load.
+#    Swift writes in those layouts loads in torch.load;
+# 9. TorchCheckpointTesting's closeness checks give torch.testing.assert_close's
+#    verdicts and messages on pairs written afresh
+#    (tools/make_assert_close_fixtures.py, PTH_ASSERT_CLOSE_DIR).
 #
 # usage: tools/interop-check.sh        (sets up .venv with torch 2.15.0 if it is missing)
 set -euo pipefail
@@ -200,6 +203,16 @@ PY
     passed=$((passed + 1))
 else
     echo "FAILED Swift model -> nn.Module: $(tail -3 "$work/err.txt")"
+    failed=$((failed + 1))
+fi
+# assert_close's verdicts and messages on pairs written afresh.
+.venv/bin/python -W ignore tools/make_assert_close_fixtures.py "$work/assert_close" >/dev/null
+if PTH_ASSERT_CLOSE_DIR="$work/assert_close" swift test --filter AssertCloseFixtureTests >"$work/err.txt" 2>&1 &&
+    tail -1 "$work/err.txt" | grep -q passed; then
+    echo "ok     TorchCheckpointTesting: assert_close's verdicts and messages on pairs written afresh"
+    passed=$((passed + 1))
+else
+    echo "FAILED TorchCheckpointTesting against assert_close: $(grep -m 5 '✘' "$work/err.txt")"
     failed=$((failed + 1))
 fi
 echo "interop: $passed passed, $failed failed"
