@@ -55,5 +55,5 @@ extension Array: CheckpointValueConvertible where Element: CheckpointValueConver
 
 extension Optional: CheckpointValueConvertible where Wrapped: CheckpointValueConvertible {
     /// The wrapped value, or `None` (so `checkpoint["model"]` can be passed as it is).
-    public var checkpointValue: Value { self?.checkpointValue ?? .none }
+    public var checkpointValue: Value { self?.checkpointValue ?? .None }
 }

@@ -118,7 +118,7 @@ struct TreeComparison {
     private mutating func leaf(_ at: Pending) {
         let (a, b) = (at.actual, at.expected)
         switch (a, b) {
-        case (.none, _), (_, .none):
+        case (.None, _), (_, .None):
             // NonePair.
             if !(a.isNone && b.isNone) {
                 values.append(failure(at, .notEqual(actual: Self.str(a), expected: Self.str(b)),
@@ -153,7 +153,7 @@ struct TreeComparison {
     /// Whether a value is neither a container assert_close walks, nor a value one of its pairs takes.
     private static func isOther(_ v: Value) -> Bool {
         switch v {
-        case .none, .bool, .int, .bigInt, .float, .complex, .tensor, .list, .tuple, .dict: false
+        case .None, .bool, .int, .bigInt, .float, .complex, .tensor, .list, .tuple, .dict: false
         default: true
         }
     }
