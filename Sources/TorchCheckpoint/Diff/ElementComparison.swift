@@ -7,7 +7,7 @@ import Darwin
 /// Compares the elements of two tensors of one dtype and shape, streaming
 /// both in blocks of at most `blockElements` elements, so that neither tensor
 /// is ever held in memory whole.
-struct ElementComparison {
+package struct ElementComparison {
     let tolerance: CheckpointDiff.Tolerance
     let blockElements: Int
     /// The most logical bytes to compare where both tensors are views larger
@@ -225,6 +225,12 @@ struct ElementComparison {
     /// index of their first element. The views carry no conjugate or negative
     /// bit: the caller applies the tensors' own.
     func forEachBlockPair(_ a: Tensor, _ b: Tensor, _ body: (Tensor, Tensor, Int) throws -> Void) throws {
+        try Self.forEachBlockPair(a, b, blockElements: blockElements, body)
+    }
+
+    /// ``forEachBlockPair(_:_:_:)`` with the block size given (shared with TorchCheckpointTesting).
+    package static func forEachBlockPair(_ a: Tensor, _ b: Tensor, blockElements: Int,
+                                         _ body: (Tensor, Tensor, Int) throws -> Void) throws {
         let shape = a.shape
         if a.elementCount == 0 { return }
         if shape.isEmpty {
@@ -269,8 +275,9 @@ struct ElementComparison {
         }
     }
 
-    /// The row-major index of element `linear` of a tensor of `shape`.
-    static func index(_ linear: Int, in shape: [Int]) -> [Int] {
+    /// The row-major index of element `linear` of a tensor of `shape`
+    /// (torch's `unravel_flat_index`).
+    package static func index(_ linear: Int, in shape: [Int]) -> [Int] {
         var rest = linear
         var out = [Int](repeating: 0, count: shape.count)
         for d in shape.indices.reversed() where shape[d] > 0 {

@@ -256,47 +256,6 @@ enum BlockPairs {
     /// index of their first element. The views carry no conjugate or
     /// negative bit: the caller applies the tensors' own.
     static func forEach(_ a: Tensor, _ b: Tensor, blockElements: Int, _ body: (Tensor, Tensor, Int) throws -> Void) throws {
-        let shape = a.shape
-        if a.elementCount == 0 { return }
-        if shape.isEmpty {
-            try body(try a.view(shape: [], stride: [], storageOffset: a.storageOffset),
-                     try b.view(shape: [], stride: [], storageOffset: b.storageOffset), 0)
-            return
-        }
-        let limit = max(blockElements, 1)
-        // suffix[i]: elements in dimensions i…; split at the first dimension k whose inner block fits.
-        var suffix = [Int](repeating: 1, count: shape.count + 1)
-        for i in shape.indices.reversed() { suffix[i] = suffix[i + 1] * shape[i] }
-        let k = shape.indices.first { suffix[$0 + 1] <= limit } ?? shape.count - 1
-        let inner = suffix[k + 1]
-        let run = max(1, limit / inner)
-        let innerShape = Array(shape[(k + 1)...])
-        var outer = [Int](repeating: 0, count: k)
-        var outerLinear = 0
-        while true {
-            var offsetA = a.storageOffset, offsetB = b.storageOffset
-            for d in 0..<k {
-                offsetA += outer[d] * a.stride[d]
-                offsetB += outer[d] * b.stride[d]
-            }
-            var j = 0
-            while j < shape[k] {
-                let length = min(run, shape[k] - j)
-                let x = try a.view(shape: [length] + innerShape, stride: Array(a.stride[k...]), storageOffset: offsetA + j * a.stride[k])
-                let y = try b.view(shape: [length] + innerShape, stride: Array(b.stride[k...]), storageOffset: offsetB + j * b.stride[k])
-                try body(x, y, (outerLinear * shape[k] + j) * inner)
-                j += length
-            }
-            // Advance the odometer over dimensions 0..<k.
-            var d = k - 1
-            while d >= 0 {
-                outer[d] += 1
-                if outer[d] < shape[d] { break }
-                outer[d] = 0
-                d -= 1
-            }
-            if d < 0 { return }
-            outerLinear += 1
-        }
+        try ElementComparison.forEachBlockPair(a, b, blockElements: blockElements, body)
     }
 }

@@ -50,15 +50,7 @@ enum PythonText {
 
     /// The row-major index of element `linear` of a tensor of `shape`
     /// (torch's `unravel_flat_index`).
-    static func unravel(_ linear: Int, in shape: [Int]) -> [Int] {
-        var rest = linear
-        var out = [Int](repeating: 0, count: shape.count)
-        for d in shape.indices.reversed() where shape[d] > 0 {
-            out[d] = rest % shape[d]
-            rest /= shape[d]
-        }
-        return out
-    }
+    static func unravel(_ linear: Int, in shape: [Int]) -> [Int] { ElementComparison.index(linear, in: shape) }
 
     /// Python's `<` on two `str`: by code point, without normalising.
     static func precedes(_ a: String, _ b: String) -> Bool {
