@@ -56,21 +56,47 @@ public final class Buffer: @unchecked Sendable {
 }
 
 /// A submodule, saved under `name.` (`self.name = SomeModule()` in PyTorch).
-/// A nil child is skipped.
+///
+/// Declare it with the module's own type when the model always has it, so
+/// that reading it needs no `?`; or optional, for a submodule that may be
+/// absent (a nil child is skipped, as PyTorch skips a submodule set to `None`):
+///
+/// ```swift
+/// final class Net: Module {
+///     @Child var encoder = Encoder()           // net.encoder.layers…
+///     @Child var head: Head? = nil             // optional: maybe not built
+/// }
+/// ```
 @propertyWrapper
-public final class Child<M: Module>: @unchecked Sendable, ChildSlot {
-    /// The submodule, or nil.
-    public var wrappedValue: M?
+public final class Child<Stored: ChildValue>: @unchecked Sendable, ChildSlot {
+    /// The submodule (or nil, for an optional child).
+    public var wrappedValue: Stored
     /// The state-dict name, when it differs from the property's.
     public let name: String?
 
     /// Declares a submodule, optionally with a state-dict name.
-    public init(wrappedValue: M?, name: String? = nil) {
+    public init(wrappedValue: Stored, name: String? = nil) {
         self.wrappedValue = wrappedValue
         self.name = name
     }
 
-    var module: Module? { wrappedValue }
+    var module: Module? { wrappedValue.childModule }
+}
+
+/// What a ``Child`` may hold: a module, or an optional module.
+public protocol ChildValue {
+    /// The module held, if any.
+    var childModule: Module? { get }
+}
+
+extension Module: ChildValue {
+    /// The module itself.
+    public var childModule: Module? { self }
+}
+
+extension Optional: ChildValue where Wrapped: Module {
+    /// The module, or nil.
+    public var childModule: Module? { self }
 }
 
 /// Type-erased access to a ``Child``.

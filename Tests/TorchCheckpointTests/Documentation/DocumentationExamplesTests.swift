@@ -239,7 +239,7 @@ struct DocumentationExamplesTests {
     // MARK: ModulesAndStateDicts.md
 
     /// `nn.Linear`.
-    final class Linear: Module, @unchecked Sendable {
+    final class Linear: Module {
         @Parameter var weight: Tensor?
         @Parameter var bias: Tensor?
 
@@ -251,7 +251,7 @@ struct DocumentationExamplesTests {
     }
 
     /// `nn.Conv2d`.
-    final class Conv2d: Module, @unchecked Sendable {
+    final class Conv2d: Module {
         @Parameter var weight: Tensor?
         @Parameter var bias: Tensor?
 
@@ -263,7 +263,7 @@ struct DocumentationExamplesTests {
     }
 
     /// `nn.BatchNorm2d`: parameters, running statistics as buffers, version 2.
-    final class BatchNorm2d: Module, @unchecked Sendable {
+    final class BatchNorm2d: Module {
         override class var version: Int { 2 }
         @Parameter var weight: Tensor?
         @Parameter var bias: Tensor?
@@ -282,7 +282,7 @@ struct DocumentationExamplesTests {
     }
 
     /// `nn.LayerNorm` and `nn.Embedding` hold what they hold under the same names.
-    final class LayerNorm: Module, @unchecked Sendable {
+    final class LayerNorm: Module {
         @Parameter var weight: Tensor?
         @Parameter var bias: Tensor?
 
@@ -293,7 +293,7 @@ struct DocumentationExamplesTests {
         }
     }
 
-    final class Embedding: Module, @unchecked Sendable {
+    final class Embedding: Module {
         @Parameter var weight: Tensor?
 
         init(_ count: Int, _ dimension: Int) throws {
@@ -303,10 +303,10 @@ struct DocumentationExamplesTests {
     }
 
     /// `nn.ReLU`: no state, but a `_metadata` entry.
-    final class ReLU: Module, @unchecked Sendable {}
+    final class ReLU: Module {}
 
     /// The model of fixtures/state_dict.pth (tools/make_fixtures.py).
-    final class Net: Module, @unchecked Sendable {
+    final class Net: Module {
         @Child var embed: Embedding?
         @Child var features: ModuleList?
         @Child var block: ModuleDict?
@@ -322,7 +322,7 @@ struct DocumentationExamplesTests {
     }
 
     /// A module that keeps plain Swift values through its extra state.
-    final class Classifier: Module, ExtraState, @unchecked Sendable {
+    final class Classifier: Module, ExtraState {
         @Parameter var weight: Tensor?
         var labels: [String]
 

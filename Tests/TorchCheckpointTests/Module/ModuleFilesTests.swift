@@ -54,3 +54,23 @@ struct ModuleFilesTests {
         #expect(!lenient.missingKeys.isEmpty && !lenient.unexpectedKeys.isEmpty)
     }
 }
+
+/// A submodule the model always has is declared with its own type: no `?` to reach it.
+private final class Tiny: Module {
+    @Child var head = Linear(weight: det([2, 4], 5), bias: det([2], 6))
+    @Child var spare: Linear? = nil
+    @Parameter var scale: Tensor? = .ones([1])
+}
+
+@Suite("Submodules declared without optionals")
+struct RequiredChildTests {
+    @Test("a non-optional child is saved and loaded like an optional one; a nil one is skipped")
+    func required() throws {
+        let tiny = Tiny()
+        #expect(try tiny.stateDict().keys.compactMap(\.string) == ["scale", "head.weight", "head.bias"])
+        let other = Tiny()
+        other.head.weight = .zeros([2, 4])
+        try other.loadStateDict(try tiny.stateDict())
+        #expect(try other.head.weight?.scalars(as: Float.self) == det([2, 4], 5).scalars(as: Float.self))
+    }
+}
