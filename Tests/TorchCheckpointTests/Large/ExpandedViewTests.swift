@@ -262,3 +262,12 @@ struct ExpandedViewTests {
         }
     }
 }
+
+@Suite("Printing views larger than their storage")
+struct ExpandedViewPrintingTests {
+    @Test("a 4 TiB view prints at once, summarized as repr() prints it")
+    func printsSummarized() throws {
+        let w = try ExpandedViewTests.tensor("expand40.pth", "w")
+        #expect(w.description == "tensor([0., 0., 0.,  ..., 0., 0., 0.])")
+    }
+}
