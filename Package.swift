@@ -23,6 +23,8 @@ let package = Package(
         ),
         // CRC-32 with carry-less multiplication or CRC instructions (zlib's is the fallback).
         .target(name: "CCRC32"),
+        // SHA-256 of tensor contents for listings and diffs, with the SHA instructions of x86-64 or ARMv8.
+        .target(name: "CSHA256"),
         // The zip container: central directory, ZIP64, records in place in a mapped file.
         .target(name: "TorchZip", dependencies: ["CLibzip", "CCRC32"]),
         // The pickle machine and the object model it builds: values, tensors, storages.
@@ -52,7 +54,7 @@ let package = Package(
         .testTarget(name: "TorchPickleTests", dependencies: ["TorchPickle"]),
         // LISTING.md's comparison rule, for both test targets that compare listings with PyTorch's.
         .target(name: "ListingComparison", path: "Tests/ListingComparison"),
-        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison", "FuzzHarness"]),
+        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison", "FuzzHarness", "CSHA256"]),
         .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint", "pth", "ListingComparison"]),
     ]
 )
