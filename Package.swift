@@ -9,10 +9,8 @@ let package = Package(
         .executable(name: "pth", targets: ["pth"]),
     ],
     dependencies: [
-        // The command line only.
+        // The command line only; the library has no dependency outside this package but libzip.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // SHA-256 of tensor contents for listings and verification (hardware-accelerated).
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libzip and zlib, for records another tool compressed and for CRC-32.
@@ -32,10 +30,7 @@ let package = Package(
         // Checkpoint formats, the canonical listing, the public entry points.
         .target(
             name: "TorchCheckpoint",
-            dependencies: [
-                "TorchZip", "TorchPickle",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            dependencies: ["TorchZip", "TorchPickle", "CSHA256"]
         ),
         .executableTarget(
             name: "pth",
