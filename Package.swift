@@ -11,10 +11,8 @@ let package = Package(
         .executable(name: "pth", targets: ["pth"]),
     ],
     dependencies: [
-        // The command line only.
+        // The command line only; the library has no dependency outside this package but libzip.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // SHA-256 of tensor contents for listings and verification (hardware-accelerated).
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libzip and zlib, for records another tool compressed and for CRC-32.
@@ -25,6 +23,8 @@ let package = Package(
         ),
         // CRC-32 with carry-less multiplication or CRC instructions (zlib's is the fallback).
         .target(name: "CCRC32"),
+        // SHA-256 of tensor contents for listings and diffs, with the SHA instructions of x86-64 or ARMv8.
+        .target(name: "CSHA256"),
         // The zip container: central directory, ZIP64, records in place in a mapped file.
         .target(name: "TorchZip", dependencies: ["CLibzip", "CCRC32"]),
         // The pickle machine and the object model it builds: values, tensors, storages.
@@ -32,10 +32,7 @@ let package = Package(
         // Checkpoint formats, the canonical listing, the public entry points.
         .target(
             name: "TorchCheckpoint",
-            dependencies: [
-                "TorchZip", "TorchPickle",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            dependencies: ["TorchZip", "TorchPickle", "CSHA256"]
         ),
         // Checks for test suites: torch.testing.assert_close's rule and message on tensors, state
         // dicts and checkpoints, state-dict schemas, integrity; recorded as Swift Testing issues or
@@ -58,7 +55,7 @@ let package = Package(
         .testTarget(name: "TorchPickleTests", dependencies: ["TorchPickle"]),
         // LISTING.md's comparison rule, for both test targets that compare listings with PyTorch's.
         .target(name: "ListingComparison", path: "Tests/ListingComparison"),
-        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison", "FuzzHarness"]),
+        .testTarget(name: "TorchCheckpointTests", dependencies: ["TorchCheckpoint", "ListingComparison", "FuzzHarness", "CSHA256"]),
         .testTarget(name: "PthTests", dependencies: ["TorchCheckpoint", "pth", "ListingComparison"]),
         .testTarget(name: "TorchCheckpointTestingTests", dependencies: ["TorchCheckpointTesting", "TorchCheckpoint"]),
     ]

@@ -1,5 +1,3 @@
-import Crypto
-
 /// The leaves ``CheckpointDiff`` matches by path: those of ``Listing/walk(_:)``,
 /// and the values the listing leaves out, so that no change goes unseen.
 enum DiffLeaves {

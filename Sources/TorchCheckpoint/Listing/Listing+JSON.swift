@@ -1,5 +1,3 @@
-import Crypto
-
 extension Listing {
     /// The listing as JSON text (LISTING.md): an array with one object per entry.
     public static func json(_ entries: [Entry]) -> String {

@@ -1,5 +1,3 @@
-import Crypto
-
 /// The canonical listing of a checkpoint (LISTING.md): one entry per tensor
 /// and per plain leaf value, depth first, the contract between `pth inspect
 /// --json` and PyTorch.
