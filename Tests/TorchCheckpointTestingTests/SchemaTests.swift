@@ -97,3 +97,21 @@ struct SchemaTests {
         #expect(schema.description == "['fc.bias': torch.float32 [10], 'fc.weight': torch.float32 [10, 4]]")
     }
 }
+
+@Suite("Schemas of state dicts with extra state")
+struct ExtraStateSchemaTests {
+    @Test("a schema described from a state dict with extra state accepts that state dict strictly")
+    func describedWithExtraState() throws {
+        // fixtures/modules/net.pth: torch.save(Net().state_dict()) of modules with get_extra_state.
+        let checkpoint = try Checkpoint(path: Fixtures.path("modules/net.pth"))
+        let schema = StateDictSchema(describing: checkpoint)
+        #expect(schema["_extra_state"]?.allowsAnyValue == true)
+        #expect(schema["encoder.layers.0.conv2._extra_state"]?.allowsAnyValue == true)
+        #expect(TorchTesting.checkStateDict(checkpoint, matches: schema).failures.isEmpty)
+        expectStateDict(checkpoint, matches: schema)
+        // Missing extra state is still missing.
+        var without = schema
+        without["_extra_state"] = nil
+        #expect(TorchTesting.checkStateDict(checkpoint, matches: without).failures.map(\.key) == ["_extra_state"])
+    }
+}

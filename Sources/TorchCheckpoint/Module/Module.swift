@@ -10,7 +10,7 @@
 ///     override class var version: Int { 2 }
 ///     @Parameter var weight: Tensor? = .ones([4])
 ///     @Parameter var bias: Tensor? = .zeros([4])
-///     @Buffer var runningMean: Tensor? = …
+///     @Buffer(name: "running_mean") var runningMean: Tensor? = .zeros([4])
 /// }
 /// ```
 ///

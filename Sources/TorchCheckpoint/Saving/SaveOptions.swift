@@ -52,7 +52,6 @@ public struct SaveOptions: Sendable {
     /// all the file's storages (pickles and zip headers are not counted).
     public var progress: ProgressHandler?
 
-    /// The default options: what `torch.save` 2.15 writes on Linux.
     /// Whether every `str` with the same text is written as one Python
     /// object (the first time in full, then as a memo reference), as
     /// `torch.save` writes a twin whose strings come from one literal or are
@@ -63,6 +62,7 @@ public struct SaveOptions: Sendable {
     /// either way. See `PickleEncoder.sharesEqualStrings`.
     public var sharesEqualStrings = false
 
+    /// The default options: what `torch.save` 2.15 writes on Linux.
     public init() {}
 }
 

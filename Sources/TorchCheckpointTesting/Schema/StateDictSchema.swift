@@ -7,6 +7,10 @@ public struct TensorSpec: Sendable, Hashable, CustomStringConvertible {
     public var dtype: DType?
     /// The shape, or nil for any.
     public var shape: [Int]?
+    /// Whether the entry may be any value, not only a tensor: a module's
+    /// extra state (`_extra_state`), which PyTorch saves as whatever
+    /// `get_extra_state()` returns.
+    public var allowsAnyValue = false
 
     /// A spec; what is nil is not checked.
     public init(dtype: DType? = nil, shape: [Int]? = nil) {
@@ -14,9 +18,17 @@ public struct TensorSpec: Sendable, Hashable, CustomStringConvertible {
         self.shape = shape
     }
 
-    /// `torch.float32 [10, 4]`, `torch.float32`, `[10, 4]`, or `a tensor`.
+    /// An entry that must be present, with any value: a module's extra state.
+    public static var anyValue: TensorSpec {
+        var spec = TensorSpec()
+        spec.allowsAnyValue = true
+        return spec
+    }
+
+    /// `torch.float32 [10, 4]`, `torch.float32`, `[10, 4]`, `a tensor`, or `any value`.
     public var description: String {
-        switch (dtype, shape) {
+        if allowsAnyValue { return "any value" }
+        return switch (dtype, shape) {
         case (let d?, let s?): "\(d) \(s)"
         case (let d?, nil): d.description
         case (nil, let s?): "\(s)"
@@ -49,12 +61,19 @@ public struct StateDictSchema: Sendable, ExpressibleByDictionaryLiteral, CustomS
     }
 
     /// The schema of a reference state dict: every entry that is a tensor,
-    /// with its dtype and shape (entries that are not tensors are left out).
-    /// A value that is not a mapping gives an empty schema.
+    /// with its dtype and shape, and every module's extra state (a key
+    /// `_extra_state` or ending in `._extra_state`) as ``TensorSpec/anyValue``;
+    /// other entries that are not tensors are left out. A value that is not a
+    /// mapping gives an empty schema.
     public init(describing stateDict: some CheckpointValueConvertible) {
         guard case .dict(let dict) = stateDict.checkpointValue else { return }
         for (key, value) in dict.items {
-            if case .tensor(let t) = value { self[StateDictEntries.name(key)] = TensorSpec(dtype: t.dtype, shape: t.shape) }
+            let name = StateDictEntries.name(key)
+            if case .tensor(let t) = value {
+                self[name] = TensorSpec(dtype: t.dtype, shape: t.shape)
+            } else if name == "_extra_state" || name.hasSuffix("._extra_state") {
+                self[name] = .anyValue
+            }
         }
     }
 

@@ -394,7 +394,7 @@ struct DocumentationExamplesTests {
         let classifier = try Classifier(labels: ["cat", "dog", "bird"])
         try Checkpoint.save(.dict(try classifier.stateDict()), to: scratch.path("classifier.pth"))
         let restored = try Classifier(labels: ["?", "?", "?"])
-        try restored.loadStateDict(try Checkpoint(path: scratch.path("classifier.pth")).root.dict ?? PyDict())
+        try restored.load(from: scratch.path("classifier.pth"))
         #expect(restored.labels == ["cat", "dog", "bird"])
 
         // "Load pre-hooks"
