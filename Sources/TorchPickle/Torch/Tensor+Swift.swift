@@ -288,11 +288,12 @@ extension Tensor {
     }
 }
 
-/// SplitMix64: small, fast and the same on every platform.
-struct SplitMix64 {
+/// SplitMix64: small, fast and the same on every platform (the seeded
+/// factories' generator, and the tests').
+package struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -300,5 +301,5 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
     /// A uniform double in [0, 1) with 53 random bits.
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    package mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 }
