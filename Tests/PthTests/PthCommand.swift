@@ -28,11 +28,18 @@ struct PthCommand {
         try run(arguments)
     }
 
+    /// Whether the tests run under AddressSanitizer (tools/sanitizers.sh sets
+    /// `ASAN_OPTIONS`): its shadow memory reserves terabytes of address space,
+    /// so no address-space limit can be set there.
+    static let underAddressSanitizer = ProcessInfo.processInfo.environment["ASAN_OPTIONS"] != nil
+
     /// Runs the built `pth` under resource limits (`ulimit -v` and `-t` of
     /// a shell that then becomes `pth`): going past them kills it with a signal.
+    /// Under AddressSanitizer only the CPU-time limit applies.
     static func run(_ arguments: [String], addressSpaceMiB: Int, cpuSeconds: Int) throws -> Result {
-        try run(["-c", "ulimit -v \(addressSpaceMiB * 1024) && ulimit -t \(cpuSeconds) && exec \"$0\" \"$@\"", executable.path] + arguments,
-                executable: URL(fileURLWithPath: "/bin/sh"))
+        let memory = underAddressSanitizer ? "" : "ulimit -v \(addressSpaceMiB * 1024) && "
+        return try run(["-c", memory + "ulimit -t \(cpuSeconds) && exec \"$0\" \"$@\"", executable.path] + arguments,
+                       executable: URL(fileURLWithPath: "/bin/sh"))
     }
 
     /// Runs the built `pth` with `arguments`, and `environment` added to this process's.
