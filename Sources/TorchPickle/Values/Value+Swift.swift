@@ -257,3 +257,37 @@ extension PyDict {
         }
     }
 }
+
+// MARK: From Swift values
+
+extension Value {
+    /// A `str`.
+    public init(_ string: String) { self = .string(string) }
+    /// An `int`.
+    public init(_ int: Int) { self = .int(int) }
+    /// A `float`.
+    public init(_ double: Double) { self = .float(double) }
+    /// A `bool`.
+    public init(_ bool: Bool) { self = .bool(bool) }
+    /// A tensor.
+    public init(_ tensor: Tensor) { self = .tensor(tensor) }
+    /// A `list` of `str`: `Value(labels)` for `["cat", "dog"]`.
+    public init(_ strings: [String]) { self = .list(PyList(strings.map(Value.string))) }
+    /// A `list` of `int`.
+    public init(_ ints: [Int]) { self = .list(PyList(ints.map(Value.int))) }
+    /// A `list` of `float`.
+    public init(_ doubles: [Double]) { self = .list(PyList(doubles.map(Value.float))) }
+    /// A `dict` with `str` keys, in the order given.
+    public init(_ pairs: KeyValuePairs<String, Value>) {
+        let d = PyDict()
+        for (key, value) in pairs { d[key] = value }
+        self = .dict(d)
+    }
+
+    /// The strings of a `list` or `tuple` of `str`, or nil when it is not one.
+    public var strings: [String]? {
+        guard let items else { return nil }
+        let strings = items.compactMap(\.string)
+        return strings.count == items.count ? strings : nil
+    }
+}

@@ -334,12 +334,12 @@ struct DocumentationExamplesTests {
 
         func extraState() -> Value {
             let state = PyDict()
-            state.set(.list(PyList(labels.map(Value.string))), forInternedKey: "labels")
+            state.set(Value(labels), forInternedKey: "labels")
             return .dict(state)
         }
 
         func setExtraState(_ state: Value) throws {
-            labels = state["labels"]?.items?.compactMap(\.string) ?? labels
+            labels = state["labels"]?.strings ?? labels
         }
     }
 

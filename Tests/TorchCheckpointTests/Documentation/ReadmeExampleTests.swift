@@ -11,10 +11,10 @@ private final class Classifier: Module, ExtraState {
 
     func extraState() -> Value {
         let state = PyDict()
-        state.set(.list(PyList(labels.map(Value.string))), forInternedKey: "labels")
+        state.set(Value(labels), forInternedKey: "labels")
         return .dict(state)
     }
-    func setExtraState(_ state: Value) throws { labels = state["labels"]?.items?.compactMap(\.string) ?? labels }
+    func setExtraState(_ state: Value) throws { labels = state["labels"]?.strings ?? labels }
 }
 
 @Suite("The README's examples")

@@ -83,3 +83,19 @@ struct ValueAPITests {
         #expect(Value.None.isNone && Value.None.description == "None")
     }
 }
+
+@Suite("Values from Swift values")
+struct ValueFromSwiftTests {
+    @Test("strings, numbers, arrays and tensors become Python values, and lists of str come back")
+    func conversions() throws {
+        let labels = ["cat", "dog"]
+        #expect(Value(labels).description == "['cat', 'dog']")
+        #expect(Value(labels).strings == labels)
+        #expect(Value([1, 2]).description == "[1, 2]" && Value([0.5]).description == "[0.5]")
+        #expect(Value("x") == "x" && Value(3) == 3 && Value(2.5) == 2.5 && Value(true) == true)
+        #expect(Value(["a": Value(1)]).description == "{'a': 1}")
+        #expect(Value([1, 2]).strings == nil)
+        let t = Tensor.zeros([1])
+        #expect(Value(t).tensor === t)
+    }
+}
