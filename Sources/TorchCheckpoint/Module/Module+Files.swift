@@ -41,7 +41,7 @@ extension Module {
 
     /// The state dict for `module` inside a checkpoint (see ``load(from:strict:options:)``).
     public static func findStateDict(in checkpoint: Checkpoint, for module: Module) throws -> PyDict {
-        let expected = Set(try module.stateDict().keys.compactMap(\.string))
+        let expected = Set(module.stateDictKeys())
         func fits(_ d: PyDict) -> Bool { d.keys.contains { $0.string.map(expected.contains) ?? false } }
         var candidates: [PyDict] = []
         if let torchScript = checkpoint.torchScript {

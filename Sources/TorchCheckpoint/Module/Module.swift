@@ -150,20 +150,41 @@ open class Module {
     }
 
     func save(into destination: PyDict, metadata: PyDict, prefix: String) throws {
-        let local = PyDict()
-        local.set(.int(Self.versionOf(self)), forInternedKey: "version")
-        metadata[String(prefix.dropLast())] = .dict(local)
+        try forEachStateEntry(prefix: prefix, module: { prefix, module in
+            let local = PyDict()
+            local.set(.int(Self.versionOf(module)), forInternedKey: "version")
+            metadata[String(prefix.dropLast())] = .dict(local)
+        }, entry: { key, value in
+            destination[key] = try value()
+        })
+    }
+
+    /// The state dict's keys, in order, without making its values (no
+    /// ``ExtraState/extraState()`` is called).
+    func stateDictKeys() -> [String] {
+        var keys: [String] = []
+        forEachStateEntry(prefix: "", module: { _, _ in }, entry: { key, _ in keys.append(key) })
+        return keys
+    }
+
+    /// The module tree as `state_dict()` walks it: each module (with its
+    /// prefix) before its entries, then its parameters, persistent buffers
+    /// and extra state, then each child's. A value is made only when the
+    /// `entry` closure asks for it.
+    func forEachStateEntry(prefix: String, module: (String, Module) -> Void,
+                           entry: (String, () throws -> Value) throws -> Void) rethrows {
+        module(prefix, self)
         for (name, slot) in ownParameters {
-            if let t = slot.wrappedValue { destination[prefix + name] = .tensor(t.detached()) }
+            if let t = slot.wrappedValue { try entry(prefix + name, { .tensor(t.detached()) }) }
         }
         for (name, slot) in ownBuffers where slot.isPersistent {
-            if let t = slot.wrappedValue { destination[prefix + name] = .tensor(t.detached()) }
+            if let t = slot.wrappedValue { try entry(prefix + name, { .tensor(t.detached()) }) }
         }
         if let stateful = self as? any ExtraState {
-            destination[prefix + "_extra_state"] = try stateful.extraState()
+            try entry(prefix + "_extra_state", { try stateful.extraState() })
         }
         for (name, child) in children {
-            try child.save(into: destination, metadata: metadata, prefix: prefix + name + ".")
+            try child.forEachStateEntry(prefix: prefix + name + ".", module: module, entry: entry)
         }
     }
 

@@ -27,10 +27,9 @@ extension Tensor {
     /// bfloat16, float8, … given as their raw bits), with its own storage.
     public convenience init(bytes: [UInt8], dtype: DType, shape: [Int], requiresGrad: Bool = false) throws {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError("negative size in \(shape)") }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? .max : $0 * $1 }
-        let (expected, overflow) = dtype.elementsPerByte == 1 ? count.multipliedReportingOverflow(by: dtype.itemSize)
-                                                              : (dtype.byteCount(forElements: count), false)
-        guard count != .max, !overflow else { throw TensorError("shape \(shape) of \(dtype.name) overflows") }
+        guard let expected = Tensor.byteCount(shape: shape, dtype: dtype) else {
+            throw TensorError("shape \(shape) of \(dtype.name) overflows")
+        }
         guard bytes.count == expected else {
             throw TensorError("shape \(shape) of \(dtype.name) needs \(expected) bytes, got \(bytes.count)")
         }

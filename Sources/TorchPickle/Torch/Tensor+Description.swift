@@ -152,23 +152,23 @@ enum TensorPrinter {
                     ? Array(0..<TensorPrinter.edgeItems) + Array((size - TensorPrinter.edgeItems)..<size)
                     : Array(0..<size)
             }
-            // The shown elements as one gathered view per innermost row, read in one go.
+            // The shown elements: the whole tensor read at once when it is small, otherwise element by element.
             let all = try TensorPrinter.read(t)
             var position = [Int](repeating: 0, count: t.shape.count)
             let strides = Tensor.contiguousStrides(t.shape)
-            func visit(_ d: Int) {
+            func visit(_ d: Int) throws {
                 if d == t.shape.count {
                     var linear = 0
                     for (i, p) in position.enumerated() { linear += p * strides[i] }
-                    values.append(all(linear))
+                    values.append(try all(linear))
                     return
                 }
                 for i in indices[d] {
                     position[d] = i
-                    visit(d + 1)
+                    try visit(d + 1)
                 }
             }
-            visit(0)
+            try visit(0)
         }
     }
 
@@ -176,7 +176,7 @@ enum TensorPrinter {
     /// bits applied, for a tensor of at most a summarized size: the whole
     /// tensor when it has at most `threshold` elements, otherwise element by
     /// element through views.
-    static func read(_ t: Tensor) throws -> (Int) -> Scalar {
+    static func read(_ t: Tensor) throws -> (Int) throws -> Scalar {
         if t.elementCount <= threshold {
             let values = try elements(of: t)
             return { values[$0] }
@@ -189,8 +189,10 @@ enum TensorPrinter {
                 offset += (rest % shape[d]) * t.stride[d]
                 rest /= shape[d]
             }
-            guard let single = try? t.view(shape: [], stride: [], storageOffset: offset),
-                  let value = try? elements(of: single, bitsFrom: t).first else { return .real(.nan) }
+            let single = try t.view(shape: [], stride: [], storageOffset: offset)
+            guard let value = try elements(of: single, bitsFrom: t).first else {
+                throw TensorError("element \(linear) of the tensor could not be read")
+            }
             return value
         }
     }

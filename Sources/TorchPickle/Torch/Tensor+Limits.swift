@@ -17,7 +17,12 @@ extension Tensor {
 
     /// The bytes of the logical elements, or nil when that count overflows
     /// 64 bits (a view of 2^62 float32 elements: 2^64 bytes).
-    public var logicalByteCount: Int? {
+    public var logicalByteCount: Int? { Self.byteCount(shape: shape, dtype: dtype) }
+
+    /// The bytes of a tensor of `shape` and `dtype`, or nil when that count
+    /// overflows 64 bits.
+    static func byteCount(shape: [Int], dtype: DType) -> Int? {
+        if shape.contains(0) { return 0 }
         var count = 1
         for size in shape {
             let (c, o) = count.multipliedReportingOverflow(by: size)

@@ -136,11 +136,9 @@ extension Tensor {
     public convenience init(borrowing bytes: UnsafeRawBufferPointer, owner: AnyObject, dtype: DType, shape: [Int],
                             requiresGrad: Bool = false) throws {
         guard shape.allSatisfy({ $0 >= 0 }) else { throw TensorError("negative size in \(shape)") }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? .max : $0 * $1 }
-        let (expected, overflow) = dtype.elementsPerByte == 1 ? count.multipliedReportingOverflow(by: dtype.itemSize)
-                                                              : (dtype.byteCount(forElements: count), false)
-        guard count != .max, !overflow, bytes.count == expected else {
-            throw TensorError("shape \(shape) of \(dtype.name) needs \(overflow ? "more than Int.max" : String(expected)) bytes, got \(bytes.count)")
+        let expected = Tensor.byteCount(shape: shape, dtype: dtype)
+        guard let expected, bytes.count == expected else {
+            throw TensorError("shape \(shape) of \(dtype.name) needs \(expected.map(String.init) ?? "more than Int.max") bytes, got \(bytes.count)")
         }
         let raw = RawBytes(baseAddress: bytes.baseAddress, count: bytes.count, owner: owner)
         let storage = Storage(key: "0", dtype: dtype, bytes: raw)
