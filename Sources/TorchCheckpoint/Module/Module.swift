@@ -38,8 +38,8 @@ open class Module {
     public init() {}
 
     enum Member {
-        case parameter(Parameter)
-        case buffer(Buffer)
+        case parameter(ParameterSlot)
+        case buffer(BufferSlot)
         case child(ChildSlot)
         case module(Module?)
     }
@@ -58,8 +58,12 @@ open class Module {
                 guard let label = child.label else { continue }
                 let property = label.hasPrefix("_") ? String(label.dropFirst()) : label
                 switch child.value {
-                case let p as Parameter: out.append((p.name ?? property, .parameter(p)))
-                case let b as Buffer: out.append((b.name ?? property, .buffer(b)))
+                case let w as TensorMemberWrapper:
+                    switch w.member {
+                    case .parameter(let p): out.append((p.name ?? property, .parameter(p)))
+                    case .buffer(let b): out.append((b.name ?? property, .buffer(b)))
+                    default: break
+                    }
                 case let c as ChildSlot: out.append((c.name ?? property, .child(c)))
                 default: break
                 }
@@ -69,12 +73,12 @@ open class Module {
     }
 
     /// The module's own parameters, in order, nil ones included.
-    public var ownParameters: [(name: String, slot: Parameter)] {
+    public var ownParameters: [(name: String, slot: ParameterSlot)] {
         members().compactMap { if case .parameter(let p) = $0.member { ($0.name, p) } else { nil } }
     }
 
     /// The module's own buffers, in order, nil and non-persistent ones included.
-    public var ownBuffers: [(name: String, slot: Buffer)] {
+    public var ownBuffers: [(name: String, slot: BufferSlot)] {
         members().compactMap { if case .buffer(let b) = $0.member { ($0.name, b) } else { nil } }
     }
 
@@ -92,14 +96,14 @@ open class Module {
     /// Every parameter of this module and its submodules by dotted name
     /// (`named_parameters()`): what an optimizer updates.
     public func namedParameters(prefix: String = "") -> [(name: String, tensor: Tensor)] {
-        var out = ownParameters.compactMap { p in p.slot.wrappedValue.map { (prefix + p.name, $0) } }
+        var out = ownParameters.compactMap { p in p.slot.tensor.map { (prefix + p.name, $0) } }
         for (name, child) in children { out += child.namedParameters(prefix: prefix + name + ".") }
         return out
     }
 
     /// Every buffer of this module and its submodules by dotted name (`named_buffers()`).
     public func namedBuffers(prefix: String = "") -> [(name: String, tensor: Tensor)] {
-        var out = ownBuffers.compactMap { b in b.slot.wrappedValue.map { (prefix + b.name, $0) } }
+        var out = ownBuffers.compactMap { b in b.slot.tensor.map { (prefix + b.name, $0) } }
         for (name, child) in children { out += child.namedBuffers(prefix: prefix + name + ".") }
         return out
     }
@@ -108,16 +112,16 @@ open class Module {
 
     /// Adds a parameter under `name` (`register_parameter`); returns its slot.
     @discardableResult
-    public func registerParameter(_ name: String, _ tensor: Tensor?, lazy: Bool = false) -> Parameter {
-        let slot = Parameter(wrappedValue: tensor, lazy: lazy)
+    public func registerParameter(_ name: String, _ tensor: Tensor?, lazy: Bool = false) -> ParameterSlot {
+        let slot = ParameterSlot(tensor, name: nil, lazy: lazy, isOptional: true)
         registered.append((name, .parameter(slot)))
         return slot
     }
 
     /// Adds a buffer under `name` (`register_buffer`); returns its slot.
     @discardableResult
-    public func registerBuffer(_ name: String, _ tensor: Tensor?, persistent: Bool = true, lazy: Bool = false) -> Buffer {
-        let slot = Buffer(wrappedValue: tensor, persistent: persistent, lazy: lazy)
+    public func registerBuffer(_ name: String, _ tensor: Tensor?, persistent: Bool = true, lazy: Bool = false) -> BufferSlot {
+        let slot = BufferSlot(tensor, name: nil, persistent: persistent, lazy: lazy, isOptional: true)
         registered.append((name, .buffer(slot)))
         return slot
     }
@@ -175,10 +179,10 @@ open class Module {
                            entry: (String, () throws -> Value) throws -> Void) rethrows {
         module(prefix, self)
         for (name, slot) in ownParameters {
-            if let t = slot.wrappedValue { try entry(prefix + name, { .tensor(t.detached()) }) }
+            if let t = slot.tensor { try entry(prefix + name, { .tensor(t.detached()) }) }
         }
         for (name, slot) in ownBuffers where slot.isPersistent {
-            if let t = slot.wrappedValue { try entry(prefix + name, { .tensor(t.detached()) }) }
+            if let t = slot.tensor { try entry(prefix + name, { .tensor(t.detached()) }) }
         }
         if let stateful = self as? any ExtraState {
             try entry(prefix + "_extra_state", { try stateful.extraState() })
@@ -233,8 +237,8 @@ open class Module {
         // Parameters, then persistent buffers; nil ones are not part of the local state.
         var localNames = Set<String>()
         let slots: [(String, Tensor?, Bool, (Tensor) -> Void)] =
-            ownParameters.map { (name, slot) in (name, slot.wrappedValue, slot.isLazy, { slot.wrappedValue = $0 }) }
-            + ownBuffers.filter(\.slot.isPersistent).map { (name, slot) in (name, slot.wrappedValue, slot.isLazy, { slot.wrappedValue = $0 }) }
+            ownParameters.map { (name, slot) in (name, slot.tensor, slot.isLazy, { slot.tensor = $0 }) }
+            + ownBuffers.filter(\.slot.isPersistent).map { (name, slot) in (name, slot.tensor, slot.isLazy, { slot.tensor = $0 }) }
         for (name, current, lazy, assign) in slots {
             guard current != nil || lazy else { continue }
             localNames.insert(name)

@@ -1,31 +1,43 @@
 /// A tensor an optimizer updates, saved in the state dict (`nn.Parameter`).
 ///
+/// Declare it with the type `Tensor` when the model always has it, so that
+/// reading it needs no `?`; or `Tensor?`, for a parameter that may be absent
+/// (PyTorch's `bias=False`) or that takes its shape from the first state dict
+/// loaded (`lazy`, PyTorch's `UninitializedParameter`):
+///
 /// ```swift
 /// final class Linear: Module {
-///     @Parameter var weight: Tensor?
-///     @Parameter var bias: Tensor?
+///     @Parameter var weight = Tensor.zeros([2, 4])   // linear.weight.shape
+///     @Parameter var bias: Tensor?                   // nil: skipped
 /// }
 /// ```
 ///
 /// A nil parameter is skipped when saving and loading, as PyTorch skips a
-/// parameter registered as `None`. A `lazy` parameter is nil until a state
-/// dict gives it a value, whatever its shape (PyTorch's `UninitializedParameter`).
-///
-/// The wrapper is a class so that ``Module`` can find and fill it.
+/// parameter registered as `None`. The projected value (`$weight`) is the
+/// parameter's ``ParameterSlot``, the object ``Module/ownParameters`` lists.
 @propertyWrapper
-public final class Parameter: @unchecked Sendable {
-    /// The tensor, or nil.
-    public var wrappedValue: Tensor?
-    /// Takes its shape from the first state dict loaded into it.
-    public let isLazy: Bool
-    /// The state-dict name, when it differs from the property's (`running_mean` for `runningMean`).
-    public let name: String?
+public struct Parameter<Stored: TensorMemberValue>: TensorMemberWrapper {
+    /// The parameter's slot: its tensor, state-dict name and laziness.
+    public let projectedValue: ParameterSlot
 
-    /// Declares a parameter, optionally with a value and a state-dict name.
-    public init(wrappedValue: Tensor? = nil, name: String? = nil, lazy: Bool = false) {
-        self.wrappedValue = wrappedValue
-        self.isLazy = lazy
-        self.name = name
+    /// The tensor (or nil, for an optional parameter).
+    public var wrappedValue: Stored {
+        get { Stored.member(projectedValue.tensor) }
+        nonmutating set { projectedValue.tensor = newValue.memberTensor }
+    }
+
+    /// Declares a parameter with a value, optionally with a state-dict name.
+    public init(wrappedValue: Stored, name: String? = nil, lazy: Bool = false) {
+        projectedValue = ParameterSlot(wrappedValue.memberTensor, name: name, lazy: lazy, isOptional: Stored.isOptionalMember)
+    }
+
+    var member: Module.Member { .parameter(projectedValue) }
+}
+
+extension Parameter where Stored == Tensor? {
+    /// Declares an optional parameter with no value yet (`@Parameter var bias: Tensor?`).
+    public init(name: String? = nil, lazy: Bool = false) {
+        self.init(wrappedValue: nil, name: name, lazy: lazy)
     }
 }
 
@@ -33,26 +45,157 @@ public final class Parameter: @unchecked Sendable {
 /// (`register_buffer`): running statistics, masks, counters.
 ///
 /// A persistent buffer is saved in the state dict; a non-persistent one
-/// (`persistent: false`) is not. A nil buffer is skipped, as in PyTorch; a
-/// `lazy` buffer takes its value (any shape) from the first state dict loaded.
+/// (`persistent: false`) is not. As with ``Parameter``, declare it `Tensor`
+/// when the model always has it, or `Tensor?`: a nil buffer is skipped, as in
+/// PyTorch, and a `lazy` one takes its value (any shape) from the first state
+/// dict loaded. The projected value (`$runningMean`) is its ``BufferSlot``.
 @propertyWrapper
-public final class Buffer: @unchecked Sendable {
+public struct Buffer<Stored: TensorMemberValue>: TensorMemberWrapper {
+    /// The buffer's slot: its tensor, state-dict name, persistence and laziness.
+    public let projectedValue: BufferSlot
+
+    /// The tensor (or nil, for an optional buffer).
+    public var wrappedValue: Stored {
+        get { Stored.member(projectedValue.tensor) }
+        nonmutating set { projectedValue.tensor = newValue.memberTensor }
+    }
+
+    /// Declares a buffer with a value, optionally with a state-dict name.
+    public init(wrappedValue: Stored, name: String? = nil, persistent: Bool = true, lazy: Bool = false) {
+        projectedValue = BufferSlot(
+            wrappedValue.memberTensor, name: name, persistent: persistent, lazy: lazy,
+            isOptional: Stored.isOptionalMember)
+    }
+
+    var member: Module.Member { .buffer(projectedValue) }
+}
+
+extension Buffer where Stored == Tensor? {
+    /// Declares an optional buffer with no value yet (`@Buffer var mask: Tensor?`).
+    public init(name: String? = nil, persistent: Bool = true, lazy: Bool = false) {
+        self.init(wrappedValue: nil, name: name, persistent: persistent, lazy: lazy)
+    }
+}
+
+/// What a ``Parameter`` or ``Buffer`` may hold: a tensor, or an optional tensor.
+public protocol TensorMemberValue {
+    /// Wraps the slot's tensor; only an optional member is ever given nil.
+    static func member(_ tensor: Tensor?) -> Self
+    /// The tensor held, if any.
+    var memberTensor: Tensor? { get }
+    /// Whether nil is a value of this type.
+    static var isOptionalMember: Bool { get }
+}
+
+extension Tensor: TensorMemberValue {
+    /// The slot's tensor (a non-optional member's slot always holds one).
+    public static func member(_ tensor: Tensor?) -> Tensor {
+        guard let tensor else { preconditionFailure("a parameter or buffer declared as Tensor holds nil") }
+        return tensor
+    }
+    /// The tensor itself.
+    public var memberTensor: Tensor? { self }
+    /// A `Tensor` member always holds a tensor.
+    public static var isOptionalMember: Bool { false }
+}
+
+extension Optional: TensorMemberValue where Wrapped == Tensor {
+    /// The slot's tensor, or nil.
+    public static func member(_ tensor: Tensor?) -> Tensor? { tensor }
     /// The tensor, or nil.
-    public var wrappedValue: Tensor?
+    public var memberTensor: Tensor? { self }
+    /// A `Tensor?` member may hold nil.
+    public static var isOptionalMember: Bool { true }
+}
+
+/// The object behind one parameter (`nn.Parameter` registered on a module):
+/// its tensor, the name it is saved under and whether it is lazy.
+///
+/// ``Module/ownParameters`` lists these, ``Module/registerParameter(_:_:lazy:)``
+/// returns one, and `$weight` is the one behind `@Parameter var weight`.
+/// Setting ``tensor`` changes the module's member.
+public final class ParameterSlot: @unchecked Sendable, CustomStringConvertible {
+    /// The tensor, or nil. Setting nil on a parameter declared as `Tensor`
+    /// (not `Tensor?`) is a programming error and stops the program.
+    public var tensor: Tensor? {
+        didSet {
+            precondition(tensor != nil || isOptional, "a parameter declared as Tensor cannot be set to nil; declare it Tensor?")
+        }
+    }
+    /// Takes its shape from the first state dict loaded into it.
+    public let isLazy: Bool
+    /// The state-dict name, when it differs from the property's (`running_mean` for `runningMean`).
+    public let name: String?
+    /// Whether the member may be nil (declared `Tensor?`, or registered at run time).
+    public let isOptional: Bool
+
+    init(_ tensor: Tensor?, name: String?, lazy: Bool, isOptional: Bool) {
+        self.tensor = tensor
+        self.isLazy = lazy
+        self.name = name
+        self.isOptional = isOptional
+    }
+
+    /// The tensor, or nil.
+    @available(*, deprecated, renamed: "tensor")
+    public var wrappedValue: Tensor? {
+        get { tensor }
+        set { tensor = newValue }
+    }
+
+    /// `Parameter(shape [2, 4], torch.float32)`, or `Parameter(None)`.
+    public var description: String {
+        "Parameter(" + (tensor.map { "shape \($0.shape), \($0.dtype)" } ?? "None") + (isLazy ? ", lazy" : "") + ")"
+    }
+}
+
+/// The object behind one buffer (`register_buffer`): its tensor, the name it
+/// is saved under, whether the state dict holds it and whether it is lazy.
+///
+/// ``Module/ownBuffers`` lists these, ``Module/registerBuffer(_:_:persistent:lazy:)``
+/// returns one, and `$runningMean` is the one behind `@Buffer var runningMean`.
+public final class BufferSlot: @unchecked Sendable, CustomStringConvertible {
+    /// The tensor, or nil. Setting nil on a buffer declared as `Tensor`
+    /// (not `Tensor?`) is a programming error and stops the program.
+    public var tensor: Tensor? {
+        didSet {
+            precondition(tensor != nil || isOptional, "a buffer declared as Tensor cannot be set to nil; declare it Tensor?")
+        }
+    }
     /// Whether the state dict holds it.
     public let isPersistent: Bool
     /// Takes its shape from the first state dict loaded into it.
     public let isLazy: Bool
     /// The state-dict name, when it differs from the property's (`running_mean` for `runningMean`).
     public let name: String?
+    /// Whether the member may be nil (declared `Tensor?`, or registered at run time).
+    public let isOptional: Bool
 
-    /// Declares a buffer, optionally with a value and a state-dict name.
-    public init(wrappedValue: Tensor? = nil, name: String? = nil, persistent: Bool = true, lazy: Bool = false) {
-        self.wrappedValue = wrappedValue
+    init(_ tensor: Tensor?, name: String?, persistent: Bool, lazy: Bool, isOptional: Bool) {
+        self.tensor = tensor
         self.isPersistent = persistent
         self.isLazy = lazy
         self.name = name
+        self.isOptional = isOptional
     }
+
+    /// The tensor, or nil.
+    @available(*, deprecated, renamed: "tensor")
+    public var wrappedValue: Tensor? {
+        get { tensor }
+        set { tensor = newValue }
+    }
+
+    /// `Buffer(shape [4], torch.float32)`, `Buffer(None)`, with `, not persistent` or `, lazy` where so.
+    public var description: String {
+        "Buffer(" + (tensor.map { "shape \($0.shape), \($0.dtype)" } ?? "None")
+            + (isPersistent ? "" : ", not persistent") + (isLazy ? ", lazy" : "") + ")"
+    }
+}
+
+/// Type-erased access to a ``Parameter`` or ``Buffer`` wrapper.
+protocol TensorMemberWrapper {
+    var member: Module.Member { get }
 }
 
 /// A submodule, saved under `name.` (`self.name = SomeModule()` in PyTorch).

@@ -4,9 +4,9 @@ import TorchCheckpoint
 
 /// The README's module example, as written there (it must build without warnings).
 private final class Classifier: Module, ExtraState {
-    @Parameter var weight: Tensor? = .full([2, 4], 0.1)
-    @Parameter var bias: Tensor? = .zeros([2])
-    @Buffer(name: "num_batches_tracked") var batches: Tensor? = .zeros([], dtype: .int64)
+    @Parameter var weight = Tensor.full([2, 4], 0.1)
+    @Parameter var bias = Tensor.zeros([2])
+    @Buffer(name: "num_batches_tracked") var batches = Tensor.zeros([], dtype: .int64)
     var labels = ["cat", "dog"]                     // saved through extra state, not as a tensor
 
     func extraState() -> Value {
@@ -32,7 +32,7 @@ struct ReadmeExampleTests {
         restored.labels = []
         try restored.load(from: path)
         #expect(restored.labels == ["cat", "dog"])
-        #expect(try restored.weight?.scalars(as: Float.self) == [Float](repeating: 0.1, count: 8))
-        #expect(restored.batches?.description == "tensor(0)")
+        #expect(try restored.weight.scalars(as: Float.self) == [Float](repeating: 0.1, count: 8))
+        #expect(restored.batches.description == "tensor(0)")
     }
 }

@@ -74,3 +74,65 @@ struct RequiredChildTests {
         #expect(try other.head.weight?.scalars(as: Float.self) == det([2, 4], 5).scalars(as: Float.self))
     }
 }
+
+/// Tensors the model always has are declared `Tensor`: no `?` to read them.
+private final class Dense: Module {
+    @Parameter var weight = Tensor.zeros([2, 4])
+    @Parameter var bias: Tensor?
+    @Buffer(name: "running_mean") var runningMean = Tensor.zeros([4])
+    @Buffer(persistent: false) var scratch = Tensor.ones([1])
+    @Parameter(lazy: true) var lazyWeight: Tensor?
+}
+
+@Suite("Parameters and buffers declared without optionals")
+struct RequiredTensorTests {
+    @Test("a Tensor member reads without ?, is saved, and is replaced by load; a nil Tensor? one is skipped")
+    func required() throws {
+        let dense = Dense()
+        #expect(dense.weight.shape == [2, 4])
+        #expect(try dense.stateDict().keys.compactMap(\.string) == ["weight", "running_mean"])
+        let source = Dense()
+        source.weight = det([2, 4], 5)
+        source.runningMean = det([4], 6)
+        source.lazyWeight = det([3], 7)
+        try dense.loadStateDict(try source.stateDict())
+        #expect(try dense.weight.scalars(as: Float.self) == det([2, 4], 5).scalars(as: Float.self))
+        #expect(try dense.runningMean.scalars(as: Float.self) == det([4], 6).scalars(as: Float.self))
+        #expect(dense.lazyWeight?.shape == [3])
+    }
+
+    @Test("strict loading of a Tensor member still reports its missing key, and keeps its value")
+    func missing() throws {
+        let dense = Dense()
+        let partial = try Dense().stateDict()
+        partial["weight"] = nil
+        #expect(throws: StateDictError.self) { try dense.loadStateDict(partial) }
+        let result = try dense.loadStateDict(partial, strict: false)
+        #expect(result.missingKeys == ["weight"])
+        #expect(dense.weight.shape == [2, 4])
+    }
+
+    @Test("$weight is the slot ownParameters lists; setting its tensor sets the member")
+    func slots() throws {
+        let dense = Dense()
+        #expect(dense.ownParameters.map(\.name) == ["weight", "bias", "lazyWeight"])
+        #expect(dense.ownParameters[0].slot === dense.$weight)
+        #expect(!dense.$weight.isOptional && dense.$bias.isOptional && dense.$lazyWeight.isLazy)
+        #expect(dense.ownBuffers.map(\.name) == ["running_mean", "scratch"])
+        #expect(!dense.$scratch.isPersistent)
+        dense.$weight.tensor = .ones([3])
+        #expect(dense.weight.shape == [3])
+        #expect(dense.$bias.description == "Parameter(None)")
+        #expect(dense.$scratch.description == "Buffer(shape [1], torch.float32, not persistent)")
+    }
+
+    @Test("the slot's old spelling, wrappedValue, still reads and writes the tensor")
+    @available(*, deprecated)
+    func deprecatedSpelling() throws {
+        let dense = Dense()
+        let slot = dense.registerParameter("extra", nil)
+        slot.wrappedValue = .ones([2])
+        #expect(slot.tensor?.shape == [2])
+        #expect(dense.ownParameters.last?.slot.wrappedValue?.shape == [2])
+    }
+}
