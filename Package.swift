@@ -11,7 +11,7 @@ let package = Package(
         .executable(name: "pth", targets: ["pth"]),
     ],
     dependencies: [
-        // The command line only; the library has no dependency outside this package but libzip.
+        // The command line only; the library has no dependency outside this package but libzip and libzstd.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
@@ -20,6 +20,12 @@ let package = Package(
             name: "CLibzip",
             pkgConfig: "libzip",
             providers: [.apt(["libzip-dev"]), .brew(["libzip"])]
+        ),
+        // zstd, for distributed checkpoints whose streams torch's ZStandard extension compressed.
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
         ),
         // CRC-32 with carry-less multiplication or CRC instructions (zlib's is the fallback).
         .target(name: "CCRC32"),
@@ -32,7 +38,7 @@ let package = Package(
         // Checkpoint formats, the canonical listing, the public entry points.
         .target(
             name: "TorchCheckpoint",
-            dependencies: ["TorchZip", "TorchPickle", "CSHA256"]
+            dependencies: ["TorchZip", "TorchPickle", "CSHA256", "CZstd"]
         ),
         // Checks for test suites: torch.testing.assert_close's rule and message on tensors, state
         // dicts and checkpoints, state-dict schemas, integrity; recorded as Swift Testing issues or

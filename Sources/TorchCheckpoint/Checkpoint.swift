@@ -38,11 +38,37 @@ public final class Checkpoint: Sendable {
     /// For a TorchScript archive (`torch.jit.save`): the module tree, its
     /// `state_dict()` and the constants table. Nil for every other file.
     public let torchScript: TorchScriptArchive?
+    /// For a distributed checkpoint (a directory `dcp.save` wrote): its
+    /// metadata and per-key reads. Nil for every other checkpoint.
+    public let distributed: DistributedCheckpoint?
+    /// For a Hugging Face sharded set (a directory or its `*.index.json`): the
+    /// index and its shards. Nil for every other checkpoint.
+    public let sharded: ShardedCheckpoint?
     /// The other pickles and the storage views of a legacy file, for writing it back.
     let legacyLayout: LegacyLayout?
 
-    /// Opens a checkpoint, recognising its format by content.
+    /// Opens a checkpoint, recognising its format by content: a file, or a
+    /// directory holding a distributed checkpoint (its ``root`` is then the
+    /// state dict `dcp_to_torch_save` builds, its tensors assembled from their
+    /// chunks only when read).
     public convenience init(path: String, options: LoadOptions = .init()) throws(CheckpointError) {
+        if FileKind.isDirectory(path) {
+            if DistributedCheckpoint.isDistributedCheckpoint(directory: path) {
+                try self.init(distributed: DistributedCheckpoint(directory: path, options: options))
+            } else if ShardedCheckpoint.isShardedSet(directory: path) {
+                try self.init(sharded: ShardedCheckpoint(path: path, options: options))
+            } else {
+                throw .cannotOpen(path: path, reason: """
+                    a directory, but neither a distributed checkpoint (no .metadata, which dcp.save writes) \
+                    nor a sharded set (no *.index.json, which save_pretrained writes)
+                    """)
+            }
+            return
+        }
+        if path.hasSuffix(".index.json") {
+            try self.init(sharded: ShardedCheckpoint(path: path, options: options))
+            return
+        }
         let file: MappedFile
         do {
             file = try MappedFile(path: path)
@@ -74,6 +100,8 @@ public final class Checkpoint: Sendable {
             self.globals = loaded.globals
             self.legacyLayout = nil
             self.torchScript = loaded.torchScript
+            self.distributed = nil
+            self.sharded = nil
         case .legacyPickle:
             let loaded = try LegacyCheckpointReader.load(file: file, options: options)
             self.path = path
@@ -87,6 +115,8 @@ public final class Checkpoint: Sendable {
             self.globals = loaded.globals
             self.legacyLayout = loaded.layout
             self.torchScript = nil
+            self.distributed = nil
+            self.sharded = nil
         case .tar:
             let loaded = try TarCheckpointReader.load(file: file, options: options)
             self.path = path
@@ -100,9 +130,96 @@ public final class Checkpoint: Sendable {
             self.globals = loaded.globals
             self.legacyLayout = nil
             self.torchScript = nil
+            self.distributed = nil
+            self.sharded = nil
         case .unknown(let what):
             throw .unrecognizedFormat(path: path, looksLike: what)
         }
+    }
+
+    /// Opens a distributed checkpoint as the state dict `dcp_to_torch_save`
+    /// builds from it (see ``DistributedCheckpoint/stateDict()``).
+    public init(distributed: DistributedCheckpoint) throws(CheckpointError) {
+        let built = try distributed.buildStateDict()
+        self.path = distributed.directory
+        self.root = built.root
+        self.format = .distributed(files: distributed.metadata.files.count, version: distributed.metadata.version)
+        self.archive = nil
+        self.storages = built.storages
+        self.pickleProtocol = distributed.metadata.pickleProtocol
+        self.pickleProvenance = PickleProvenance()
+        self.calls = built.calls
+        self.globals = built.globals
+        self.legacyLayout = nil
+        self.torchScript = nil
+        self.distributed = distributed
+        self.sharded = nil
+    }
+
+    /// Reads a bare pickle — `pickle.dump` output, a distributed checkpoint's
+    /// `.metadata` — as the value `pickle.load` would build, without running
+    /// anything. ``init(path:options:)`` refuses such a file, as `torch.load`
+    /// does; this reads it on purpose (``format`` is ``CheckpointFormat/pickle(protocol:)``).
+    public convenience init(picklePath path: String, options: LoadOptions = .init()) throws(CheckpointError) {
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch { throw .cannotOpen(path: path, reason: error.message) }
+        defer { file.closeDescriptor() }
+        let decoded: Unpickler.Decoded
+        do {
+            decoded = try Unpickler(options: options.unpickler).decode(file.bytes)
+        } catch {
+            throw .pickle(path: path, record: "the file", error)
+        }
+        self.init(path: path, root: decoded.value, format: .pickle(protocol: decoded.protocolVersion),
+                  pickleProtocol: decoded.protocolVersion, provenance: decoded.provenance,
+                  calls: decoded.calls, globals: decoded.globals)
+    }
+
+    init(path: String, root: Value, format: CheckpointFormat, pickleProtocol: Int, provenance: PickleProvenance,
+         calls: [PickleCall], globals: [String]) {
+        self.path = path
+        self.root = root
+        self.format = format
+        self.archive = nil
+        self.storages = []
+        self.pickleProtocol = pickleProtocol
+        self.pickleProvenance = provenance
+        self.calls = calls
+        self.globals = globals
+        self.legacyLayout = nil
+        self.torchScript = nil
+        self.distributed = nil
+        self.sharded = nil
+    }
+
+    /// Opens a Hugging Face sharded set as one state dict (see ``ShardedCheckpoint/stateDict()``).
+    public init(sharded: ShardedCheckpoint) throws(CheckpointError) {
+        let root = try sharded.stateDict()
+        self.path = sharded.path
+        self.root = root
+        self.format = .sharded(shardFormat: sharded.shardFormat.rawValue, shards: sharded.shards.count)
+        self.archive = nil
+        var storages: [Storage] = []
+        var seen = Set<ObjectIdentifier>()
+        for (_, value) in root.dict?.items ?? PyDict().items {
+            if let storage = value.tensor?.storage, seen.insert(ObjectIdentifier(storage)).inserted { storages.append(storage) }
+        }
+        self.storages = storages
+        self.pickleProtocol = 2
+        self.pickleProvenance = PickleProvenance()
+        var calls: [PickleCall] = []
+        var globals: [String] = []
+        for shard in sharded.shards {
+            guard let checkpoint = try sharded.open(shard).checkpoint else { continue }
+            calls += checkpoint.calls
+            for g in checkpoint.globals where !globals.contains(g) { globals.append(g) }
+        }
+        self.calls = calls
+        self.globals = globals
+        self.legacyLayout = nil
+        self.torchScript = nil
+        self.distributed = nil
+        self.sharded = sharded
     }
 
     /// The value under a string key of the root, when the root is a dict.
@@ -138,11 +255,22 @@ public final class Checkpoint: Sendable {
                 : nil
         case .legacy: legacyLayout?.writeBackLimitation
         case .tar: "the tar format of PyTorch 0.1 is read only (no PyTorch since 0.2 writes it); save the value in another format"
+        case .distributed: "a distributed checkpoint is a directory of many files, not rewritten in place; convert it to another format"
+        case .sharded: "a sharded set is many files, not rewritten in place; convert it to another format"
+        case .pickle: "a bare pickle is not a checkpoint torch.load reads; save the value as one"
+        case .exportArchive: "a torch.export archive is read for its weights only; convert them to another format"
         }
     }
 
     /// Verifies every record's CRC-32 against the zip directory.
     public func verifyRecords() throws(CheckpointError) {
+        if let distributed { return try distributed.verifyRecords() }
+        if let sharded {
+            for shard in sharded.shards {
+                if let checkpoint = try sharded.open(shard).checkpoint { try checkpoint.verifyRecords() }
+            }
+            return
+        }
         guard let archive else { return }
         for entry in archive.entries {
             do { try archive.verifyCRC(of: entry) } catch { throw .container(path: path, error) }

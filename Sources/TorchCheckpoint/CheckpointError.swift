@@ -16,6 +16,12 @@ public enum CheckpointError: Error, Sendable, CustomStringConvertible {
     case invalidRecord(path: String, record: String, reason: String)
     /// The checkpoint could not be written; the previous file at `path`, if any, is unchanged.
     case cannotWrite(path: String, reason: String)
+    /// A checkpoint that spans many files (a distributed checkpoint, a sharded
+    /// set) is damaged or inconsistent: a file is missing or short, an index
+    /// names what a file lacks, chunks overlap. `path` is the set (its
+    /// directory or index), `file` the file at fault, relative to it, and
+    /// `key` the state-dict key, where known.
+    case damagedSet(path: String, file: String?, key: String?, reason: String)
 
     public var description: String {
         switch self {
@@ -33,6 +39,8 @@ public enum CheckpointError: Error, Sendable, CustomStringConvertible {
             "\(path): record '\(record)': \(reason)"
         case .cannotWrite(let path, let reason):
             "\(path): cannot write: \(reason) (any previous file is unchanged)"
+        case .damagedSet(let path, let file, let key, let reason):
+            "\(path)" + (file.map { ": \($0)" } ?? "") + (key.map { ": key '\($0)'" } ?? "") + ": \(reason)"
         }
     }
 }

@@ -7,6 +7,10 @@ public struct LoadOptions: Sendable {
     /// Verify the CRC-32 of every record that is read while loading
     /// (the pickle; storages are verified by ``Checkpoint/verifyRecords()``).
     public var verifyPickleCRC = true
+    /// The most bytes one compressed object of a distributed checkpoint (a
+    /// value saved as bytes, zstd-compressed) may decompress to: 1 GiB. A
+    /// tensor chunk may decompress to its own size and a little more.
+    public var maxDecompressedObjectBytes = 1 << 30
 
     /// The default options.
     public init() {}

@@ -30,6 +30,11 @@ public final class MappedFile: @unchecked Sendable {
     /// The start of the mapping; `nil` when the file is empty.
     private let base: UnsafeMutableRawPointer?
 
+    /// For a slice: the file whose mapping it shares (kept alive, unmapped by it).
+    private let parent: MappedFile?
+    /// Where a slice starts in its parent file (0 otherwise).
+    private let sliceOffset: Int
+
     /// The open file, for ``readWithoutMapping(at:into:)`` until
     /// ``closeDescriptor()``; -1 for an in-memory copy or once closed.
     private let descriptor = Mutex<Int32>(-1)
@@ -50,6 +55,8 @@ public final class MappedFile: @unchecked Sendable {
     ///   when it cannot be mapped.
     public init(path: String) throws(ZipError) {
         self.path = path
+        parent = nil
+        sliceOffset = 0
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ZipError(.cannotOpen, "cannot open '\(path)': \(Self.systemError())")
@@ -88,6 +95,7 @@ public final class MappedFile: @unchecked Sendable {
     /// copy) or the read comes up short; read ``bytes`` then.
     public func readWithoutMapping(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         guard let start = buffer.baseAddress, offset >= 0, buffer.count <= count, offset <= count - buffer.count else { return false }
+        if let parent { return parent.readWithoutMapping(at: sliceOffset + offset, into: buffer) }
         return descriptor.withLock { fd in
             guard fd >= 0 else { return false }
             var done = 0
@@ -123,6 +131,8 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: ``ZipError`` with code ``ZipError/Code/io`` when the mapping fails.
     public init(copying source: UnsafeRawBufferPointer, path: String = "<memory>") throws(ZipError) {
         self.path = path
+        parent = nil
+        sliceOffset = 0
         count = source.count
         base = try Self.mapCopy(of: source, path: path)
     }
@@ -135,6 +145,8 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: ``ZipError`` with code ``ZipError/Code/io`` when the mapping fails.
     public init(copying source: [UInt8], path: String = "<memory>") throws(ZipError) {
         self.path = path
+        parent = nil
+        sliceOffset = 0
         count = source.count
         // Array.withUnsafeBytes rethrows untyped errors: carry the typed one out as a value.
         let mapped = source.withUnsafeBytes { raw in
@@ -143,9 +155,28 @@ public final class MappedFile: @unchecked Sendable {
         base = try mapped.get()
     }
 
+    /// A part of another file's mapping, as a file of its own: a `torch.save`
+    /// archive stored inside a bigger file (a distributed checkpoint's
+    /// `.distcp`), read in place. Nothing is copied; the slice keeps `file`
+    /// mapped. Reading without the map goes through `file`'s descriptor.
+    ///
+    /// - Throws: ``ZipError`` with code ``ZipError/Code/truncated`` when
+    ///   `range` is not inside `file` (the file is shorter than its index says).
+    public init(slice range: Range<Int>, of file: MappedFile, path: String) throws(ZipError) {
+        guard range.lowerBound >= 0, range.upperBound <= file.count else {
+            throw ZipError(.truncated, "'\(file.path)' has \(file.count) bytes, not \(range.lowerBound)..<\(range.upperBound) for '\(path)'")
+        }
+        self.path = path
+        count = range.count
+        base = range.isEmpty ? nil : file.base.map { $0 + range.lowerBound }
+        parent = file
+        sliceOffset = range.lowerBound
+    }
+
+
     deinit {
         closeDescriptor()
-        if let base {
+        if parent == nil, let base {
             munmap(base, count)
         }
     }

@@ -13,6 +13,23 @@ public enum CheckpointFormat: Sendable, Equatable, CustomStringConvertible {
     case legacy(systemInfo: LegacySystemInfo)
     /// The tar format of PyTorch 0.1 (members `sys_info`, `pickle`, `tensors`, `storages`). Read only.
     case tar(systemInfo: LegacySystemInfo)
+    /// A distributed checkpoint (`torch.distributed.checkpoint`, DCP): a
+    /// directory with `.metadata` and the `.distcp` files of every rank. Read only.
+    /// - files: how many data files the metadata names.
+    /// - version: the metadata's `version`, when it has one.
+    case distributed(files: Int, version: String?)
+    /// A Hugging Face sharded set: shards (`torch.save` or safetensors files)
+    /// and the `*.index.json` that maps each tensor to one. Read only.
+    /// - shardFormat: `torch.save` or `safetensors`.
+    /// - shards: how many shard files the index names.
+    case sharded(shardFormat: String, shards: Int)
+    /// A `torch.export` archive (`.pt2`, `torch.export.save`): a zip whose
+    /// exported programs' weights and tensor constants are read (the graphs are not). Read only.
+    /// - models: the exported programs' names (`model`).
+    case exportArchive(models: [String])
+    /// A bare pickle (`pickle.dump` output, a DCP `.metadata`), read with
+    /// ``Checkpoint/init(picklePath:options:)``; `torch.load` refuses it.
+    case pickle(protocol: Int)
 
     public var description: String {
         switch self {
@@ -22,6 +39,14 @@ public enum CheckpointFormat: Sendable, Equatable, CustomStringConvertible {
             "legacy (PyTorch before 1.6\(info.summary))"
         case .tar(let info):
             "tar (PyTorch 0.1\(info.summary))"
+        case .distributed(let files, let version):
+            "distributed checkpoint (DCP\(version.map { " \($0)" } ?? ""), \(files) data file\(files == 1 ? "" : "s"))"
+        case .sharded(let shardFormat, let shards):
+            "sharded set (\(shards) \(shardFormat) shard\(shards == 1 ? "" : "s"))"
+        case .exportArchive(let models):
+            "torch.export archive (.pt2: \(models.joined(separator: ", ")))"
+        case .pickle(let version):
+            "bare pickle (protocol \(version); pickle.dump output, which torch.load refuses)"
         }
     }
 }

@@ -30,6 +30,12 @@ enum ZipCheckpointReader {
             throw .container(path: path, error)
         }
         try checkRecordNames(of: archive)
+        if ExportArchiveReader.isExportArchive(archive) {
+            let exported = try ExportArchiveReader.load(archive, options: options)
+            return Loaded(root: exported.root, format: .exportArchive(models: exported.models), archive: archive,
+                          storages: exported.storages, pickleProtocol: 0, provenance: PickleProvenance(),
+                          calls: exported.calls, globals: exported.globals, torchScript: nil)
+        }
         func record(_ name: String) -> ZipEntry? { archive.record(name) }
         func text(_ entry: ZipEntry) throws(CheckpointError) -> String {
             do {

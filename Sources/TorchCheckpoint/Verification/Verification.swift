@@ -32,11 +32,19 @@ public struct VerificationReport: Sendable {
 
 /// Checks a checkpoint file without trusting it.
 public enum Verification {
-    /// Verifies the file at `path`: integrity and safety.
+    /// Verifies the file at `path`: integrity and safety. A directory holding a
+    /// distributed checkpoint, or a sharded set (its directory or index), is
+    /// verified as a whole, every file it names included.
     ///
     /// `progress` is told, record by record, how many bytes of the zip
     /// records have had their CRC-32 checked, of all of them.
     public static func verify(path: String, progress: ProgressHandler? = nil) -> VerificationReport {
+        if FileKind.isDirectory(path), DistributedCheckpoint.isDistributedCheckpoint(directory: path) {
+            return verifyDistributed(directory: path, progress: progress)
+        }
+        if FileKind.isDirectory(path) ? ShardedCheckpoint.isShardedSet(directory: path) : path.hasSuffix(".index.json") {
+            return verifySharded(path: path, progress: progress)
+        }
         let file: MappedFile
         do {
             file = try MappedFile(path: path)

@@ -72,7 +72,12 @@ struct Inspect: ParsableCommand {
             if case .unrecognizedFormat = error, let safetensors = try? SafetensorsFile(path: file) {
                 return inspect(safetensors)
             }
-            fail("\(error)")
+            // A bare pickle (pickle.dump output, a DCP .metadata) is read as pickle.load would, running nothing.
+            if case .unrecognizedFormat(_, let looksLike) = error, looksLike.hasPrefix("a bare pickle") {
+                do { checkpoint = try Checkpoint(picklePath: file) } catch { fail("\(error)") }
+            } else {
+                fail("\(error)")
+            }
         }
         if json {
             do {

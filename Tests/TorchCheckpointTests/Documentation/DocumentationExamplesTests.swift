@@ -432,6 +432,8 @@ struct DocumentationExamplesTests {
                 described.append("legacy")
             case .tar:
                 described.append("tar")
+            default:
+                described.append("\(checkpoint.format)")
             }
         }
         #expect(described == ["zip state_dict little torch.save", "legacy", "tar", "zip scripted little TorchScript"])

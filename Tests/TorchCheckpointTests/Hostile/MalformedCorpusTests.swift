@@ -40,6 +40,7 @@ struct MalformedCorpusTests {
             case .missingRecord: "missingRecord"
             case .invalidRecord: "invalidRecord"
             case .cannotWrite: "cannotWrite"
+            case .damagedSet: "damagedSet"
             }
         case is ZipError: "zip"
         default: "untyped \(type(of: error))"

@@ -6,19 +6,24 @@ import TorchCheckpoint
 /// no checkpoint say what they look like.
 @Suite("Format detection")
 struct FormatDetectionTests {
-    enum Kind: String { case zip, legacy, tar }
+    enum Kind: String { case zip, legacy, tar, distributed, sharded, pickle, exportArchive }
 
     static func kind(_ format: CheckpointFormat) -> Kind {
         switch format {
         case .zip: .zip
         case .legacy: .legacy
         case .tar: .tar
+        case .distributed: .distributed
+        case .sharded: .sharded
+        case .pickle: .pickle
+        case .exportArchive: .exportArchive
         }
     }
 
     @Test("every fixture opens in the format its folder says, whatever its extension", arguments: Fixtures.checkpoints)
     func fixtures(_ name: String) throws {
-        let expected: Kind = name.hasPrefix("legacy/") ? .legacy : name.hasPrefix("tar/") ? .tar : .zip
+        let expected: Kind = name.hasPrefix("legacy/") ? .legacy : name.hasPrefix("tar/") ? .tar
+            : name.hasPrefix("sharded/") ? .sharded : name.hasSuffix(".pt2") ? .exportArchive : .zip
         #expect(Self.kind(try Fixtures.open(name).format) == expected)
     }
 

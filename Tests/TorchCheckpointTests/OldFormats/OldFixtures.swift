@@ -9,7 +9,11 @@ extension Fixtures {
     /// Fixtures in the tar format of PyTorch 0.1, with a listing.
     static let tarCheckpoints = checkpoints.filter { $0.hasPrefix("tar/") }
     /// Fixtures in the zip format: one `data.pkl` each.
-    static let zipCheckpoints = checkpoints.filter { !$0.hasPrefix("legacy/") && !$0.hasPrefix("tar/") }
+    /// The fixtures `torch.save` (or `torch.jit.save`) wrote as zip files: not legacy or tar files,
+    /// sharded sets (directories) or torch.export archives (zip, but no pickle).
+    static let zipCheckpoints = checkpoints.filter {
+        !$0.hasPrefix("legacy/") && !$0.hasPrefix("tar/") && !$0.hasPrefix("sharded/") && !$0.hasSuffix(".pt2")
+    }
 
     static func open(_ name: String, options: LoadOptions) throws -> Checkpoint {
         try Checkpoint(path: path(name), options: options)
