@@ -17,7 +17,12 @@
 #    Swift writes in those layouts loads in torch.load;
 # 9. TorchCheckpointTesting's closeness checks give torch.testing.assert_close's
 #    verdicts and messages on pairs written afresh
-#    (tools/make_assert_close_fixtures.py, PTH_ASSERT_CLOSE_DIR).
+#    (tools/make_assert_close_fixtures.py, PTH_ASSERT_CLOSE_DIR);
+# 10. multi-file checkpoints written afresh (tools/make_multifile_fixtures.py):
+#    each distributed checkpoint lists as PyTorch lists what dcp_to_torch_save
+#    writes, and `pth convert DIR` writes that file's bytes; each sharded set and
+#    .pt2 lists as PyTorch lists it; sharded sets converted by pth with
+#    --format sharded are byte-identical to huggingface_hub's.
 #
 # usage: tools/interop-check.sh        (sets up .venv with torch 2.15.0 if it is missing)
 set -euo pipefail
@@ -215,5 +220,44 @@ else
     echo "FAILED TorchCheckpointTesting against assert_close: $(grep -m 5 '✘' "$work/err.txt")"
     failed=$((failed + 1))
 fi
+# Multi-file checkpoints written afresh by torch.distributed.checkpoint, huggingface_hub and torch.export.
+.venv/bin/python -W ignore tools/make_multifile_fixtures.py "$work/multi" >/dev/null 2>"$work/err.txt"
+for name in single threads zstd_bf16 two_ranks; do
+    dir="$work/multi/dcp/$name"
+    mkdir -p "$work/multi/out"
+    if list_file "$dir" "$work/ours.json" &&
+        out=$(.venv/bin/python tools/compare_listing.py "$dir.pth.listing.json" "$work/ours.json" 2>&1) &&
+        "$pth" convert "$dir" "$work/multi/out/$name.pth" 2>"$work/err.txt" &&
+        cmp -s "$work/multi/out/$name.pth" "$dir.pth"; then
+        echo "ok     dcp/$name: $out; pth convert writes dcp_to_torch_save's bytes"
+        passed=$((passed + 1))
+    else
+        echo "FAILED dcp/$name: $(cat "$work/err.txt") ${out:-}"
+        failed=$((failed + 1))
+    fi
+done
+for name in sharded/bin sharded/safetensors pt2/model.pt2; do
+    listing="$work/multi/$name.listing.json"
+    if list_file "$work/multi/$name" "$work/ours.json" &&
+        out=$(.venv/bin/python tools/compare_listing.py "$listing" "$work/ours.json" 2>&1); then
+        echo "ok     $name: $out"
+        passed=$((passed + 1))
+    else
+        echo "FAILED $name: $(cat "$work/err.txt") ${out:-}"
+        failed=$((failed + 1))
+    fi
+done
+for kind in bin safetensors; do
+    rm -rf "$work/multi/resharded"
+    if "$pth" convert "$work/multi/sharded/bin" "$work/multi/resharded" --format sharded --shard-type "$kind" \
+            --max-shard-size 150 2>"$work/err.txt" &&
+        diff -r "$work/multi/resharded" "$work/multi/sharded/$kind" >"$work/err.txt" 2>&1; then
+        echo "ok     pth convert --format sharded --shard-type $kind: byte-identical to huggingface_hub.save_torch_state_dict"
+        passed=$((passed + 1))
+    else
+        echo "FAILED sharded $kind: $(head -5 "$work/err.txt")"
+        failed=$((failed + 1))
+    fi
+done
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

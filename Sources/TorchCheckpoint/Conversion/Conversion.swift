@@ -67,3 +67,38 @@ public enum Conversion {
                                  metadataKeys: metadata.map(\.key))
     }
 }
+
+extension Conversion {
+    /// What a conversion to a sharded set wrote.
+    public struct ShardedReport: Sendable {
+        /// The split: shard files, the names in each, the total size.
+        public let split: ShardedCheckpoint.Split
+        /// Values that are not tensors, by name, which a sharded set cannot hold and were left out.
+        public let skippedValues: [String]
+    }
+
+    /// Writes the tensors of a checkpoint (or of one of its values) as a Hugging
+    /// Face sharded set in `directory`, as `huggingface_hub.save_torch_state_dict`
+    /// writes it (see ``ShardedCheckpoint/save(_:to:format:maxShardSize:)``).
+    /// Tensors are named by their path, steps joined with `.`; other values are left out.
+    public static func sharded(from value: Value, to directory: String, format: ShardedCheckpoint.ShardFormat,
+                               maxShardSize: Int) throws -> ShardedReport {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        var skipped: [String] = []
+        var seen = Set<[UInt8]>()
+        for leaf in Listing.walk(value) {
+            let name = leaf.path.map(\.description).joined(separator: ".")
+            switch leaf.value {
+            case .tensor(let t):
+                guard seen.insert(Array(name.utf8)).inserted else {
+                    throw CheckpointError.cannotWrite(path: directory, reason: "two tensors would both be named '\(name)'")
+                }
+                tensors.append((name, t))
+            case .list, .tuple, .dict, .set, .object: continue
+            default: skipped.append(name)
+            }
+        }
+        let split = try ShardedCheckpoint.save(tensors, to: directory, format: format, maxShardSize: maxShardSize)
+        return ShardedReport(split: split, skippedValues: skipped)
+    }
+}

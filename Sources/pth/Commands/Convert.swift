@@ -44,11 +44,22 @@ struct Convert: ParsableCommand {
               pth convert model.pth model_for_torch_1_5.pth --format legacy
               pth convert ckpt.pth model.pth --select model_state_dict --dtype bfloat16
               pth convert gpu_checkpoint.pth cpu.pth --map-location cpu
+              pth convert checkpoints/step-1000 model.pth            (a distributed checkpoint)
+              pth convert model.pth hf_model --format sharded --max-shard-size 2GB
+
+            IN may also be a directory: a distributed checkpoint (what dcp_to_torch_save \
+            reads, converted tensor by tensor) or a Hugging Face sharded set (or its \
+            *.index.json). --format sharded writes OUT as a directory holding a sharded set, \
+            split, named and indexed as huggingface_hub.save_torch_state_dict does.
             """
     )
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-        case zip, legacy, safetensors
+        case zip, legacy, safetensors, sharded
+    }
+
+    enum ShardType: String, ExpressibleByArgument, CaseIterable {
+        case safetensors, bin
     }
 
     enum FloatingPointType: String, ExpressibleByArgument, CaseIterable {
@@ -91,7 +102,16 @@ struct Convert: ParsableCommand {
     @Option(help: ByteSize.expandedViewLimitHelp)
     var expandedViewLimit = ByteSize(Tensor.defaultExpandedViewLimit)
 
+    @Option(help: ArgumentHelp("The largest shard (--format sharded), as huggingface_hub reads it: 5GB, 500MB, or bytes.", valueName: "SIZE"))
+    var maxShardSize = "5GB"
+
+    @Option(help: "The shards' files (--format sharded): safetensors (model-…safetensors) or bin (pytorch_model-…bin, torch.save).")
+    var shardType: ShardType = .safetensors
+
     func validate() throws {
+        if resolvedFormat == .sharded, ShardedCheckpoint.parseSize(maxShardSize) == nil {
+            throw ValidationError("--max-shard-size '\(maxShardSize)': give bytes or a number with TB, GB, MB or KB")
+        }
         if duplicateShared && resolvedFormat != .safetensors {
             throw ValidationError("--duplicate-shared applies to a safetensors OUT only (a checkpoint keeps shared storages shared)")
         }
@@ -118,6 +138,15 @@ struct Convert: ParsableCommand {
                 for group in report.duplicatedTensors {
                     print("pth: note: \(group.joined(separator: ", ")) shared a storage; each was written as its own copy", to: &stderr)
                 }
+            case .sharded:
+                let report = try Conversion.sharded(from: value, to: output, format: shardType == .bin ? .torchSave : .safetensors,
+                                                    maxShardSize: ShardedCheckpoint.parseSize(maxShardSize) ?? 5_000_000_000)
+                var stderr = StandardError()
+                if !report.skippedValues.isEmpty {
+                    print("pth: note: \(report.skippedValues.count) value(s) that are not tensors were left out: "
+                          + report.skippedValues.prefix(8).joined(separator: ", ") + (report.skippedValues.count > 8 ? ", …" : ""), to: &stderr)
+                }
+                print("\(output): \(report.split.filenameToTensors.count) shard(s), \(report.split.totalSize) bytes", to: &stderr)
             case .zip, .legacy:
                 var save = SaveOptions()
                 save.format = resolvedFormat == .legacy ? .legacy : .zip
