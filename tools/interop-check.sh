@@ -22,7 +22,9 @@
 #    each distributed checkpoint lists as PyTorch lists what dcp_to_torch_save
 #    writes, and `pth convert DIR` writes that file's bytes; each sharded set and
 #    .pt2 lists as PyTorch lists it; sharded sets converted by pth with
-#    --format sharded are byte-identical to huggingface_hub's.
+#    --format sharded are byte-identical to huggingface_hub's; what
+#    `pth convert --format dcp` writes, dcp_to_torch_save turns back into the
+#    .pth it came from, byte for byte.
 #
 # usage: tools/interop-check.sh        (sets up .venv with torch 2.15.0 if it is missing)
 set -euo pipefail
@@ -256,6 +258,22 @@ for kind in bin safetensors; do
         passed=$((passed + 1))
     else
         echo "FAILED sharded $kind: $(head -5 "$work/err.txt")"
+        failed=$((failed + 1))
+    fi
+done
+for name in single two_ranks zstd_bf16; do
+    flags=""
+    [ "$name" = zstd_bf16 ] && flags="--zstd"
+    rm -rf "$work/multi/written" && mkdir -p "$work/multi/written/back"
+    # shellcheck disable=SC2086
+    if "$pth" convert "$work/multi/dcp/$name.pth" "$work/multi/written/$name" --format dcp $flags 2>"$work/err.txt" &&
+        .venv/bin/python -W ignore -c "import sys; from torch.distributed.checkpoint.format_utils import dcp_to_torch_save as f; f(sys.argv[1], sys.argv[2])" \
+            "$work/multi/written/$name" "$work/multi/written/back/$name.pth" >"$work/err.txt" 2>&1 &&
+        cmp -s "$work/multi/written/back/$name.pth" "$work/multi/dcp/$name.pth"; then
+        echo "ok     pth convert $name.pth --format dcp $flags: dcp_to_torch_save gives the .pth back, byte for byte"
+        passed=$((passed + 1))
+    else
+        echo "FAILED dcp writing $name: $(tail -3 "$work/err.txt")"
         failed=$((failed + 1))
     fi
 done

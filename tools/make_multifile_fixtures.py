@@ -1192,7 +1192,7 @@ def make_bare(outdir):
 
 
 README_LINES = [
-    '- `dcp/single/`, `dcp/threads/`, `dcp/zstd_bf16/`, `dcp/two_ranks/`: torch.distributed.checkpoint directories (`.metadata` pickle + `__RANK_N.distcp`): a nested training state (bytes items, an int optimizer key, 0-dim, empty, transposed and storage-sharing tensors) from one process; a file per item with two writer threads; bfloat16 through the ZStandard stream transform (`stream.zstd/1`); DTensors Shard(0) (5 rows), Shard(1), Replicate() and an empty shard over two gloo ranks. `dcp/NAME.pth` is what `dcp_to_torch_save(NAME, NAME.pth)` writes; `dcp/damaged/*` are edited copies (overlap, missing_chunk, traversal, unknown_transform, truncated, missing_file) and `dcp/expectations.json` says what torch makes of every set. Written by `torch.distributed.checkpoint.save` (tools/make_multifile_fixtures.py).',
+    '- `dcp/single/`, `dcp/threads/`, `dcp/zstd_bf16/`, `dcp/two_ranks/`: torch.distributed.checkpoint directories (`.metadata` pickle + `__RANK_N.distcp`): a nested training state (bytes items, an int optimizer key, 0-dim, empty, transposed and storage-sharing tensors) from one process; a file per item with two writer threads; bfloat16 through the ZStandard stream transform (`stream.zstd/1`); DTensors Shard(0) (5 rows), Shard(1), Replicate() and an empty shard over two gloo ranks. `dcp/NAME.pth` is what `dcp_to_torch_save(NAME, NAME.pth)` writes; `dcp/resaved/` is `torch_save_to_dcp("single.pth", "resaved")` and `dcp/resaved_zstd/` the state of zstd_bf16.pth saved with ZStandard, for writers to match; `dcp/damaged/*` are edited copies (overlap, missing_chunk, traversal, unknown_transform, truncated, missing_file) and `dcp/expectations.json` says what torch makes of every set. Written by `torch.distributed.checkpoint.save` (tools/make_multifile_fixtures.py).',
     '- `sharded/bin/`, `sharded/safetensors/`: Hugging Face sharded sets of one state dict (3 shards + `*.index.json`; float32/bfloat16/float16/int64, a transposed tensor, a tied weight); `sharded/NAME.listing.json` lists the shards merged as transformers merges them (files in sorted order); `sharded/split.json` has `split_torch_state_dict_into_shards` and the index text for several `max_shard_size`s; `sharded/damaged/*` (missing_shard, key_not_in_shard) and `sharded/expectations.json`. Written by `huggingface_hub.save_torch_state_dict` (tools/make_multifile_fixtures.py).',
     '- `pt2/model.pt2`, `pt2/pickled.pt2`: torch.export archives: parameters, buffers (two viewing one storage, a 0-dim int64), a non-persistent buffer and a transposed constant as raw storage records with `*_weights_config.json`/`*_constants_config.json`; a TwoTensor parameter stored pickled (`use_pickle`). `model.pt2.listing.json` lists `{**ep.state_dict, **ep.constants}`; `FILE.json` holds the record table and config texts. Written by `torch.export.save` (tools/make_multifile_fixtures.py).',
     "- `bare/dict_proto4.pkl`, `bare/list_proto5.pkl`: plain Python values (no tensors, nothing that executes) at pickle protocols 4 and 5, which torch.load refuses; `bare/expectations.json` has their listings and torch.load's errors. Written by `pickle.dump` (tools/make_multifile_fixtures.py).",
@@ -1213,6 +1213,27 @@ def update_readme(outdir):
         f.write("\n".join(lines) + "\n")
 
 
+def make_dcp_resaved(outdir):
+    """What torch writes from a state dict already in memory, for writers to match:
+    dcp/resaved/ = torch_save_to_dcp("single.pth", "resaved") and
+    dcp/resaved_zstd/ = the state of zstd_bf16.pth saved with
+    FileSystemWriter("resaved_zstd", _extensions=[ZStandard()]), no_dist=True.
+    Both with the fixed save_id, from OUTDIR/dcp (so checkpoint_id is the relative name)."""
+    from torch.distributed.checkpoint import FileSystemWriter
+    from torch.distributed.checkpoint._extension import ZStandard
+    from torch.distributed.checkpoint.format_utils import torch_save_to_dcp
+    from torch.distributed.checkpoint.state_dict_saver import _save_state_dict
+
+    root = os.path.join(outdir, "dcp")
+    with cwd(root), fixed_save_id(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("resaved", "resaved_zstd"):
+            shutil.rmtree(name, ignore_errors=True)
+        torch_save_to_dcp("single.pth", "resaved")
+        state = torch.load("zstd_bf16.pth", weights_only=False)
+        _save_state_dict(state, storage_writer=FileSystemWriter("resaved_zstd", _extensions=[ZStandard()]), no_dist=True)
+
+
 def main(argv):
     outdir = os.path.abspath(argv[0]) if argv else os.path.join(os.path.dirname(TOOLS_DIR), "fixtures")
     os.makedirs(outdir, exist_ok=True)
@@ -1220,6 +1241,7 @@ def main(argv):
     make_pt2(outdir)
     make_sharded(outdir)
     make_dcp(outdir)
+    make_dcp_resaved(outdir)
     update_readme(outdir)
     return 0
 

@@ -46,3 +46,40 @@ enum Zstd {
         }
     }
 }
+
+extension Zstd {
+    /// One zstd frame of `source` at the default level, written as a stream
+    /// (no content size in the header), as pyzstd's `ZstdCompressor().compress(data)`
+    /// followed by `flush()` writes it.
+    static func compressFrame(_ source: [UInt8]) throws(Failure) -> [UInt8] {
+        guard let stream = ZSTD_createCStream() else { throw Failure(message: "cannot allocate a zstd stream") }
+        defer { ZSTD_freeCStream(stream) }
+        ZSTD_CCtx_setParameter(stream, ZSTD_c_compressionLevel, ZSTD_CLEVEL_DEFAULT)
+        var output: [UInt8] = []
+        var scratch = [UInt8](repeating: 0, count: Int(ZSTD_CStreamOutSize()))
+        func run(_ input: inout ZSTD_inBuffer, _ mode: ZSTD_EndDirective) throws(Failure) -> Int {
+            let (produced, remaining) = scratch.withUnsafeMutableBytes { raw -> (Int, Int) in
+                var out = ZSTD_outBuffer(dst: raw.baseAddress, size: raw.count, pos: 0)
+                let r = ZSTD_compressStream2(stream, &out, &input, mode)
+                return (out.pos, r)
+            }
+            if ZSTD_isError(remaining) != 0 { throw Failure(message: "zstd: \(String(cString: ZSTD_getErrorName(remaining)))") }
+            output.append(contentsOf: scratch[..<produced])
+            return remaining
+        }
+        let result = source.withUnsafeBytes { raw in
+            Result { () throws(Failure) in
+                var input = ZSTD_inBuffer(src: raw.baseAddress, size: raw.count, pos: 0)
+                while input.pos < input.size { _ = try run(&input, ZSTD_e_continue) }
+                var empty = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
+                while try run(&empty, ZSTD_e_end) != 0 {}
+            }
+        }
+        try result.get()
+        return output
+    }
+
+    /// The frame pyzstd's second `flush()` writes after a finished frame: no
+    /// content (single segment, content size 0, one empty raw block).
+    static func emptyFrame() -> [UInt8] { [0x28, 0xB5, 0x2F, 0xFD, 0x20, 0x00, 0x01, 0x00, 0x00] }
+}

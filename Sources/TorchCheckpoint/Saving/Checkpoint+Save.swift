@@ -22,6 +22,33 @@ extension Checkpoint {
     /// and every storage holds its elements big-endian.
     public static func save(_ value: Value, to path: String, options: SaveOptions = .init()) throws(CheckpointError) {
         if options.format == .legacy { return try LegacyCheckpointWriter.save(value, to: path, options: options) }
+        let body = try zipBody(value, path: path, options: options)
+        try writeArchive(to: path, prefix: PyTorchZipWriter.archiveName(forPath: path), alignment: options.alignment,
+                         durability: options.durability, body)
+    }
+
+    /// What `torch.save(value, io.BytesIO())` writes: the zip format in memory,
+    /// records under the prefix `archive` (a stream has no file name).
+    static func torchSaveBytes(_ value: Value, options: SaveOptions = .init()) throws(CheckpointError) -> [UInt8] {
+        let body = try zipBody(value, path: "<memory>", options: options)
+        let sink = MemorySink()
+        var zipOptions = PyTorchZipWriter.Options()
+        zipOptions.alignment = options.alignment
+        do {
+            try body(try PyTorchZipWriter(sink: sink, prefix: "archive", options: zipOptions))
+        } catch let error as CheckpointError {
+            throw error
+        } catch let error as ZipError {
+            throw .cannotWrite(path: "<memory>", reason: error.message)
+        } catch {
+            throw .cannotWrite(path: "<memory>", reason: "\(error)")
+        }
+        return sink.bytes
+    }
+
+    /// Encodes the pickle and returns what writes `torch.save`'s records to a zip writer.
+    private static func zipBody(_ value: Value, path: String, options: SaveOptions)
+        throws(CheckpointError) -> (PyTorchZipWriter) throws -> Void {
         let untyped = UntypedElementViews(value)
         if options.byteOrder == .big, let (place, tensor) = untyped.first {
             throw .cannotWrite(path: path, reason: """
@@ -41,8 +68,7 @@ extension Checkpoint {
         }
         let written = encoded.storages.filter { $0.storage.device.type != "meta" }
         let meter = ProgressMeter(total: written.reduce(0) { $0 + Int64($1.storage.byteCount) }, handler: options.progress)
-        try writeArchive(to: path, prefix: PyTorchZipWriter.archiveName(forPath: path), alignment: options.alignment,
-                         durability: options.durability) { writer in
+        return { writer in
             try writer.writeRecord("data.pkl", bytes: encoded.bytes)
             try writer.writeRecord(".format_version", bytes: Array("1".utf8))
             try writer.writeRecord(".storage_alignment", bytes: Array(String(options.alignment).utf8))

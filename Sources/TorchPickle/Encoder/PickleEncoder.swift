@@ -456,9 +456,11 @@ struct PickleWriter {
         let key = m + "\n" + n
         if let index = memoByGlobal[key] { return memoGet(index) }
         if proto >= 4 {
-            // The module name string is shared by every global of a module (its `__name__`).
+            // The module name string is shared by every global of a module (its `__name__`), except
+            // where CPython takes it from a C type's name (`torch.Size.__module__` is a string of its own).
             let tokens = provenance.globalNames[m + "\n" + n]
-            saveString(m, token: tokens?.module ?? constantToken("module:" + m))
+            let ownModuleString = m == "torch" && n == "Size"
+            saveString(m, token: tokens?.module ?? (ownModuleString ? nil : constantToken("module:" + m)))
             saveString(n, token: tokens?.name)
             write(Opcode.stackGlobal.rawValue)
         } else {

@@ -55,7 +55,7 @@ public final class PyObject: @unchecked Sendable {
     /// Keyword arguments (`NEWOBJ_EX` only).
     public let keywordArguments: Value?
     /// The state given by `BUILD` (often a dict of attributes), if any.
-    public internal(set) var state: Value?
+    public package(set) var state: Value?
     /// Items appended to the object (a `list` subclass, a `deque`).
     public internal(set) var listItems: [Value] = []
     /// Items set on the object (a `dict` subclass).
@@ -64,7 +64,7 @@ public final class PyObject: @unchecked Sendable {
     let argumentTokens = TokenMap()
     let listTokens = TokenMap()
 
-    init(callable: Value, construction: Construction, arguments: [Value], keywordArguments: Value? = nil) {
+    package init(callable: Value, construction: Construction, arguments: [Value], keywordArguments: Value? = nil) {
         self.callable = callable
         self.construction = construction
         self.arguments = arguments

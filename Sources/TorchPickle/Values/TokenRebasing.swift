@@ -65,13 +65,27 @@ extension Value {
 extension PyDict {
     /// Sets `value` for `key`, recording that the key is the object with
     /// identity `keyToken` (from a decoded pickle, or nil for a distinct one).
-    package func set(_ value: Value, for key: Value, keyToken: Int32?) throws(ValueError) {
+    package func set(_ value: Value, for key: Value, keyToken: Int32?, valueToken: Int32? = nil) throws(ValueError) {
         let index = try setReturningIndex(value, for: key)
         if let keyToken { itemTokens[2 * index] = keyToken }
+        if let valueToken { itemTokens[2 * index + 1] = valueToken }
+    }
+
+    /// Sets `value` under an interned key (a dataclass field name), recording
+    /// that the value is the object with identity `valueToken`.
+    package func set(_ value: Value, forInternedKey key: String, valueToken: Int32?) {
+        set(value, forInternedKey: key)
+        if let valueToken, let index = keys.lastIndex(of: .string(key)) { itemTokens[2 * index + 1] = valueToken }
     }
 }
 
 extension PyTuple {
     /// The identity token of the item at `index`, if it was one object with another.
     package func itemToken(at index: Int) -> Int32? { itemTokens[index] }
+
+    /// A tuple whose items have identity tokens (nil: a distinct object).
+    package convenience init(_ items: [Value], tokens: [Int32?]) {
+        self.init(items)
+        for (i, token) in tokens.enumerated() { itemTokens[i] = token }
+    }
 }

@@ -46,16 +46,19 @@ struct Convert: ParsableCommand {
               pth convert gpu_checkpoint.pth cpu.pth --map-location cpu
               pth convert checkpoints/step-1000 model.pth            (a distributed checkpoint)
               pth convert model.pth hf_model --format sharded --max-shard-size 2GB
+              pth convert checkpoint.pth checkpoints/step-0 --format dcp
 
             IN may also be a directory: a distributed checkpoint (what dcp_to_torch_save \
             reads, converted tensor by tensor) or a Hugging Face sharded set (or its \
             *.index.json). --format sharded writes OUT as a directory holding a sharded set, \
-            split, named and indexed as huggingface_hub.save_torch_state_dict does.
+            split, named and indexed as huggingface_hub.save_torch_state_dict does. \
+            --format dcp writes OUT as a distributed checkpoint, as torch_save_to_dcp does \
+            (--zstd: compressed as with FileSystemWriter(_extensions=[ZStandard()])).
             """
     )
 
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
-        case zip, legacy, safetensors, sharded
+        case zip, legacy, safetensors, sharded, dcp
     }
 
     enum ShardType: String, ExpressibleByArgument, CaseIterable {
@@ -108,7 +111,13 @@ struct Convert: ParsableCommand {
     @Option(help: "The shards' files (--format sharded): safetensors (model-…safetensors) or bin (pytorch_model-…bin, torch.save).")
     var shardType: ShardType = .safetensors
 
+    @Flag(help: "Compress every item with zstd (--format dcp), as torch's ZStandard extension does.")
+    var zstd = false
+
     func validate() throws {
+        if zstd && resolvedFormat != .dcp {
+            throw ValidationError("--zstd applies to --format dcp only")
+        }
         if resolvedFormat == .sharded, ShardedCheckpoint.parseSize(maxShardSize) == nil {
             throw ValidationError("--max-shard-size '\(maxShardSize)': give bytes or a number with TB, GB, MB or KB")
         }
@@ -138,6 +147,10 @@ struct Convert: ParsableCommand {
                 for group in report.duplicatedTensors {
                     print("pth: note: \(group.joined(separator: ", ")) shared a storage; each was written as its own copy", to: &stderr)
                 }
+            case .dcp:
+                var dcpOptions = DistributedCheckpoint.WriteOptions()
+                dcpOptions.compressed = zstd
+                try DistributedCheckpoint.save(value, to: output, options: dcpOptions)
             case .sharded:
                 let report = try Conversion.sharded(from: value, to: output, format: shardType == .bin ? .torchSave : .safetensors,
                                                     maxShardSize: ShardedCheckpoint.parseSize(maxShardSize) ?? 5_000_000_000)
