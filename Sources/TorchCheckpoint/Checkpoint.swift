@@ -197,7 +197,7 @@ public final class Checkpoint: Sendable {
         let root = try sharded.stateDict()
         self.path = sharded.path
         self.root = root
-        self.format = .sharded(shardFormat: sharded.shardFormat.rawValue, shards: sharded.shards.count)
+        self.format = .sharded(shardFormat: sharded.shardFormat, shards: sharded.shards.count)
         self.archive = nil
         var storages: [Storage] = []
         var seen = Set<ObjectIdentifier>()

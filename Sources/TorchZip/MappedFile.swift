@@ -155,6 +155,42 @@ public final class MappedFile: @unchecked Sendable {
         base = try mapped.get()
     }
 
+    /// Bytes produced in place (decompressed, assembled) into a new private
+    /// anonymous mapping of `capacity` bytes, then made read-only: `fill`
+    /// writes into the buffer and returns how many bytes it wrote. Pages past
+    /// them are given back. Only the pages written become resident, so a
+    /// generous capacity costs address space, not memory.
+    ///
+    /// - Throws: ``ZipError`` with code ``ZipError/Code/io`` when the mapping
+    ///   fails, or what `fill` throws.
+    public init(capacity: Int, path: String, fill: (UnsafeMutableRawBufferPointer) throws(ZipError) -> Int) throws(ZipError) {
+        self.path = path
+        parent = nil
+        sliceOffset = 0
+        let length = max(capacity, 1)
+        let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw ZipError(.io, "cannot map \(capacity) bytes for '\(path)': \(Self.systemError())")
+        }
+        let used: Int
+        do {
+            used = try fill(UnsafeMutableRawBufferPointer(start: mapped, count: capacity))
+        } catch {
+            munmap(mapped, length)
+            throw error
+        }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let kept = used == 0 ? 0 : (used + page - 1) / page * page
+        if kept < length { munmap(mapped + kept, length - kept) }
+        count = min(used, capacity)
+        base = used == 0 ? nil : mapped
+        if used > 0, mprotect(mapped, kept, PROT_READ) != 0 {
+            let reason = Self.systemError()
+            munmap(mapped, kept)
+            throw ZipError(.io, "cannot protect '\(path)': \(reason)")
+        }
+    }
+
     /// A part of another file's mapping, as a file of its own: a `torch.save`
     /// archive stored inside a bigger file (a distributed checkpoint's
     /// `.distcp`), read in place. Nothing is copied; the slice keeps `file`

@@ -74,7 +74,7 @@ public final class DistributedCheckpoint: Sendable {
     /// when read. Its storage is its own, contiguous and little-endian, as
     /// `dcp_to_torch_save` makes it (`torch.empty(size, dtype)` filled from the chunks).
     public func tensor(_ key: String) throws(CheckpointError) -> Tensor {
-        guard let item = metadata.items.first(where: { $0.key == key }) else {
+        guard let item = metadata.item(key) else {
             throw .damagedSet(path: directory, file: nil, key: key, reason: "the checkpoint has no such key")
         }
         guard case .tensor(let t) = item.kind else {
@@ -94,9 +94,9 @@ public final class DistributedCheckpoint: Sendable {
 
     func tensor(key: String, _ item: DistributedCheckpointMetadata.TensorItem, storageKey: String) -> Tensor {
         let dtype = item.dtype
-        let elementCount = item.shape.reduce(1, *)
+        let elementCount = item.elementCount
         let typed = dtype.storageClassName != nil
-        let byteCount = dtype.byteCount(forElements: elementCount)
+        let byteCount = item.byteCount
         let storage = Storage(
             key: storageKey, dtype: typed ? dtype : .uint8, isUntyped: !typed, location: "cpu",
             elementCount: typed ? elementCount : byteCount, byteOrder: .little,
@@ -123,9 +123,10 @@ public final class DistributedCheckpoint: Sendable {
         } catch {
             throw .damagedSet(path: directory, file: location.relativePath, key: key, reason: error.message)
         }
-        for transform in location.transforms.reversed() {
+        // In the list's order: torch records them in the order that undoes them.
+        for transform in location.transforms {
             switch transform {
-            case "stream.zstd/1":
+            case _ where DistributedCheckpointMetadata.isKnownTransform(transform):
                 do {
                     let limit = expectedBytes.map { $0 + (1 << 20) } ?? options.maxDecompressedObjectBytes
                     bytes = try Zstd.decompress(bytes.bytes, limit: limit, path: bytes.path)
@@ -157,9 +158,14 @@ public final class DistributedCheckpoint: Sendable {
 
     private func mapped(_ relativePath: String, key: String) throws(CheckpointError) -> MappedFile {
         if let file = files.withLock({ $0[relativePath] }) { return file }
+        let path = directory + "/" + relativePath
+        guard FileKind.isInside(path, directory: directory) else {
+            throw .damagedSet(path: directory, file: relativePath, key: key,
+                              reason: "the file resolves (through a symbolic link) to a place outside the checkpoint's directory")
+        }
         let file: MappedFile
         do {
-            file = try MappedFile(path: directory + "/" + relativePath)
+            file = try MappedFile(path: path)
         } catch {
             throw .damagedSet(path: directory, file: relativePath, key: key, reason: "cannot open the file: \(error.message)")
         }
@@ -196,7 +202,7 @@ public final class DistributedCheckpoint: Sendable {
     /// every chunk copied to its place.
     func assemble(key: String, _ item: DistributedCheckpointMetadata.TensorItem) throws(CheckpointError) -> RawBytes {
         let dtype = item.dtype
-        let byteCount = dtype.byteCount(forElements: item.shape.reduce(1, *))
+        let byteCount = item.byteCount
         if item.chunks.count == 1 {
             let tensor = try chunkTensor(key: key, item.chunks[0], dtype: dtype)
             if tensor.isContiguous, tensor.storageOffset == 0, !tensor.isConjugated, !tensor.isNegated,
@@ -212,7 +218,14 @@ public final class DistributedCheckpoint: Sendable {
             throw .damagedSet(path: directory, file: nil, key: key,
                               reason: "a \(dtype.name) tensor in \(item.chunks.count) chunks: elements smaller than a byte cannot be assembled")
         }
-        let buffer = OwnedBytes(count: byteCount)
+        // Every chunk stored as is is checked before memory is taken for the whole (a
+        // compressed one is checked as it is decompressed, one at a time).
+        for chunk in item.chunks where chunk.elementCount > 0 && metadata.location(of: chunk, in: key)?.transforms.isEmpty == true {
+            _ = try chunkTensor(key: key, chunk, dtype: dtype)
+        }
+        guard let buffer = OwnedBytes(count: byteCount) else {
+            throw .damagedSet(path: directory, file: nil, key: key, reason: "cannot allocate the tensor's \(byteCount) bytes")
+        }
         for chunk in item.chunks where chunk.elementCount > 0 {
             let tensor = try chunkTensor(key: key, chunk, dtype: dtype)
             var placer = ChunkPlacer(shape: item.shape, chunk: chunk, itemSize: dtype.itemSize, destination: buffer.pointer)
@@ -230,10 +243,17 @@ public final class DistributedCheckpoint: Sendable {
 /// Bytes this library allocated, freed with their last reference.
 final class OwnedBytes: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
-    init(count: Int) {
-        pointer = .allocate(byteCount: max(count, 1), alignment: 64)
+    /// Nil when the memory cannot be had (`malloc` fails), rather than stopping the process.
+    init?(count: Int) {
+        guard let p = malloc(max(count, 1)) else { return nil }
+        pointer = p
     }
-    deinit { pointer.deallocate() }
+    /// Zeroed bytes (`calloc`), or nil when the memory cannot be had.
+    init?(zeroed count: Int) {
+        guard let p = calloc(max(count, 1), 1) else { return nil }
+        pointer = p
+    }
+    deinit { free(pointer) }
 }
 
 /// Copies a chunk's elements, arriving in row-major order, to their places in
@@ -324,7 +344,7 @@ extension DistributedCheckpoint {
         var built = Built(root: .dict(root), storages: [], calls: calls, globals: globals)
         var seenGlobals = Set(globals)
         // Each object's tokens move above the metadata's and every earlier object's.
-        var tokenBase: Int32 = 1 << 24
+        var tokenBase: Int32 = metadata.items.lazy.flatMap { $0.pathTokens.compactMap { $0 } }.max().map { $0 &+ 1 } ?? 0
         for item in metadata.items {
             let value: Value
             switch item.kind {
@@ -404,13 +424,16 @@ extension DistributedCheckpoint {
     /// stream decompresses, and its `torch.save` archive's records match their CRC-32.
     public func verifyRecords() throws(CheckpointError) {
         for item in metadata.items {
-            var locations: [DistributedCheckpointMetadata.Location] = []
+            var locations: [(DistributedCheckpointMetadata.Location, Int?)] = []
             switch item.kind {
-            case .tensor(let t): locations = t.chunks.compactMap { metadata.location(of: $0, in: item.key) }
-            case .object: locations = metadata.location(ofObject: item.key).map { [$0] } ?? []
+            case .tensor(let t):
+                locations = t.chunks.compactMap { c in
+                    metadata.location(of: c, in: item.key).map { ($0, t.dtype.byteCount(forElements: c.elementCount)) }
+                }
+            case .object: locations = metadata.location(ofObject: item.key).map { [($0, nil)] } ?? []
             }
-            for location in locations {
-                let archive = try loadArchive(key: item.key, at: location)
+            for (location, expected) in locations {
+                let archive = try loadArchive(key: item.key, at: location, expectedBytes: expected)
                 do { try archive.verifyRecords() } catch {
                     throw .damagedSet(path: directory, file: location.relativePath, key: item.key, reason: "\(error)")
                 }
@@ -421,6 +444,18 @@ extension DistributedCheckpoint {
 
 /// What a path names on the file system.
 enum FileKind {
+    /// Whether `path`, every symbolic link resolved, lies inside `directory` (resolved too).
+    /// A path that does not exist passes (opening it will fail on its own).
+    static func isInside(_ path: String, directory: String) -> Bool {
+        guard let resolvedDirectory = realpath(directory, nil) else { return true }
+        defer { free(resolvedDirectory) }
+        guard let resolved = realpath(path, nil) else { return true }
+        defer { free(resolved) }
+        let base = String(cString: resolvedDirectory)
+        let target = String(cString: resolved)
+        return target.hasPrefix(base == "/" ? "/" : base + "/")
+    }
+
     static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

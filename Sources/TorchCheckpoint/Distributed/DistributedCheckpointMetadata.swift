@@ -17,16 +17,8 @@ public struct DistributedCheckpointMetadata: Sendable {
         /// The chunk's extent, per dimension.
         public let sizes: [Int]
 
-        /// The number of elements (saturating at `Int.max`).
-        public var elementCount: Int {
-            var count = 1
-            for n in sizes {
-                let (product, overflow) = count.multipliedReportingOverflow(by: n)
-                if overflow { return .max }
-                count = product
-            }
-            return count
-        }
+        /// The number of elements (0 when any size is 0; otherwise saturating at `Int.max`).
+        public var elementCount: Int { DistributedCheckpointMetadata.product(sizes) ?? .max }
 
         public var description: String { "chunk at offsets \(offsets) of sizes \(sizes)" }
     }
@@ -43,6 +35,10 @@ public struct DistributedCheckpointMetadata: Sendable {
         public let strides: [Int]?
         /// The chunks, in the file's order; together they cover the tensor exactly once.
         public let chunks: [Chunk]
+        /// The number of elements (checked: their bytes fit in memory's address range).
+        public let elementCount: Int
+        /// The number of bytes, contiguous.
+        public var byteCount: Int { dtype.byteCount(forElements: elementCount) }
     }
 
     /// What a key holds.
@@ -88,9 +84,31 @@ public struct DistributedCheckpointMetadata: Sendable {
     let chunkLocations: [String: [[Int]: Location]]
     /// Where each object is, by key.
     let objectLocations: [String: Location]
+    /// Each key's position in ``items``.
+    private let itemIndex: [String: Int]
 
-    /// The transforms this library applies in reverse when reading.
-    static let knownTransforms: Set<String> = ["stream.zstd/1"]
+    /// The transforms this library undoes when reading (name, and major version), as torch's
+    /// `ExtensionRegistry` recognises them: `stream.zstd/1`, or `stream.zstd/1.x`.
+    static func isKnownTransform(_ descriptor: String) -> Bool {
+        let (name, version) = descriptor.firstIndex(of: "/").map { (descriptor[..<$0], descriptor[descriptor.index(after: $0)...]) }
+            ?? (Substring(descriptor), Substring(""))
+        return name == "stream.zstd" && version.split(separator: ".", omittingEmptySubsequences: false).first == "1"
+    }
+
+    /// The product of sizes, nil when it overflows (0 as soon as a size is 0).
+    static func product(_ sizes: [Int]) -> Int? {
+        if sizes.contains(0) { return 0 }
+        var count = 1
+        for n in sizes {
+            let (p, overflow) = count.multipliedReportingOverflow(by: n)
+            if overflow { return nil }
+            count = p
+        }
+        return count
+    }
+
+    /// The item under a flattened key.
+    public func item(_ key: String) -> Item? { itemIndex[key].map { items[$0] } }
 
     /// Where the bytes of a tensor's chunk are, if the storage table has them.
     public func location(of chunk: Chunk, in key: String) -> Location? { chunkLocations[key]?[chunk.offsets] }
@@ -155,8 +173,8 @@ extension DistributedCheckpointMetadata {
                     guard let list = descriptors.items, let names = Optional(list.compactMap(\.string)), names.count == list.count else {
                         throw fail(fqn, "its transform_descriptors are \(Self.describe(descriptors)), not a list of str")
                     }
-                    for name in names where !Self.knownTransforms.contains(name) {
-                        throw fail(fqn, "its bytes went through the transform '\(name)', which this library does not know (it reads \(Self.knownTransforms.sorted().joined(separator: ", ")))")
+                    for name in names where !Self.isKnownTransform(name) {
+                        throw fail(fqn, "its bytes went through the transform '\(name)', which this library does not know (it reads stream.zstd/1)")
                     }
                     transforms = names
                 }
@@ -189,7 +207,8 @@ extension DistributedCheckpointMetadata {
                 for (i, element) in tuple.items.enumerated() {
                     switch element {
                     case .string(let s): path.append(.key(s))
-                    case .int(let n) where n >= 0 && n < 1 << 24: path.append(.index(n))
+                    // A list index: lists are rebuilt dense, so no index reaches past the number of keys.
+                    case .int(let n) where n >= 0 && n < stateDictMetadata.count: path.append(.index(n))
                     default: throw fail(key, "its planner_data holds \(Self.describe(element)), not a str or a list index")
                     }
                     tokens.append(tuple.itemToken(at: i))
@@ -211,6 +230,7 @@ extension DistributedCheckpointMetadata {
             }
         }
         self.items = items
+        itemIndex = Dictionary(items.enumerated().map { ($0.element.key, $0.offset) }, uniquingKeysWith: { a, _ in a })
     }
 
     private static func tensorItem(_ storage: PyObject, key: String,
@@ -246,33 +266,40 @@ extension DistributedCheckpointMetadata {
             }
             chunks.append(chunk)
         }
-        // The chunks must cover the tensor once: no two overlap, and their elements add up.
-        var elementCount = 1
-        for n in shape {
-            let (product, overflow) = elementCount.multipliedReportingOverflow(by: n)
-            elementCount = overflow ? Int.max : product
+        // The tensor's size must be addressable, zero dimensions or not.
+        guard let nonZero = product(shape.filter { $0 != 0 }), nonZero <= Int.max / max(dtype.itemSize, 1) else {
+            throw fail(key, "its shape \(shape) has more \(dtype.name) elements than this machine can address")
         }
+        let elementCount = shape.contains(0) ? 0 : nonZero
+        // The chunks must cover the tensor once: no two overlap, and their elements add up. Chunks
+        // are swept in order of their start in the first dimension, each compared only with those
+        // still open there (a grid of shards compares each with its neighbours, not all).
         var covered = 0
-        for (i, a) in chunks.enumerated() {
+        let sorted = chunks.indices.filter { chunks[$0].elementCount > 0 }
+            .sorted { (chunks[$0].offsets.first ?? 0, $0) < (chunks[$1].offsets.first ?? 0, $1) }
+        var open: [Int] = []
+        for i in sorted {
+            let a = chunks[i]
             covered = covered &+ a.elementCount
-            guard a.elementCount > 0 else { continue }
-            for b in chunks[(i + 1)...] where b.elementCount > 0 {
+            let start = a.offsets.first ?? 0
+            open.removeAll { j in (chunks[j].offsets.first ?? 0) + (chunks[j].sizes.first ?? 1) <= start && !shape.isEmpty }
+            for j in open {
+                let b = chunks[j]
                 var overlaps = true
                 for d in a.offsets.indices {
                     let aStart = a.offsets[d], aEnd = a.offsets[d] + a.sizes[d]
                     let bStart = b.offsets[d], bEnd = b.offsets[d] + b.sizes[d]
                     if !(aStart < bEnd && bStart < aEnd) { overlaps = false; break }
                 }
-                if overlaps { throw fail(key, "its \(a) and \(b) overlap") }
+                if overlaps { throw fail(key, "its \(b) and \(a) overlap") }
             }
-        }
-        guard elementCount < Int.max / max(dtype.itemSize, 1) else {
-            throw fail(key, "its shape \(shape) has more \(dtype.name) elements than this machine can address")
+            open.append(i)
         }
         guard covered == elementCount else {
             throw fail(key, "its chunks cover \(covered) of the \(elementCount) elements of shape \(shape)")
         }
-        return TensorItem(dtype: dtype, shape: shape, requiresGrad: requiresGrad, strides: strides, chunks: chunks)
+        return TensorItem(dtype: dtype, shape: shape, requiresGrad: requiresGrad, strides: strides, chunks: chunks,
+                          elementCount: elementCount)
     }
 
     /// A `relative_path` must name a file in the checkpoint's directory or below it.

@@ -48,11 +48,22 @@ public final class ShardedCheckpoint: Sendable {
     public let shards: [String]
     let options: LoadOptions
     private let opened = Mutex<[String: Shard]>([:])
+    /// Each name's shard.
+    private let shardOf: [String: String]
+    /// Each shard's names, in the index's order.
+    private let namesByShard: [String: [String]]
 
     /// One opened shard's tensors, by name, in the shard's own order.
-    struct Shard: @unchecked Sendable {
+    struct Shard: Sendable {
         let tensors: [(name: String, tensor: Tensor)]
         let checkpoint: Checkpoint?
+        let byName: [String: Tensor]
+
+        init(tensors: [(name: String, tensor: Tensor)], checkpoint: Checkpoint?) {
+            self.tensors = tensors
+            self.checkpoint = checkpoint
+            byName = Dictionary(tensors.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        }
     }
 
     /// Opens a sharded set from its directory (which must hold one `*.index.json`,
@@ -108,6 +119,9 @@ public final class ShardedCheckpoint: Sendable {
                     try DistributedCheckpointMetadata.checkRelativePath(shard) { reason throws(CheckpointError) in
                         throw fail("weight_map's shard for it: \(reason)", key: entry.key)
                     }
+                    guard !shard.hasSuffix(".index.json"), shard != ".", !shard.hasSuffix("/.") else {
+                        throw fail("weight_map names '\(shard)' as its shard, which is no shard file", key: entry.key)
+                    }
                     guard seen.insert(entry.key).inserted else { throw fail("weight_map names it twice", key: entry.key) }
                     weightMap.append((entry.key, shard))
                 }
@@ -130,6 +144,8 @@ public final class ShardedCheckpoint: Sendable {
         }
         guard sawWeightMap else { throw fail("the index has no weight_map") }
         self.weightMap = weightMap
+        shardOf = Dictionary(weightMap.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        namesByShard = Dictionary(grouping: weightMap.map { ($0.1, $0.0) }, by: \.0).mapValues { $0.map(\.1) }
         self.totalSize = totalSize
         self.metadata = metadata
         shards = Set(weightMap.map(\.1)).sorted()
@@ -156,11 +172,11 @@ public final class ShardedCheckpoint: Sendable {
 
     /// The tensor the index maps `name` to, from its shard (opened if it was not).
     public func tensor(_ name: String) throws(CheckpointError) -> Tensor {
-        guard let shard = weightMap.first(where: { $0.name == name })?.shard else {
+        guard let shard = shardOf[name] else {
             throw .damagedSet(path: indexPath, file: nil, key: name, reason: "the index's weight_map has no such tensor")
         }
         let opened = try open(shard)
-        guard let tensor = opened.tensors.first(where: { $0.name == name })?.tensor else {
+        guard let tensor = opened.byName[name] else {
             throw .damagedSet(path: indexPath, file: shard, key: name, reason: "the index maps the tensor to this shard, which lacks it")
         }
         return tensor
@@ -170,18 +186,27 @@ public final class ShardedCheckpoint: Sendable {
     func open(_ shard: String) throws(CheckpointError) -> Shard {
         if let done = opened.withLock({ $0[shard] }) { return done }
         let path = directory + "/" + shard
+        guard FileKind.isInside(path, directory: directory) else {
+            throw .damagedSet(path: indexPath, file: shard, key: nil,
+                              reason: "the shard resolves (through a symbolic link) to a place outside the set's directory")
+        }
+        // Only a regular file is a shard (never a directory or another index).
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch {
+            throw .damagedSet(path: indexPath, file: shard, key: nil, reason: "cannot open the shard: \(error.message)")
+        }
+        file.closeDescriptor()
         let shardValue: Shard
         switch shardFormat {
         case .safetensors:
             do {
-                let file = try SafetensorsFile(path: path)
-                shardValue = Shard(tensors: file.tensors, checkpoint: nil)
+                shardValue = Shard(tensors: try SafetensorsFile(file: file).tensors, checkpoint: nil)
             } catch {
                 throw .damagedSet(path: indexPath, file: shard, key: nil, reason: "\(error)")
             }
         case .torchSave:
             let checkpoint: Checkpoint
-            do { checkpoint = try Checkpoint(path: path, options: options) } catch {
+            do { checkpoint = try Checkpoint(file: file, options: options) } catch {
                 throw .damagedSet(path: indexPath, file: shard, key: nil, reason: "\(error)")
             }
             guard let dict = checkpoint.root.dict else {
@@ -196,10 +221,10 @@ public final class ShardedCheckpoint: Sendable {
             }
             shardValue = Shard(tensors: tensors, checkpoint: checkpoint)
         }
-        let expected = Set(weightMap.filter { $0.shard == shard }.map(\.name))
-        let present = Set(shardValue.tensors.map(\.name))
-        if let missing = weightMap.first(where: { $0.shard == shard && !present.contains($0.name) }) {
-            throw .damagedSet(path: indexPath, file: shard, key: missing.name, reason: "the index maps the tensor to this shard, which lacks it")
+        let names = namesByShard[shard] ?? []
+        let expected = Set(names)
+        if let missing = names.first(where: { shardValue.byName[$0] == nil }) {
+            throw .damagedSet(path: indexPath, file: shard, key: missing, reason: "the index maps the tensor to this shard, which lacks it")
         }
         if let extra = shardValue.tensors.first(where: { !expected.contains($0.name) }) {
             throw .damagedSet(path: indexPath, file: shard, key: extra.name, reason: "the shard holds a tensor the index does not map to it")

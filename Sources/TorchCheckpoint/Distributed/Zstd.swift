@@ -5,45 +5,43 @@ import TorchZip
 enum Zstd {
     struct Failure: Error { let message: String }
 
-    /// Decompresses every frame in `source` into a new read-only mapping, refusing to
-    /// produce more than `limit` bytes (a stream that would is damaged or hostile).
+    /// Decompresses every frame in `source` (concatenated frames, empty ones and
+    /// frames without a content size included) straight into a new read-only
+    /// mapping, refusing to produce more than `limit` bytes (a stream that
+    /// would is damaged or hostile). Memory: the output, once.
     static func decompress(_ source: UnsafeRawBufferPointer, limit: Int, path: String) throws(Failure) -> MappedFile {
         guard let stream = ZSTD_createDStream() else { throw Failure(message: "cannot allocate a zstd stream") }
         defer { ZSTD_freeDStream(stream) }
-        var output = [UInt8]()
-        // The frame header may say how much comes out; otherwise grow as needed.
-        let declared = source.baseAddress.map { ZSTD_getFrameContentSize($0, source.count) } ?? 0
-        let known = declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != ZSTD_CONTENTSIZE_ERROR
-        var capacity = known ? Int(clamping: declared) : max(source.count * 4, 1 << 16)
-        if capacity > limit { capacity = limit }
-        output.reserveCapacity(capacity)
-        var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
-        let step = Int(ZSTD_DStreamOutSize())
-        var scratch = [UInt8](repeating: 0, count: step)
-        var last: Int = 0
-        repeat {
-            let (produced, result) = scratch.withUnsafeMutableBytes { raw -> (Int, Int) in
-                var out = ZSTD_outBuffer(dst: raw.baseAddress, size: raw.count, pos: 0)
-                let r = ZSTD_decompressStream(stream, &out, &input)
-                return (out.pos, r)
-            }
-            if ZSTD_isError(result) != 0 {
-                throw Failure(message: "zstd: \(String(cString: ZSTD_getErrorName(result))) at input byte \(input.pos)")
-            }
-            guard output.count + produced <= limit else {
-                throw Failure(message: "the zstd stream decompresses to more than \(limit) bytes")
-            }
-            output.append(contentsOf: scratch[..<produced])
-            last = result
-            if produced == 0 && input.pos == input.size && result != 0 {
-                throw Failure(message: "the zstd stream ends inside a frame (truncated)")
-            }
-        } while input.pos < input.size || last != 0
+        var failure: Failure?
+        let file: MappedFile
         do {
-            return try MappedFile(copying: output, path: path + " (zstd decompressed)")
+            file = try MappedFile(capacity: limit + 1, path: path + " (zstd decompressed)") { buffer throws(ZipError) in
+                var input = ZSTD_inBuffer(src: source.baseAddress, size: source.count, pos: 0)
+                var output = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
+                var last = 0
+                repeat {
+                    let before = (input.pos, output.pos)
+                    let result = ZSTD_decompressStream(stream, &output, &input)
+                    if ZSTD_isError(result) != 0 {
+                        failure = Failure(message: "zstd: \(String(cString: ZSTD_getErrorName(result))) at input byte \(input.pos)")
+                        throw ZipError(.inflateFailed, "zstd")
+                    }
+                    last = result
+                    if output.pos > limit {
+                        failure = Failure(message: "the zstd stream decompresses to more than \(limit) bytes")
+                        throw ZipError(.tooLarge, "zstd")
+                    }
+                    if (input.pos, output.pos) == before {
+                        failure = Failure(message: "the zstd stream ends inside a frame (truncated)")
+                        throw ZipError(.truncated, "zstd")
+                    }
+                } while input.pos < input.size || last != 0
+                return output.pos
+            }
         } catch {
-            throw Failure(message: error.message)
+            throw failure ?? Failure(message: error.message)
         }
+        return file
     }
 }
 

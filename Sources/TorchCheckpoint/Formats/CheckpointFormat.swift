@@ -20,9 +20,9 @@ public enum CheckpointFormat: Sendable, Equatable, CustomStringConvertible {
     case distributed(files: Int, version: String?)
     /// A Hugging Face sharded set: shards (`torch.save` or safetensors files)
     /// and the `*.index.json` that maps each tensor to one. Read only.
-    /// - shardFormat: `torch.save` or `safetensors`.
+    /// - shardFormat: `torch.save` or safetensors files.
     /// - shards: how many shard files the index names.
-    case sharded(shardFormat: String, shards: Int)
+    case sharded(shardFormat: ShardedCheckpoint.ShardFormat, shards: Int)
     /// A `torch.export` archive (`.pt2`, `torch.export.save`): a zip whose
     /// exported programs' weights and tensor constants are read (the graphs are not). Read only.
     /// - models: the exported programs' names (`model`).
@@ -42,7 +42,7 @@ public enum CheckpointFormat: Sendable, Equatable, CustomStringConvertible {
         case .distributed(let files, let version):
             "distributed checkpoint (DCP\(version.map { " \($0)" } ?? ""), \(files) data file\(files == 1 ? "" : "s"))"
         case .sharded(let shardFormat, let shards):
-            "sharded set (\(shards) \(shardFormat) shard\(shards == 1 ? "" : "s"))"
+            "sharded set (\(shards) \(shardFormat.rawValue) shard\(shards == 1 ? "" : "s"))"
         case .exportArchive(let models):
             "torch.export archive (.pt2: \(models.joined(separator: ", ")))"
         case .pickle(let version):

@@ -97,21 +97,28 @@ enum ExportArchiveReader {
             guard let record = archive.record(recordName) else {
                 throw .missingRecord(path: path, record: "\(archive.prefix)/\(recordName)")
             }
-            if usesPickle {
-                // A torch.save archive of the tensor, inside this one.
+            // torch.export.load dispatches on the payload's name: custom objects (TorchScript's
+            // pickler) and opaque objects (pickle.dumps) are bare pickles; a tensor that
+            // use_pickle marks is a torch.save archive.
+            let isObject = pathName.hasPrefix("custom_obj") || pathName.hasPrefix("opaque_obj")
+            if usesPickle || isObject {
                 let value: Value
                 do {
-                    let bytes = try archive.bytes(of: record)
-                    let file = try bytes.withUnsafeBytes { raw throws(ZipError) in
-                        try MappedFile(copying: raw, path: "\(path)[\(archive.prefix)/\(recordName)]")
+                    let inner = try embeddedFile(record, named: recordName, in: archive)
+                    if isObject {
+                        let decoded = try Unpickler(options: options.unpickler).decode(inner.bytes)
+                        loaded.calls += decoded.calls
+                        for g in decoded.globals where !loaded.globals.contains(g) { loaded.globals.append(g) }
+                        value = decoded.value
+                    } else {
+                        let checkpoint = try Checkpoint(file: inner, options: options)
+                        loaded.storages += checkpoint.storages
+                        loaded.calls += checkpoint.calls
+                        for g in checkpoint.globals where !loaded.globals.contains(g) { loaded.globals.append(g) }
+                        value = checkpoint.root
                     }
-                    let inner = try Checkpoint(file: file, options: options)
-                    loaded.storages += inner.storages
-                    loaded.calls += inner.calls
-                    for g in inner.globals where !loaded.globals.contains(g) { loaded.globals.append(g) }
-                    value = inner.root
                 } catch {
-                    throw fail("'\(name)': its pickled payload \(recordName) cannot be read: \(error)")
+                    throw fail("'\(name)': its payload \(recordName) cannot be read: \(error)")
                 }
                 dict[name] = value
                 continue
@@ -130,7 +137,8 @@ enum ExportArchiveReader {
             }
             var offset = 0
             if case .object(let o)? = metaField("storage_offset"), case .unsigned(let n)? = o.first(where: { $0.key == "as_int" })?.value.kind {
-                offset = Int(clamping: n)
+                guard n < 1 << 48 else { throw fail("'\(name)' has storage offset \(n)") }
+                offset = Int(n)
             }
             let requiresGrad = if case .bool(true)? = metaField("requires_grad") { true } else { false }
             var device: Device?
@@ -143,8 +151,29 @@ enum ExportArchiveReader {
             guard byteCount % dtype.itemSize == 0 else {
                 throw fail("'\(name)': record \(recordName) has \(byteCount) bytes, not a whole number of \(dtype.name) elements")
             }
+            // An empty record stands for zeros (torch.export.load: torch.zeros(size), then
+            // as_strided): a storage of that many zeros, made only when read.
+            var available = byteCount / dtype.itemSize
+            if byteCount == 0 {
+                guard let count = DistributedCheckpointMetadata.product(sizes), count <= Int.max / max(dtype.itemSize, 1) else {
+                    throw fail("'\(name)' has sizes \(sizes) past any storage")
+                }
+                available = count
+            }
             let storage: Storage
-            if let existing = storages[pathName] {
+            if byteCount == 0 {
+                let count = available
+                let zeroBytes = dtype.byteCount(forElements: count)
+                let typed = dtype.storageClassName != nil
+                storage = Storage(key: pathName, dtype: typed ? dtype : .uint8, isUntyped: !typed, location: "cpu",
+                                  elementCount: typed ? count : zeroBytes) {
+                    guard let zeros = OwnedBytes(zeroed: zeroBytes) else {
+                        throw TensorError("cannot allocate the \(zeroBytes) zero bytes of '\(name)'")
+                    }
+                    return RawBytes(baseAddress: zeros.pointer, count: zeroBytes, owner: zeros)
+                }
+                loaded.storages.append(storage)
+            } else if let existing = storages[pathName] {
                 storage = existing
             } else {
                 let typed = dtype.storageClassName != nil
@@ -159,18 +188,20 @@ enum ExportArchiveReader {
                 storages[pathName] = storage
                 loaded.storages.append(storage)
             }
-            // An empty record stands for zeros of the declared size (torch.zeros in torch.export.load).
-            let elements = byteCount / dtype.itemSize
-            var extent = sizes.contains(0) ? 0 : offset + 1
-            if extent > 0 { for (n, s) in zip(sizes, strides) { extent += (n - 1) * s } }
-            if byteCount == 0 {
-                let zeros = Tensor.zeros(sizes, dtype: dtype)
-                dict[name] = .tensor(Tensor(dtype: dtype, shape: zeros.shape, stride: zeros.stride, storage: zeros.storage,
-                                            device: device, requiresGrad: isParameter && requiresGrad, isParameter: isParameter))
-                continue
+            // The view must lie inside the storage (as_strided's check), in arithmetic that cannot overflow.
+            var extent = 0          // elements the view reaches: offset + Σ (size-1)·stride + 1
+            if !sizes.contains(0) {
+                var last = offset
+                for (n, st) in zip(sizes, strides) {
+                    let (step, o1) = (n - 1).multipliedReportingOverflow(by: st)
+                    let (sum, o2) = last.addingReportingOverflow(step)
+                    guard !o1, !o2 else { throw fail("'\(name)' has sizes \(sizes) and strides \(strides) past any storage") }
+                    last = sum
+                }
+                extent = last + 1
             }
-            guard extent <= elements else {
-                throw fail("'\(name)' views \(extent) elements of record \(recordName), which holds \(elements)")
+            guard extent <= available else {
+                throw fail("'\(name)' views \(extent) elements of record \(recordName), which holds \(available)")
             }
             dict[name] = .tensor(Tensor(dtype: dtype, shape: sizes, stride: strides, storageOffset: offset, storage: storage,
                                         device: device, requiresGrad: isParameter && requiresGrad, isParameter: isParameter))
@@ -215,5 +246,19 @@ enum ExportArchiveReader {
         case 35: .uint64
         default: nil
         }
+    }
+}
+
+extension ExportArchiveReader {
+    /// A record of the archive as a file of its own: in place when it is stored
+    /// uncompressed, else a copy of its inflated bytes.
+    static func embeddedFile(_ record: ZipEntry, named name: String, in archive: ZipArchive) throws(ZipError) -> MappedFile {
+        let bytes = try archive.bytes(of: record)
+        let path = "\(archive.file.path)[\(archive.prefix)/\(name)]"
+        if let offset = bytes.fileOffset, let start = Int(exactly: offset) {
+            return try MappedFile(slice: start..<(start + bytes.count), of: archive.file, path: path)
+        }
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(ZipError) in try MappedFile(copying: raw, path: path) } }
+        return try result.get()
     }
 }

@@ -24,21 +24,27 @@ extension Verification {
         }
         do {
             let dcp = try DistributedCheckpoint(directory: directory)
-            var places: [(key: String, location: DistributedCheckpointMetadata.Location)] = []
+            var places: [(key: String, location: DistributedCheckpointMetadata.Location, expected: Int?)] = []
             for item in dcp.metadata.items {
                 switch item.kind {
                 case .tensor(let t):
-                    places += t.chunks.compactMap { c in dcp.metadata.location(of: c, in: item.key).map { (item.key, $0) } }
+                    places += t.chunks.compactMap { c in
+                        dcp.metadata.location(of: c, in: item.key).map { (item.key, $0, t.dtype.byteCount(forElements: c.elementCount)) }
+                    }
                 case .object:
-                    if let l = dcp.metadata.location(ofObject: item.key) { places.append((item.key, l)) }
+                    if let l = dcp.metadata.location(ofObject: item.key) { places.append((item.key, l, nil)) }
                 }
             }
-            let meter = ProgressMeter(total: places.reduce(0) { $0 + Int64($1.location.length) }, handler: progress)
-            for (key, location) in places {
+            let total = places.reduce(Int64(0)) { sum, place in
+                let (s, overflow) = sum.addingReportingOverflow(Int64(place.location.length))
+                return overflow ? .max : s
+            }
+            let meter = ProgressMeter(total: total, handler: progress)
+            for (key, location, expected) in places {
                 defer { meter.advance(by: location.length) }
-                let place = "\(location.relativePath) bytes \(location.offset)..<\(location.offset + location.length) (key '\(key)')"
+                let place = "\(location.relativePath) bytes \(location.offset)..<\(location.offset &+ location.length) (key '\(key)')"
                 let bytes: MappedFile
-                do { bytes = try dcp.stream(location, key: key) } catch {
+                do { bytes = try dcp.stream(location, key: key, expectedBytes: expected) } catch {
                     report.problems.append("\(error)")
                     continue
                 }
@@ -86,11 +92,14 @@ extension Verification {
         }
         for shard in set.shards {
             let shardPath = set.directory + "/" + shard
-            guard FileKind.exists(shardPath) else {
-                report.problems.append("\(set.indexPath): \(shard): the index names this shard, which is missing")
+            // A shard is a regular file: opened as one, never as a directory or an index again.
+            let file: MappedFile
+            do { file = try MappedFile(path: shardPath) } catch {
+                report.problems.append("\(set.indexPath): \(shard): the index names this shard, which cannot be opened: \(error.message)")
                 continue
             }
-            let inner = verify(path: shardPath)
+            defer { file.closeDescriptor() }
+            let inner = verify(file: file)
             report.problems += inner.problems.map { "\(shard): \($0)" }
             report.warnings += inner.warnings.map { "\(shard): \($0)" }
             report.pickles += inner.pickles.map { $0.relocated(to: "\(shard), \($0.location)", readByTorch: $0.isReadByTorch) }

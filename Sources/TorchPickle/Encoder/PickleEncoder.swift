@@ -388,10 +388,11 @@ struct PickleWriter {
         memoizeToken(token)
     }
 
+    /// `b''` and one-byte bytes are one object each in CPython whatever made them, so
+    /// when sharing singletons (a value built or re-saved here) that rule comes first.
     mutating func bytesToken(_ b: [UInt8], _ token: Int32?) -> Int32? {
-        if let token { return token }
-        guard sharesSingletons else { return nil }
-        return b.count <= 1 ? constantToken("bytes:" + b.map(String.init).joined()) : nil
+        if sharesSingletons, b.count <= 1 { return constantToken("bytes:" + b.map(String.init).joined()) }
+        return token
     }
 
     /// A Python 2 `str`, as it was pickled (`SHORT_BINSTRING`, or `BINSTRING` from 256 bytes).

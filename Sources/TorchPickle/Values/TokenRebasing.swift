@@ -53,6 +53,29 @@ extension Value {
                 o.state.map(visit)
                 o.listItems.forEach(visit)
                 o.dictItems.map { visit(.dict($0)) }
+            case .ndarray(let a):
+                guard seen.insert(ObjectIdentifier(a)).inserted else { return }
+                if var origin = a.origin {
+                    shift(&origin.tokens)
+                    a.origin = origin
+                    visit(origin.callable)
+                    origin.arguments.forEach(visit)
+                }
+                a.buildState.map(visit)
+                a.objects?.forEach(visit)
+            case .numpyDType(let d):
+                guard seen.insert(ObjectIdentifier(d)).inserted else { return }
+                if var origin = d.origin {
+                    shift(&origin.tokens)
+                    d.origin = origin
+                    visit(origin.callable)
+                    origin.arguments.forEach(visit)
+                }
+                d.state.map(visit)
+            case .tensor(let t):
+                visit(t.backwardHooks)
+                t.parameterState.map(visit)
+                t.subclassState.map(visit)
             default:
                 break
             }

@@ -73,11 +73,8 @@ struct Inspect: ParsableCommand {
                 return inspect(safetensors)
             }
             // A bare pickle (pickle.dump output, a DCP .metadata) is read as pickle.load would, running nothing.
-            if case .unrecognizedFormat(_, let looksLike) = error, looksLike.hasPrefix("a bare pickle") {
-                do { checkpoint = try Checkpoint(picklePath: file) } catch { fail("\(error)") }
-            } else {
-                fail("\(error)")
-            }
+            guard case .unrecognizedFormat = error, let pickle = try? Checkpoint(picklePath: file) else { fail("\(error)") }
+            checkpoint = pickle
         }
         if json {
             do {
