@@ -362,7 +362,14 @@ struct PickleWriter {
 
     /// The token of a string: the decoded identity, or CPython's sharing of
     /// the empty and one-character (Latin-1) strings.
+    ///
+    /// When sharing singletons (a value built or re-saved here, as `torch.save`
+    /// of what `torch.load` gave), the empty and one-character ASCII strings
+    /// come first: CPython's decoders return its singletons for those, so they
+    /// are one object even across pickles.
     mutating func stringToken(_ s: String, _ token: Int32?) -> Int32? {
+        // (Not a string the encoder itself gave an identity, such as a storage key, made by str(int).)
+        if sharesSingletons, s.utf8.count <= 1, token.map({ $0 >= 0 }) ?? true { return constantToken("str:" + s) }
         if let token { return token }
         if sharesEqualStrings { return constantToken("str:" + s) }
         guard sharesSingletons else { return nil }
