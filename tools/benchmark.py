@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark this library against PyTorch 2.15 and the safetensors package.
 
-usage: tools/benchmark.py [--runs N] [--dir DIR] [--skip-5g] [--keep]
+usage: tools/benchmark.py [--runs N] [--dir DIR] [--skip-5g] [--keep] [--only dcp]
 
 Generates its inputs in DIR (default: a temporary folder; about 7.5 GB of
 disk with the 5 GiB case), builds `pth-bench` in release mode, and for each
@@ -20,6 +20,11 @@ Inputs:
 - values.pkl: 1,000,000 Python values, pickle.dumps protocol 2 (as torch.save
   writes): 250,000 dicts {id: int, score: float, name: str, tags: tuple of one str}.
 - 5g.pth: 1,280 float32 tensors of 1M elements (5 GiB), for inspect.
+- dcp4g/: a distributed checkpoint of 4 GiB from two ranks (gloo on
+  loopback): 32 float32 tensors of 32M elements, each a DTensor sharded along
+  dim 0 over both ranks, so every tensor is assembled from two files. Converted
+  to .pth by both sides (dcp_to_torch_save; `pth convert`'s work); both
+  outputs are checked to be the same bytes. (--skip-5g skips it too.)
 """
 import argparse
 import json
@@ -56,6 +61,17 @@ def torch_case(case, path, runs):
     torch.set_num_threads(1)
     if case == "baseline":
         return {"times": [0.0], "tensors": 0, "bytes": 0, "peak_rss_bytes": peak_rss()}
+    if case == "dcp-convert":
+        from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+        # The same file name as the Swift side's output, so the same zip prefix.
+        os.makedirs(path + ".torch", exist_ok=True)
+        out = os.path.join(path + ".torch", os.path.basename(path) + ".pth")
+        for _ in range(runs):
+            start = time.perf_counter()
+            dcp_to_torch_save(path, out)
+            times.append(time.perf_counter() - start)
+        nbytes = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path) if f.endswith(".distcp"))
+        return {"times": times, "tensors": 32, "bytes": nbytes, "peak_rss_bytes": peak_rss()}
     for _ in range(runs):
         if case == "save":
             count, elements = 256, 1024 * 1024
@@ -119,7 +135,7 @@ def peak_rss():
 
 # --- inputs --------------------------------------------------------------------
 
-def make_inputs(d, with_5g):
+def make_inputs(d, with_5g, only_dcp=False):
     import torch
     from safetensors.torch import save_file
     torch.manual_seed(0)
@@ -131,6 +147,10 @@ def make_inputs(d, with_5g):
             build(path + ".tmp")
             os.replace(path + ".tmp", path)
         paths[name] = path
+
+    if only_dcp:
+        once("dcp4g", dcp_4g)
+        return paths
 
     def one_gib(path):
         torch.save({f"layer{i}.weight": torch.randn(1024, 1024) for i in range(256)}, path)
@@ -150,6 +170,8 @@ def make_inputs(d, with_5g):
     once("values.pkl", values)
 
     if with_5g:
+        once("dcp4g", dcp_4g)
+
         def five_gib(path):
             # Written through one reused tensor per entry (views of a shared
             # buffer would be saved as one storage): 1,280 distinct storages.
@@ -157,6 +179,31 @@ def make_inputs(d, with_5g):
             torch.save(sd, path)
         once("5g.pth", five_gib)
     return paths
+
+
+def dcp_4g(path):
+    import torch.multiprocessing as mp
+    port = 29500 + os.getpid() % 1000
+    mp.spawn(_dcp_rank, args=(path, port), nprocs=2, join=True)
+
+
+def _dcp_rank(rank, path, port):
+    """One of two ranks saving dcp4g: DTensors sharded along dim 0."""
+    import torch
+    import torch.distributed as dist
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Shard, distribute_tensor
+    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    mesh = init_device_mesh("cpu", (2,))
+    sd = {}
+    for i in range(32):
+        full = torch.full((8192, 4096), float(i))
+        sd[f"layer{i}.weight"] = distribute_tensor(full, mesh, [Shard(0)])
+        del full
+    dcp.save(sd, checkpoint_id=path)
+    dist.destroy_process_group()
 
 
 # --- running -------------------------------------------------------------------
@@ -209,9 +256,23 @@ def line(name, swift, other, other_name, target=None):
     return ratio
 
 
+def dcp_case(bench, p, r):
+    """Converting a 4 GiB distributed checkpoint to .pth, both sides; the outputs compared."""
+    dcp_runs = min(r, 3)
+    swift = run_swift(bench, "dcp-convert", p["dcp4g"], dcp_runs)
+    torch_side = run_torch("dcp-convert", p["dcp4g"], dcp_runs)
+    ours, theirs = p["dcp4g"] + ".pth", os.path.join(p["dcp4g"] + ".torch", "dcp4g.pth")
+    same = subprocess.run(["cmp", "-s", ours, theirs]).returncode == 0
+    line("DCP 4 GiB (2 ranks) -> .pth", swift, torch_side, "dcp_to_torch_save")
+    print(f"{'':<44} outputs {'byte-identical' if same else 'DIFFER'}; largest tensor 128 MiB; "
+          f"peak rss target: about the largest tensor, not the model")
+    for f in (ours, theirs):
+        os.remove(f)
+
+
 def main():
     if sys.argv[1:2] == ["--make-inputs"]:
-        make_inputs(sys.argv[2], "--skip-5g" not in sys.argv)
+        make_inputs(sys.argv[2], "--skip-5g" not in sys.argv, "--only-dcp" in sys.argv)
         return 0
     if sys.argv[1:2] == ["--torch"]:
         print(json.dumps(torch_case(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
@@ -221,6 +282,7 @@ def main():
     ap.add_argument("--dir")
     ap.add_argument("--skip-5g", action="store_true")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--only", choices=["dcp"], help="run one case alone (its inputs only)")
     args = ap.parse_args()
 
     subprocess.run(["swift", "build", "-c", "release", "--product", "pth-bench"], cwd=ROOT, check=True,
@@ -232,13 +294,16 @@ def main():
         start = time.perf_counter()
         # In a child process, so that torch's memory for making them does not
         # count in this process or in the children it starts.
-        subprocess.run([sys.executable, "-W", "ignore", __file__, "--make-inputs", d] + (["--skip-5g"] if args.skip_5g else []),
-                       check=True)
-        p = {name: os.path.join(d, name) for name in ("1g.pth", "1g.safetensors", "many.pth", "values.pkl", "5g.pth")
+        subprocess.run([sys.executable, "-W", "ignore", __file__, "--make-inputs", d] + (["--skip-5g"] if args.skip_5g else [])
+                       + (["--only-dcp"] if args.only == "dcp" else []), check=True)
+        p = {name: os.path.join(d, name) for name in ("1g.pth", "1g.safetensors", "many.pth", "values.pkl", "5g.pth", "dcp4g")
              if os.path.exists(os.path.join(d, name))}
         print(f"inputs in {d} ({time.perf_counter() - start:.0f} s to make); {args.runs} runs per case, "
               f"median (min-max); ratio = other / swift")
         r = args.runs
+        if args.only == "dcp":
+            dcp_case(bench, p, r)
+            return 0
         baseline = run_torch("baseline", p["values.pkl"], 1)  # torch imported, nothing else
         print(f"{'baseline: python with torch imported':<44} peak rss {mib(baseline['peak_rss_bytes'])}")
         for f in ("1g.pth", "many.pth", "1g.safetensors"):
@@ -271,6 +336,8 @@ def main():
             peak = inspected["peak_rss_bytes"]
             verdict = "target met" if peak < 64 * 2**20 else "TARGET MISSED (want < 64 MiB)"
             print(f"{'inspect 5 GiB (1,280 tensors)':<44} swift {spread(inspected['times'])}  peak rss {mib(peak)}  {verdict}")
+        if "dcp4g" in p:
+            dcp_case(bench, p, r)
     finally:
         if not args.keep and not args.dir:
             shutil.rmtree(d, ignore_errors=True)

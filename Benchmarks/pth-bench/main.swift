@@ -19,6 +19,9 @@
 //   inspect     what `pth inspect` does: open and compute the tree's totals.
 //   save        build TENSORS float32 tensors of ELEMENTS elements each in
 //               Swift memory, then Checkpoint.save them as a state dict to OUT.
+//   dcp-convert FILE is a distributed checkpoint's directory: open it and write
+//               what dcp_to_torch_save writes, to FILE.pth (what `pth convert
+//               DIR out.pth` does), once per run.
 import Foundation
 import TorchCheckpoint
 
@@ -212,6 +215,17 @@ do {
         }
         result.tensors = count
         result.bytes = count * elements * 4
+    case "dcp-convert":
+        let runs = args.count > 3 ? Int(args[3]) ?? 5 : 5
+        let out = path + ".pth"
+        for _ in 0..<runs {
+            let start = now()
+            let checkpoint = try Checkpoint(path: path)
+            try Checkpoint.save(checkpoint.root, to: out)
+            result.times.append(now() - start)
+            result.tensors = checkpoint.storages.count
+            result.bytes = checkpoint.storages.reduce(0) { $0 + $1.byteCount }
+        }
     default:
         fail("unknown case \(kind)")
     }

@@ -34,6 +34,9 @@ public final class MappedFile: @unchecked Sendable {
     private let parent: MappedFile?
     /// Where a slice starts in its parent file (0 otherwise).
     private let sliceOffset: Int
+    /// Whether the mapping is of a file (its pages can be dropped and read again).
+    private var isFileMapping: Bool { fileBacked }
+    private let fileBacked: Bool
 
     /// The open file, for ``readWithoutMapping(at:into:)`` until
     /// ``closeDescriptor()``; -1 for an in-memory copy or once closed.
@@ -57,6 +60,7 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         parent = nil
         sliceOffset = 0
+        fileBacked = true
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ZipError(.cannotOpen, "cannot open '\(path)': \(Self.systemError())")
@@ -133,6 +137,7 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         parent = nil
         sliceOffset = 0
+        fileBacked = false
         count = source.count
         base = try Self.mapCopy(of: source, path: path)
     }
@@ -147,6 +152,7 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         parent = nil
         sliceOffset = 0
+        fileBacked = false
         count = source.count
         // Array.withUnsafeBytes rethrows untyped errors: carry the typed one out as a value.
         let mapped = source.withUnsafeBytes { raw in
@@ -167,6 +173,7 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         parent = nil
         sliceOffset = 0
+        fileBacked = false
         let length = max(capacity, 1)
         let mapped = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let mapped, mapped != MAP_FAILED else {
@@ -191,6 +198,28 @@ public final class MappedFile: @unchecked Sendable {
         }
     }
 
+    /// Gives back the pages of a file mapping that reading touched (`madvise`
+    /// `MADV_DONTNEED`): they stop counting as this process's memory, and are
+    /// read from the file again if used again. For a slice, the pages wholly
+    /// inside it; for a copy in memory, nothing (its bytes live only there).
+    public func releasePages() {
+        guard let parent else {
+            return
+        }
+        parent.releaseFilePages(sliceOffset..<(sliceOffset + count))
+    }
+
+    /// `MADV_DONTNEED` on the whole pages of `range` of a file mapping.
+    private func releaseFilePages(_ range: Range<Int>) {
+        if let parent { return parent.releaseFilePages((sliceOffset + range.lowerBound)..<(sliceOffset + range.upperBound)) }
+        guard let base, isFileMapping, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        guard start < end else { return }
+        _ = madvise(base + start, end - start, Int32(MADV_DONTNEED))
+    }
+
     /// A part of another file's mapping, as a file of its own: a `torch.save`
     /// archive stored inside a bigger file (a distributed checkpoint's
     /// `.distcp`), read in place. Nothing is copied; the slice keeps `file`
@@ -207,6 +236,7 @@ public final class MappedFile: @unchecked Sendable {
         base = range.isEmpty ? nil : file.base.map { $0 + range.lowerBound }
         parent = file
         sliceOffset = range.lowerBound
+        fileBacked = file.fileBacked
     }
 
 

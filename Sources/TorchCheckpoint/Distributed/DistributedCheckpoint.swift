@@ -179,7 +179,7 @@ public final class DistributedCheckpoint: Sendable {
 
     /// One chunk's tensor, checked against what the metadata says of it.
     private func chunkTensor(key: String, _ chunk: DistributedCheckpointMetadata.Chunk,
-                             dtype: DType) throws(CheckpointError) -> Tensor {
+                             dtype: DType) throws(CheckpointError) -> (tensor: Tensor, file: MappedFile?) {
         guard let location = metadata.location(of: chunk, in: key) else {
             throw .damagedSet(path: directory, file: nil, key: key, reason: "its \(chunk) has no storage entry")
         }
@@ -194,7 +194,7 @@ public final class DistributedCheckpoint: Sendable {
                 its \(chunk) holds a \(tensor.dtype.name) tensor of shape \(tensor.shape), not \(dtype.name) of shape \(chunk.sizes)
                 """)
         }
-        return tensor
+        return (tensor, archive.archive?.file)
     }
 
     /// The tensor's bytes, contiguous and little-endian: the one chunk's own
@@ -204,11 +204,14 @@ public final class DistributedCheckpoint: Sendable {
         let dtype = item.dtype
         let byteCount = item.byteCount
         if item.chunks.count == 1 {
-            let tensor = try chunkTensor(key: key, item.chunks[0], dtype: dtype)
+            let (tensor, file) = try chunkTensor(key: key, item.chunks[0], dtype: dtype)
             if tensor.isContiguous, tensor.storageOffset == 0, !tensor.isConjugated, !tensor.isNegated,
                let storage = tensor.storage, storage.byteOrder == .little, storage.byteCount >= byteCount {
                 do {
-                    return try storage.bytes().slice(0..<byteCount)
+                    // In place; once the caller lets the bytes go, their pages are given back.
+                    let bytes = try storage.bytes().slice(0..<byteCount)
+                    let owner = PagesReleasedAfterUse(bytes, file: file)
+                    return RawBytes(baseAddress: bytes.baseAddress, count: byteCount, owner: owner)
                 } catch {
                     throw .damagedSet(path: directory, file: nil, key: key, reason: "cannot read its chunk: \(error)")
                 }
@@ -227,10 +230,12 @@ public final class DistributedCheckpoint: Sendable {
             throw .damagedSet(path: directory, file: nil, key: key, reason: "cannot allocate the tensor's \(byteCount) bytes")
         }
         for chunk in item.chunks where chunk.elementCount > 0 {
-            let tensor = try chunkTensor(key: key, chunk, dtype: dtype)
+            let (tensor, file) = try chunkTensor(key: key, chunk, dtype: dtype)
             var placer = ChunkPlacer(shape: item.shape, chunk: chunk, itemSize: dtype.itemSize, destination: buffer.pointer)
             do {
                 try tensor.forEachContiguousChunk(byteOrder: .little, expandedViewLimit: Tensor.defaultExpandedViewLimit) { placer.place($0) }
+                // The chunk's pages of the mapped file are not needed again.
+                file?.releasePages()
             } catch {
                 throw .damagedSet(path: directory, file: metadata.location(of: chunk, in: key)?.relativePath, key: key,
                                   reason: "cannot read its \(chunk): \(error)")
@@ -238,6 +243,17 @@ public final class DistributedCheckpoint: Sendable {
         }
         return RawBytes(baseAddress: buffer.pointer, count: byteCount, owner: buffer)
     }
+}
+
+/// Keeps bytes read in place alive, and gives their file pages back when they go.
+final class PagesReleasedAfterUse: @unchecked Sendable {
+    let bytes: RawBytes
+    let file: MappedFile?
+    init(_ bytes: RawBytes, file: MappedFile?) {
+        self.bytes = bytes
+        self.file = file
+    }
+    deinit { file?.releasePages() }
 }
 
 /// Bytes this library allocated, freed with their last reference.
