@@ -117,3 +117,23 @@ struct DistributedCheckpointTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
     }
 }
+
+@Suite("Multi-file checkpoints read from many tasks at once")
+struct ManyFilesConcurrencyTests {
+    @Test("tensors of one distributed checkpoint and one sharded set, read from eight tasks, come out the same")
+    func concurrentReads() async throws {
+        let dcp = try DistributedCheckpoint(directory: Fixtures.path("dcp/two_ranks"))
+        let set = try ShardedCheckpoint(path: Fixtures.path("sharded/bin"))
+        let keys = dcp.metadata.items.compactMap { if case .tensor = $0.kind { $0.key } else { nil } }
+        let names = set.weightMap.map(\.name)
+        let expected = try keys.map { try dcp.tensor($0).contiguousBytes() } + names.map { try set.tensor($0).contiguousBytes() }
+        try await withThrowingTaskGroup(of: [[UInt8]].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    try keys.map { try dcp.tensor($0).contiguousBytes() } + names.map { try set.tensor($0).contiguousBytes() }
+                }
+            }
+            for try await result in group { #expect(result == expected) }
+        }
+    }
+}
