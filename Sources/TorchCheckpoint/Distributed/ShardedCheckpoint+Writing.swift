@@ -216,25 +216,7 @@ extension ShardedCheckpoint {
     }
 
     /// A string as Python's `json.dumps` writes it with `ensure_ascii=True`.
-    static func pythonJSONString(_ text: String) -> String {
-        var out = "\""
-        for unit in text.utf16 {
-            switch unit {
-            case 0x22: out += "\\\""
-            case 0x5C: out += "\\\\"
-            case 0x0A: out += "\\n"
-            case 0x0D: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x08: out += "\\b"
-            case 0x0C: out += "\\f"
-            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(unit)!)
-            default:
-                let hex = String(unit, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            }
-        }
-        return out + "\""
-    }
+    static func pythonJSONString(_ text: String) -> String { JSON.string(text) }
 
     /// safetensors' `_remove_duplicate_names`: of tensors sharing memory, the first
     /// name (sorted) among those covering the whole storage is kept.

@@ -56,14 +56,7 @@ extension Verification {
         } catch {
             report.problems.append("\(error)")
         }
-        var seen = Set<String>()
-        var unsafe = Set<String>()
-        var refused = Set<String>()
-        for pickle in report.pickles {
-            for g in pickle.globals where seen.insert(g).inserted { report.globals.append(g) }
-            for g in pickle.unsafeGlobals where unsafe.insert(g).inserted { report.unsafeGlobals.append(g) }
-            for op in pickle.refusedOpcodes where refused.insert(op.name).inserted { report.refusedOpcodes.append(op) }
-        }
+        report.summarizePickles()
         return report
     }
 }
@@ -108,14 +101,7 @@ extension Verification {
                 do { _ = try set.open(shard) } catch { report.problems.append("\(error)") }
             }
         }
-        var seen = Set<String>()
-        var unsafe = Set<String>()
-        var refused = Set<String>()
-        for pickle in report.pickles {
-            for g in pickle.globals where seen.insert(g).inserted { report.globals.append(g) }
-            for g in pickle.unsafeGlobals where unsafe.insert(g).inserted { report.unsafeGlobals.append(g) }
-            for op in pickle.refusedOpcodes where refused.insert(op.name).inserted { report.refusedOpcodes.append(op) }
-        }
+        report.summarizePickles()
         return report
     }
 }

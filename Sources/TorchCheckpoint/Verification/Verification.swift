@@ -30,6 +30,20 @@ public struct VerificationReport: Sendable {
     }
 }
 
+extension VerificationReport {
+    /// Fills ``globals``, ``unsafeGlobals`` and ``refusedOpcodes`` from ``pickles``, each once, in order.
+    mutating func summarizePickles() {
+        var seen = Set<String>()
+        var unsafe = Set<String>()
+        var refused = Set<String>()
+        for pickle in pickles {
+            for g in pickle.globals where seen.insert(g).inserted { globals.append(g) }
+            for g in pickle.unsafeGlobals where unsafe.insert(g).inserted { unsafeGlobals.append(g) }
+            for op in pickle.refusedOpcodes where refused.insert(op.name).inserted { refusedOpcodes.append(op) }
+        }
+    }
+}
+
 /// Checks a checkpoint file without trusting it.
 public enum Verification {
     /// Verifies the file at `path`: integrity and safety. A directory holding a
@@ -145,14 +159,7 @@ public enum Verification {
 
         // Safety: every pickle anywhere in the file, its globals and opcodes.
         report.pickles = PickleScan.pickles(in: file.bytes, torchReadsRecordAt: torchReadsRecordAt)
-        var seen = Set<String>()
-        var unsafe = Set<String>()
-        var refused = Set<String>()
-        for pickle in report.pickles {
-            for g in pickle.globals where seen.insert(g).inserted { report.globals.append(g) }
-            for g in pickle.unsafeGlobals where unsafe.insert(g).inserted { report.unsafeGlobals.append(g) }
-            for op in pickle.refusedOpcodes where refused.insert(op.name).inserted { report.refusedOpcodes.append(op) }
-        }
+        report.summarizePickles()
         return report
     }
 
