@@ -178,7 +178,7 @@ public final class DistributedCheckpoint: Sendable {
     }
 
     /// One chunk's tensor, checked against what the metadata says of it.
-    private func chunkTensor(key: String, _ chunk: DistributedCheckpointMetadata.Chunk,
+    func chunkTensor(key: String, _ chunk: DistributedCheckpointMetadata.Chunk,
                              dtype: DType) throws(CheckpointError) -> (tensor: Tensor, file: MappedFile?) {
         guard let location = metadata.location(of: chunk, in: key) else {
             throw .damagedSet(path: directory, file: nil, key: key, reason: "its \(chunk) has no storage entry")

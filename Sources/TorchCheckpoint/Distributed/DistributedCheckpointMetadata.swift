@@ -306,8 +306,12 @@ extension DistributedCheckpointMetadata {
     static func checkRelativePath(_ path: String, fail: (String) throws(CheckpointError) -> Never) throws(CheckpointError) {
         if path.isEmpty { try fail("its relative_path is empty") }
         if path.hasPrefix("/") { try fail("its relative_path '\(path)' is absolute") }
-        if path.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        if components.contains(where: { $0 == ".." }) {
             try fail("its relative_path '\(path)' leaves the checkpoint's directory")
+        }
+        if let last = components.last, last == "." || last.isEmpty {
+            try fail("its relative_path '\(path)' names a directory, not a file")
         }
         if path.utf8.contains(0) { try fail("its relative_path contains a NUL byte") }
     }

@@ -31,6 +31,12 @@ extension Verification {
                     places += t.chunks.compactMap { c in
                         dcp.metadata.location(of: c, in: item.key).map { (item.key, $0, t.dtype.byteCount(forElements: c.elementCount)) }
                     }
+                    // Each chunk's archive must hold the chunk: its dtype and shape, its storage's bytes.
+                    for chunk in t.chunks where chunk.elementCount > 0 {
+                        do { _ = try dcp.chunkTensor(key: item.key, chunk, dtype: t.dtype) } catch {
+                            report.problems.append("\(error)")
+                        }
+                    }
                 case .object:
                     if let l = dcp.metadata.location(ofObject: item.key) { places.append((item.key, l, nil)) }
                 }
