@@ -158,21 +158,44 @@ public final class Checkpoint: Sendable {
 
     /// Reads a bare pickle — `pickle.dump` output, a distributed checkpoint's
     /// `.metadata` — as the value `pickle.load` would build, without running
-    /// anything. ``init(path:options:)`` refuses such a file, as `torch.load`
+    /// anything. A file of several pickles back to back gives a list of their
+    /// values; ``calls`` and ``globals`` cover every one of them, and
+    /// ``globals`` every global named anywhere in the file. ``init(path:options:)`` refuses such a file, as `torch.load`
     /// does; this reads it on purpose (``format`` is ``CheckpointFormat/pickle(protocol:)``).
     public convenience init(picklePath path: String, options: LoadOptions = .init()) throws(CheckpointError) {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw .cannotOpen(path: path, reason: error.message) }
         defer { file.closeDescriptor() }
-        let decoded: Unpickler.Decoded
-        do {
-            decoded = try Unpickler(options: options.unpickler).decode(file.bytes)
-        } catch {
-            throw .pickle(path: path, record: "the file", error)
+        // Pickles back to back (a second `pickle.load` of the same stream reads the next one):
+        // every one is read; the root is the first's value, or a list of them all when there are more.
+        var values: [Value] = []
+        var calls: [PickleCall] = []
+        var globals: [String] = []
+        var first: Unpickler.Decoded?
+        var offset = 0
+        while offset < file.count {
+            let decoded: Unpickler.Decoded
+            do {
+                decoded = try Unpickler(options: options.unpickler).decode(file.bytes, at: offset)
+            } catch {
+                if first == nil { throw .pickle(path: path, record: "the file", error) }
+                break
+            }
+            if first == nil { first = decoded }
+            values.append(decoded.value)
+            calls += decoded.calls
+            for g in decoded.globals where !globals.contains(g) { globals.append(g) }
+            guard decoded.end > offset else { break }
+            offset = decoded.end
         }
-        self.init(path: path, root: decoded.value, format: .pickle(protocol: decoded.protocolVersion),
-                  pickleProtocol: decoded.protocolVersion, provenance: decoded.provenance,
-                  calls: decoded.calls, globals: decoded.globals)
+        // What the rest of the file names, pickle or not, as verify scans it: what some reader could run.
+        for pickle in PickleScan.pickles(in: file.bytes, torchReadsRecordAt: nil) {
+            for g in pickle.globals where !globals.contains(g) { globals.append(g) }
+        }
+        guard let first else { throw .unrecognizedFormat(path: path, looksLike: "the file is empty") }
+        self.init(path: path, root: values.count == 1 ? values[0] : .list(PyList(values)),
+                  format: .pickle(protocol: first.protocolVersion), pickleProtocol: first.protocolVersion,
+                  provenance: first.provenance, calls: calls, globals: globals)
     }
 
     init(path: String, root: Value, format: CheckpointFormat, pickleProtocol: Int, provenance: PickleProvenance,

@@ -52,6 +52,18 @@ struct BarePickleTests {
         #expect(throws: CheckpointError.self) { try Checkpoint(path: Fixtures.path("bare/\(name)")) }
     }
 
+    @Test("pickles back to back are all read, and what the later ones would call is named")
+    func backToBack() throws {
+        let scratch = try ScratchDirectory()
+        // 1, then os.system('id'): a reader that loads twice runs the second.
+        let bytes: [UInt8] = [0x80, 0x02, 0x4B, 0x01, 0x2E] + Array("\u{80}\u{02}cos\nsystem\nX\u{02}\u{00}\u{00}\u{00}id\u{85}R.".unicodeScalars.map { UInt8($0.value) })
+        let checkpoint = try Checkpoint(picklePath: try scratch.write(bytes, "two.pkl"))
+        #expect(checkpoint.root.items?.count == 2)
+        #expect(checkpoint.root.items?.first == 1)
+        #expect(checkpoint.globals.contains("posix.system") || checkpoint.globals.contains("os.system"))
+        #expect(checkpoint.calls.count == 1)
+    }
+
     @Test("a distributed checkpoint's .metadata reads as the Metadata object it pickles")
     func metadata() throws {
         let checkpoint = try Checkpoint(picklePath: Fixtures.path("dcp/single/.metadata"))
