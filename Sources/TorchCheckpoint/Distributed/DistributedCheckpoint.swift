@@ -223,14 +223,19 @@ public final class DistributedCheckpoint: Sendable {
         }
         // Every chunk stored as is is checked before memory is taken for the whole (a
         // compressed one is checked as it is decompressed, one at a time).
-        for chunk in item.chunks where chunk.elementCount > 0 && metadata.location(of: chunk, in: key)?.transforms.isEmpty == true {
-            _ = try chunkTensor(key: key, chunk, dtype: dtype)
+        // Those opened then are kept for the copy (mapped slices: no memory but the archive's index).
+        var checked: [Int: (tensor: Tensor, file: MappedFile?)] = [:]
+        for (i, chunk) in item.chunks.enumerated()
+        where chunk.elementCount > 0 && metadata.location(of: chunk, in: key)?.transforms.isEmpty == true {
+            checked[i] = try chunkTensor(key: key, chunk, dtype: dtype)
         }
         guard let buffer = OwnedBytes(count: byteCount) else {
             throw .damagedSet(path: directory, file: nil, key: key, reason: "cannot allocate the tensor's \(byteCount) bytes")
         }
-        for chunk in item.chunks where chunk.elementCount > 0 {
-            let (tensor, file) = try chunkTensor(key: key, chunk, dtype: dtype)
+        for (i, chunk) in item.chunks.enumerated() where chunk.elementCount > 0 {
+            let opened: (tensor: Tensor, file: MappedFile?)
+            if let earlier = checked.removeValue(forKey: i) { opened = earlier } else { opened = try chunkTensor(key: key, chunk, dtype: dtype) }
+            let (tensor, file) = opened
             var placer = ChunkPlacer(shape: item.shape, chunk: chunk, itemSize: dtype.itemSize, destination: buffer.pointer)
             do {
                 try tensor.forEachContiguousChunk(byteOrder: .little, expandedViewLimit: Tensor.defaultExpandedViewLimit) { placer.place($0) }
