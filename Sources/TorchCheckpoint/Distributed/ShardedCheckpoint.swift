@@ -170,6 +170,9 @@ public final class ShardedCheckpoint: Sendable {
         DirectoryListing.names(in: directory).contains { $0.hasSuffix(".index.json") }
     }
 
+    /// The shards opened so far (each when a tensor in it was first asked for), sorted.
+    public var openShards: [String] { opened.withLock { $0.keys.sorted() } }
+
     /// The tensor the index maps `name` to, from its shard (opened if it was not).
     public func tensor(_ name: String) throws(CheckpointError) -> Tensor {
         guard let shard = shardOf[name] else {

@@ -29,10 +29,13 @@ struct ShardedCheckpointTests {
         let set = try ShardedCheckpoint(path: Fixtures.path("sharded/safetensors"))
         #expect(set.shards.count >= 2 && set.shardFormat == .safetensors)
         let first = try #require(set.weightMap.first)
+        #expect(set.openShards.isEmpty)
         #expect(try set.tensor(first.name).elementCount > 0)
+        #expect(set.openShards == [first.shard])
         var total = 0
         for (name, _) in set.weightMap { total += try set.tensor(name).byteCount }
         #expect(set.totalSize == total)
+        #expect(set.openShards == set.shards)
     }
 
     @Test("a missing shard and a key its shard lacks are typed errors naming file and key",
