@@ -45,7 +45,7 @@ extension DistributedCheckpoint {
             throw .cannotWrite(path: trimmed, reason: "cannot create \(staging) (errno \(errno))")
         }
         var committed = false
-        defer { if !committed { removeTree(staging) } }
+        defer { if !committed { FileKind.removeTree(staging) } }
 
         // The data file: objects first, then tensors, each a torch.save archive (compressed if asked).
         let dataName = "__0_0.distcp"
@@ -116,7 +116,7 @@ extension DistributedCheckpoint {
                 throw .cannotWrite(path: trimmed, reason: "cannot move the new checkpoint into place (errno \(code))")
             }
             committed = true
-            removeTree(old)
+            FileKind.removeTree(old)
         } else {
             guard rename(staging, trimmed) == 0 else {
                 throw .cannotWrite(path: trimmed, reason: "cannot move the new checkpoint into place (errno \(errno))")
@@ -162,14 +162,6 @@ extension DistributedCheckpoint {
         let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         let h = Array(hex)
         return [h[0..<8], h[8..<12], h[12..<16], h[16..<20], h[20..<32]].map { String($0) }.joined(separator: "-")
-    }
-
-    static func removeTree(_ path: String) {
-        for name in DirectoryListing.names(in: path) {
-            let child = path + "/" + name
-            if FileKind.isDirectory(child) { removeTree(child) } else { unlink(child) }
-        }
-        rmdir(path)
     }
 }
 

@@ -477,6 +477,16 @@ enum FileKind {
         return target.hasPrefix(base == "/" ? "/" : base + "/")
     }
 
+    /// Removes a directory and everything in it (symbolic links are removed, not followed).
+    static func removeTree(_ path: String) {
+        for name in DirectoryListing.names(in: path) {
+            let child = path + "/" + name
+            var info = stat()
+            if lstat(child, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { removeTree(child) } else { unlink(child) }
+        }
+        rmdir(path)
+    }
+
     static func exists(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0

@@ -82,7 +82,7 @@ extension ShardedCheckpoint {
                 shards[s] += names.dropFirst()
             }
         }
-        func name(_ suffix: String) -> String { filenamePattern.replacingFirst("{suffix}", with: suffix) }
+        func name(_ suffix: String) -> String { filenamePattern.replacing("{suffix}", with: suffix, maxReplacements: 1) }
         if shards.count == 1 {
             return Split(isSharded: false, totalSize: total, filenameToTensors: [.init(file: name(""), tensors: shards[0])])
         }
@@ -153,7 +153,7 @@ extension ShardedCheckpoint {
         guard mkdir(staging, 0o755) == 0 else {
             throw .cannotWrite(path: directory, reason: "cannot create a staging directory (errno \(errno))")
         }
-        defer { removeTree(staging) }
+        defer { FileKind.removeTree(staging) }
         let byName = Dictionary(state.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
         var written: [String] = []
         for shard in split.filenameToTensors {
@@ -179,7 +179,7 @@ extension ShardedCheckpoint {
         }
         var indexName: String?
         if split.isSharded {
-            let name = pattern.replacingFirst("{suffix}", with: "") + ".index.json"
+            let name = pattern.replacing("{suffix}", with: "", maxReplacements: 1) + ".index.json"
             let text = indexJSON(totalSize: split.totalSize, metadata: metadata, weightMap: split.tensorToFilename)
             do {
                 let sink = try AtomicFileSink(destination: staging + "/" + name)
@@ -281,16 +281,4 @@ extension ShardedCheckpoint {
         }
     }
 
-    private static func removeTree(_ path: String) {
-        for name in DirectoryListing.names(in: path) { unlink(path + "/" + name) }
-        rmdir(path)
-    }
-}
-
-extension String {
-    /// The string with the first occurrence of `target` replaced.
-    func replacingFirst(_ target: String, with replacement: String) -> String {
-        guard let range = firstRange(of: target) else { return self }
-        return String(self[..<range.lowerBound]) + replacement + String(self[range.upperBound...])
-    }
 }

@@ -108,18 +108,14 @@ extension Optional: TensorMemberValue where Wrapped == Tensor {
     public static var isOptionalMember: Bool { true }
 }
 
-/// The object behind one parameter (`nn.Parameter` registered on a module):
-/// its tensor, the name it is saved under and whether it is lazy.
-///
-/// ``Module/ownParameters`` lists these, ``Module/registerParameter(_:_:lazy:)``
-/// returns one, and `$weight` is the one behind `@Parameter var weight`.
-/// Setting ``tensor`` changes the module's member.
-public final class ParameterSlot: @unchecked Sendable, CustomStringConvertible {
-    /// The tensor, or nil. Setting nil on a parameter declared as `Tensor`
+/// What a ``ParameterSlot`` and a ``BufferSlot`` share: the member's tensor,
+/// the name it is saved under, whether it is lazy and whether it may be nil.
+public class TensorSlot: @unchecked Sendable, CustomStringConvertible {
+    /// The tensor, or nil. Setting nil on a member declared as `Tensor`
     /// (not `Tensor?`) is a programming error and stops the program.
     public var tensor: Tensor? {
         didSet {
-            precondition(tensor != nil || isOptional, "a parameter declared as Tensor cannot be set to nil; declare it Tensor?")
+            precondition(tensor != nil || isOptional, "a \(kind) declared as Tensor cannot be set to nil; declare it Tensor?")
         }
     }
     /// Takes its shape from the first state dict loaded into it.
@@ -128,9 +124,12 @@ public final class ParameterSlot: @unchecked Sendable, CustomStringConvertible {
     public let name: String?
     /// Whether the member may be nil (declared `Tensor?`, or registered at run time).
     public let isOptional: Bool
+    /// `parameter` or `buffer`, for messages.
+    let kind: String
 
-    init(_ tensor: Tensor?, name: String?, lazy: Bool, isOptional: Bool) {
+    init(_ tensor: Tensor?, kind: String, name: String?, lazy: Bool, isOptional: Bool) {
         self.tensor = tensor
+        self.kind = kind
         self.isLazy = lazy
         self.name = name
         self.isOptional = isOptional
@@ -143,9 +142,25 @@ public final class ParameterSlot: @unchecked Sendable, CustomStringConvertible {
         set { tensor = newValue }
     }
 
-    /// `Parameter(shape [2, 4], torch.float32)`, or `Parameter(None)`.
+    /// What the description says after the tensor (`, lazy`).
+    var qualifiers: String { isLazy ? ", lazy" : "" }
+
+    /// `Parameter(shape [2, 4], torch.float32)`, `Buffer(None)`, with `, not persistent` or `, lazy` where so.
     public var description: String {
-        "Parameter(" + (tensor.map { "shape \($0.shape), \($0.dtype)" } ?? "None") + (isLazy ? ", lazy" : "") + ")"
+        (kind == "parameter" ? "Parameter(" : "Buffer(") + (tensor.map { "shape \($0.shape), \($0.dtype)" } ?? "None")
+            + qualifiers + ")"
+    }
+}
+
+/// The object behind one parameter (`nn.Parameter` registered on a module):
+/// its tensor, the name it is saved under and whether it is lazy.
+///
+/// ``Module/ownParameters`` lists these, ``Module/registerParameter(_:_:lazy:)``
+/// returns one, and `$weight` is the one behind `@Parameter var weight`.
+/// Setting ``TensorSlot/tensor`` changes the module's member.
+public final class ParameterSlot: TensorSlot, @unchecked Sendable {
+    init(_ tensor: Tensor?, name: String?, lazy: Bool, isOptional: Bool) {
+        super.init(tensor, kind: "parameter", name: name, lazy: lazy, isOptional: isOptional)
     }
 }
 
@@ -154,43 +169,16 @@ public final class ParameterSlot: @unchecked Sendable, CustomStringConvertible {
 ///
 /// ``Module/ownBuffers`` lists these, ``Module/registerBuffer(_:_:persistent:lazy:)``
 /// returns one, and `$runningMean` is the one behind `@Buffer var runningMean`.
-public final class BufferSlot: @unchecked Sendable, CustomStringConvertible {
-    /// The tensor, or nil. Setting nil on a buffer declared as `Tensor`
-    /// (not `Tensor?`) is a programming error and stops the program.
-    public var tensor: Tensor? {
-        didSet {
-            precondition(tensor != nil || isOptional, "a buffer declared as Tensor cannot be set to nil; declare it Tensor?")
-        }
-    }
+public final class BufferSlot: TensorSlot, @unchecked Sendable {
     /// Whether the state dict holds it.
     public let isPersistent: Bool
-    /// Takes its shape from the first state dict loaded into it.
-    public let isLazy: Bool
-    /// The state-dict name, when it differs from the property's (`running_mean` for `runningMean`).
-    public let name: String?
-    /// Whether the member may be nil (declared `Tensor?`, or registered at run time).
-    public let isOptional: Bool
 
     init(_ tensor: Tensor?, name: String?, persistent: Bool, lazy: Bool, isOptional: Bool) {
-        self.tensor = tensor
-        self.isPersistent = persistent
-        self.isLazy = lazy
-        self.name = name
-        self.isOptional = isOptional
+        isPersistent = persistent
+        super.init(tensor, kind: "buffer", name: name, lazy: lazy, isOptional: isOptional)
     }
 
-    /// The tensor, or nil.
-    @available(*, deprecated, renamed: "tensor")
-    public var wrappedValue: Tensor? {
-        get { tensor }
-        set { tensor = newValue }
-    }
-
-    /// `Buffer(shape [4], torch.float32)`, `Buffer(None)`, with `, not persistent` or `, lazy` where so.
-    public var description: String {
-        "Buffer(" + (tensor.map { "shape \($0.shape), \($0.dtype)" } ?? "None")
-            + (isPersistent ? "" : ", not persistent") + (isLazy ? ", lazy" : "") + ")"
-    }
+    override var qualifiers: String { (isPersistent ? "" : ", not persistent") + super.qualifiers }
 }
 
 /// Type-erased access to a ``Parameter`` or ``Buffer`` wrapper.

@@ -23,6 +23,14 @@ extension Value {
             }
             table = shifted
         }
+        /// How a numpy array or dtype was constructed: its call's argument tokens, and the arguments.
+        func visitOrigin(_ origin: inout (callable: Value, arguments: [Value], tokens: TokenTable)?) {
+            guard var o = origin else { return }
+            shift(&o.tokens)
+            origin = o
+            visit(o.callable)
+            o.arguments.forEach(visit)
+        }
         func visit(_ value: Value) {
             switch value {
             case .list(let l):
@@ -55,22 +63,12 @@ extension Value {
                 o.dictItems.map { visit(.dict($0)) }
             case .ndarray(let a):
                 guard seen.insert(ObjectIdentifier(a)).inserted else { return }
-                if var origin = a.origin {
-                    shift(&origin.tokens)
-                    a.origin = origin
-                    visit(origin.callable)
-                    origin.arguments.forEach(visit)
-                }
+                visitOrigin(&a.origin)
                 a.buildState.map(visit)
                 a.objects?.forEach(visit)
             case .numpyDType(let d):
                 guard seen.insert(ObjectIdentifier(d)).inserted else { return }
-                if var origin = d.origin {
-                    shift(&origin.tokens)
-                    d.origin = origin
-                    visit(origin.callable)
-                    origin.arguments.forEach(visit)
-                }
+                visitOrigin(&d.origin)
                 d.state.map(visit)
             case .tensor(let t):
                 visit(t.backwardHooks)
