@@ -215,7 +215,7 @@ struct Machine {
 
     /// The tokens of stack slots `start...`, as offsets from `start` (the
     /// caller removes the slots).
-    func tokens(from start: Int) -> TokenTable {
+    mutating func tokens(from start: Int) -> TokenTable {
         var taken = TokenTable()
         for index in start..<stackTokens.count where stackTokens[index] != TokenTable.noToken {
             taken[index - start] = stackTokens[index]
@@ -223,7 +223,7 @@ struct Machine {
         return taken
     }
 
-    func top() throws(PickleError) -> Value {
+    mutating func top() throws(PickleError) -> Value {
         guard stack.count > fence, let last = stack.last else { throw fail(.stackUnderflow, "the stack is empty") }
         return last
     }
@@ -246,7 +246,7 @@ struct Machine {
         return (items, tokens)
     }
 
-    func checkDepth(_ value: Value) throws(PickleError) {
+    mutating func checkDepth(_ value: Value) throws(PickleError) {
         if value.nestingDepth > options.maxNestingDepth {
             throw fail(.limitExceeded, "containers nest deeper than \(options.maxNestingDepth) (UnpicklerOptions.maxNestingDepth)")
         }
@@ -341,7 +341,7 @@ struct Machine {
         }
     }
 
-    func memoGet(_ index: Int) throws(PickleError) -> Value {
+    mutating func memoGet(_ index: Int) throws(PickleError) -> Value {
         if index >= 0, index < memo.count, let v = memo[index] { return v }
         if let v = sparseMemo[index] { return v }
         throw fail(.memoMissing, "memo slot \(index) was never set")
@@ -349,7 +349,7 @@ struct Machine {
 
     // MARK: Text arguments
 
-    func decimal(_ line: UnsafeRawBufferPointer, what: String) throws(PickleError) -> Int {
+    mutating func decimal(_ line: UnsafeRawBufferPointer, what: String) throws(PickleError) -> Int {
         let text = String(decoding: line, as: UTF8.self)
         guard let v = Int(text.trimmingSpaces) else { throw fail(.invalidArgument, "\(what) \(text.debugDescription) is not an integer") }
         return v
@@ -358,7 +358,7 @@ struct Machine {
     /// The argument of `INT` or `LONG`, read as Python reads it: `int(text, 0)`,
     /// so `0x41`, `0o17`, `0b101` and `1_000` are numbers too (a pickle writer
     /// never writes them, a crafted file may), and `010` is not.
-    func pythonInteger(_ text: String) throws(PickleError) -> Value {
+    mutating func pythonInteger(_ text: String) throws(PickleError) -> Value {
         var t = Substring(text.trimmingSpaces)
         if t.hasSuffix("L") { t = t.dropLast() }
         func invalid() -> PickleError {
@@ -400,7 +400,12 @@ struct Machine {
         return .integer(big)
     }
 
-    func utf8String(_ bytes: UnsafeRawBufferPointer) throws(PickleError) -> String {
+    mutating func utf8String(_ bytes: UnsafeRawBufferPointer) throws(PickleError) -> String {
+        // ASCII (most keys and names) is valid UTF-8 as it is: decoding it
+        // skips the generic validation, which looks up type metadata per call.
+        var high: UInt8 = 0
+        for byte in bytes { high |= byte }
+        if high < 0x80 { return String(decoding: bytes, as: UTF8.self) }
         guard let s = String(validating: bytes, as: UTF8.self) else {
             if Self.isUTF8WithSurrogates(bytes) {
                 // Python reads these ('surrogatepass'); a Swift String cannot hold a lone surrogate.
@@ -437,7 +442,7 @@ struct Machine {
     }
 
     /// A Python 2 `str`, decoded as the options say.
-    func legacyString(_ bytes: [UInt8]) throws(PickleError) -> Value {
+    mutating func legacyString(_ bytes: [UInt8]) throws(PickleError) -> Value {
         switch options.stringEncoding {
         case .bytes: return .bytes(bytes)
         case .latin1:
@@ -705,6 +710,11 @@ struct Machine {
             let (items, tokens) = try popMarkWithTokens()
             try append(items, tokens: tokens, to: try top())
         case .setItem:
+            if stack.count - fence >= 3, case .dict(let d) = stack[stack.count - 3] {
+                // A plain dict: set straight from the stack.
+                try setItems(d, stackFrom: stack.count - 2)
+                break
+            }
             let (value, valueToken) = try popWithToken()
             let (key, keyToken) = try popWithToken()
             var tokens: TokenTable = [:]
@@ -712,6 +722,13 @@ struct Machine {
             if let valueToken { tokens[1] = valueToken }
             try setItems(on: try top(), [key, value], tokens: tokens)
         case .setItems:
+            if let mark = marks.last, mark > (marks.count > 1 ? marks[marks.count - 2] : 0),
+               case .dict(let d) = stack[mark - 1] {
+                // A plain dict: set straight from the stack, without copying the items out first.
+                marks.removeLast()
+                try setItems(d, stackFrom: mark)
+                break
+            }
             let (items, tokens) = try popMarkWithTokens()
             try setItems(on: try top(), items, tokens: tokens)
         case .addItems:
@@ -914,7 +931,50 @@ struct Machine {
         try checkDepth(.dict(d))
     }
 
-    func insert(_ item: Value, into s: PySet) throws(PickleError) {
+    /// Sets the key–value pairs on the stack from `start` on a dict, and
+    /// removes them from the stack: SETITEMS and SETITEM without copying the
+    /// items out first (the same rules as ``setItems(_:_:tokens:)``).
+    mutating func setItems(_ d: PyDict, stackFrom start: Int) throws(PickleError) {
+        let end = stack.count
+        let count = end - start
+        guard count <= options.maxContainerSize else {
+            throw fail(.limitExceeded, "\(count) items exceed UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
+        }
+        guard count % 2 == 0 else { throw fail(.invalidArgument, "odd number of items (\(count)) for key–value pairs") }
+        guard d.count + count / 2 <= options.maxContainerSize else {
+            throw fail(.limitExceeded, "dict grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
+        }
+        d.reserve(count / 2)
+        var hasTokens = false
+        for i in start..<end where stackTokens[i] != TokenTable.noToken {
+            hasTokens = true
+            break
+        }
+        var i = start
+        while i < end {
+            let entry: Int
+            do {
+                entry = try d.setReturningIndex(stack[i + 1], for: stack[i])
+            } catch {
+                throw fail(.invalidArgument, error.message)
+            }
+            if hasTokens {
+                // Python keeps the first key object of an entry; a value replaces the old one.
+                let key = stackTokens[i], value = stackTokens[i + 1]
+                if key != TokenTable.noToken || value != TokenTable.noToken, d.itemTokens.isEmpty { tokenHolders.append(d) }
+                if key != TokenTable.noToken, d.itemTokens[2 * entry] == nil { d.itemTokens[2 * entry] = key }
+                d.itemTokens[2 * entry + 1] = value == TokenTable.noToken ? nil : value
+            }
+            i += 2
+        }
+        stack.removeSubrange(start...)
+        stackTokens.removeSubrange(start...)
+        if d.depth > options.maxNestingDepth {
+            throw fail(.limitExceeded, "containers nest deeper than \(options.maxNestingDepth) (UnpicklerOptions.maxNestingDepth)")
+        }
+    }
+
+    mutating func insert(_ item: Value, into s: PySet) throws(PickleError) {
         guard s.count < options.maxContainerSize else {
             throw fail(.limitExceeded, "set grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
         }
@@ -949,7 +1009,7 @@ struct Machine {
         return .object(object)
     }
 
-    func build(_ target: Value, state: Value) throws(PickleError) {
+    mutating func build(_ target: Value, state: Value) throws(PickleError) {
         do {
             try Rebuild.build(target, state: state)
         } catch {
@@ -958,7 +1018,7 @@ struct Machine {
         try checkDepth(target)
     }
 
-    func loadPersistent(_ pid: Value) throws(PickleError) -> Value {
+    mutating func loadPersistent(_ pid: Value) throws(PickleError) -> Value {
         guard let persistentLoad else {
             throw fail(.unsupported, "the pickle refers to persistent id \(pid.typeName) but no persistent loader was given")
         }
@@ -974,7 +1034,7 @@ struct Machine {
     // MARK: Protocol 0 text
 
     /// Decodes `raw-unicode-escape`: bytes are Latin-1 except `\uXXXX` and `\UXXXXXXXX`.
-    func rawUnicodeEscape(_ line: UnsafeRawBufferPointer) throws(PickleError) -> String {
+    mutating func rawUnicodeEscape(_ line: UnsafeRawBufferPointer) throws(PickleError) -> String {
         var scalars = String.UnicodeScalarView()
         var i = 0
         let bytes = Array(line)
@@ -998,7 +1058,7 @@ struct Machine {
     }
 
     /// Decodes a quoted Python 2 string literal (`'…'` or `"…"`) with its escapes.
-    func escapedStringLiteral(_ line: UnsafeRawBufferPointer) throws(PickleError) -> [UInt8] {
+    mutating func escapedStringLiteral(_ line: UnsafeRawBufferPointer) throws(PickleError) -> [UInt8] {
         var bytes = Array(line)
         while let last = bytes.last, last == 0x0D || last == 0x20 { bytes.removeLast() }
         guard bytes.count >= 2, let q = bytes.first, q == 0x27 || q == 0x22, bytes.last == q else {

@@ -29,9 +29,9 @@ public final class PyDict: @unchecked Sendable {
     /// Which mapping class this is.
     public var kind: Kind
     /// The keys, in insertion order.
-    public private(set) var keys: [Value] = []
+    @exclusivity(unchecked) public private(set) var keys: [Value] = []
     /// The values, in the order of ``keys``.
-    public private(set) var values: [Value] = []
+    @exclusivity(unchecked) public private(set) var values: [Value] = []
     /// Instance attributes set by the pickle's `BUILD` (a module's
     /// `state_dict()` carries `_metadata` here), in the order they were set.
     public var attributes: [(name: String, value: Value)] = []
@@ -41,11 +41,11 @@ public final class PyDict: @unchecked Sendable {
     /// most dicts in a checkpoint are small (an optimizer's per-parameter
     /// state, a record), and comparing a handful of keys is cheaper than
     /// hashing one (tools/benchmark.py, the pickle-machine case).
-    private var index: [HashKey: Int] = [:]
-    private var indexed = false
+    @exclusivity(unchecked) private var index: [HashKey: Int] = [:]
+    @exclusivity(unchecked) private var indexed = false
     private static let linearScanLimit = 8
-    var depth = 1
-    var itemTokens: TokenTable = [:]
+    @exclusivity(unchecked) var depth = 1
+    @exclusivity(unchecked) var itemTokens: TokenTable = [:]
 
     /// Creates an empty mapping.
     public init(kind: Kind = .dict) { self.kind = kind }
@@ -96,6 +96,13 @@ public final class PyDict: @unchecked Sendable {
     /// Where a key is, by Python's equality.
     private func position(of key: HashKey) -> Int? {
         if indexed { return index[key] }
+        if case .string(let text) = key.value {
+            // A str equals only a str with the same code points (the common key).
+            let n = text.utf8.count
+            return keys.firstIndex {
+                if case .string(let k) = $0 { k.utf8.count == n && k.utf8.elementsEqual(text.utf8) } else { false }
+            }
+        }
         return keys.firstIndex { HashKey.equal($0, key.value) }
     }
 

@@ -4,10 +4,10 @@
 /// while another thread reads it is not supported.
 public final class PyList: @unchecked Sendable {
     /// The items, in order.
-    public var items: [Value]
+    @exclusivity(unchecked) public var items: [Value]
     /// Nesting depth bookkeeping for the unpickler's limits.
-    var depth: Int
-    var itemTokens: TokenTable = [:]
+    @exclusivity(unchecked) var depth: Int
+    @exclusivity(unchecked) var itemTokens: TokenTable = [:]
 
     /// Creates a list.
     public init(_ items: [Value] = []) {
@@ -32,11 +32,11 @@ public final class PyTuple: @unchecked Sendable {
     public let items: [Value]
     /// Whether this is a plain tuple or a `torch.Size`.
     public let kind: Kind
-    var depth: Int
+    @exclusivity(unchecked) var depth: Int
     // Hashing a tuple used as a dict key is cached: a DAG of tuples shared
     // through the memo would otherwise cost exponential time.
-    var cachedHash: Int?
-    var itemTokens: TokenTable = [:]
+    @exclusivity(unchecked) var cachedHash: Int?
+    @exclusivity(unchecked) var itemTokens: TokenTable = [:]
 
     /// Creates a tuple.
     public init(_ items: [Value], kind: Kind = .tuple) {
