@@ -53,6 +53,7 @@ def listing(obj):
 
 
 shared = [1, 2]
+SHARED_TEXT = "one str object, reached five times"
 rec = []
 rec.append(rec)
 OBJECTS = {
@@ -72,6 +73,15 @@ OBJECTS = {
     "bools_none": [True, False, None],
     "recursive_list": rec,
     "opaque": fixture_classes.OpaqueRecord("n", 3, ["t"], {"k": 1}, [1.0]),
+    # Plain data, what the machine's fast path (PlainDecoder) takes: batches
+    # of APPENDS and SETITEMS past 1,000 items, strings shared across lists,
+    # keys and tuples, tuple keys, 64-bit integers of every width.
+    "plain_batches": {"list": [i % 7 for i in range(1001)], "dict": {i: -i for i in range(1001)}},
+    "plain_shared_strings": [SHARED_TEXT, SHARED_TEXT, {"k": SHARED_TEXT, SHARED_TEXT: 1}, (SHARED_TEXT,), b"b", [b"b"]],
+    "plain_keys": {(1, (2, "a")): "nested tuple key", (): "empty tuple key", -5: "negative", 2**40: "wide", -2**63: "min",
+                   b"raw": "bytes key", 0.5: "float key", None: "none key"},
+    "plain_integers": [-1, -128, -129, 255, 256, -32768, 65535, 65536, -2**31 - 1, 2**31, -2**62, 2**63 - 1, -2**63],
+    "plain_records": [{"id": i, "score": i * 0.5, "name": f"name{i}", "tags": (f"t{i % 3}",)} for i in range(40)],
 }
 
 HANDWRITTEN = {
@@ -89,6 +99,10 @@ HANDWRITTEN = {
     "text_numbers": b"(I01\nI00\nI-42\nL123456789012345678901234567890L\nF1.5\np7\ng7\nl.",
     # empty FROZENSET and EMPTY_SET + ADDITEMS
     "sets4": b"\x80\x04\x8f(K\x01K\x02\x90(\x91\x86.",
+    # a key set twice: it keeps its place and first key object, the value is the last
+    "plain_duplicate_keys": b"\x80\x02}(X\x01\x00\x00\x00aK\x01X\x01\x00\x00\x00bK\x02X\x01\x00\x00\x00aK\x03u.",
+    # 1, 1.0 and True are one key: the int stays, 'bool' is its value
+    "plain_numeric_keys": b"\x80\x02}(K\x01X\x03\x00\x00\x00intG?\xf0\x00\x00\x00\x00\x00\x00X\x05\x00\x00\x00float\x88X\x04\x00\x00\x00boolu.",
 }
 
 
@@ -98,7 +112,8 @@ def main():
     for name, obj in OBJECTS.items():
         if obj is None:
             continue
-        for proto in range(6):
+        # The 1,000-item batches once (protocol 4, with frames): their listing is long.
+        for proto in ([4] if name == "plain_batches" else range(6)):
             data = pickle.dumps(obj, protocol=proto)
             back = pickle.loads(data)
             vectors.append({"name": name, "protocol": proto, "hex": data.hex(), "listing": listing(back),

@@ -60,6 +60,14 @@ public struct Unpickler: Sendable {
 
     /// Reads one pickle that starts at `offset`, with its protocol.
     public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws(PickleError) -> Decoded {
+        if options.usesPlainDecoder {
+            // Plain data first, into a tape (PlainDecoder); anything else is the machine's.
+            var plain = PlainDecoder(input: bytes, position: offset, options: options)
+            if let (value, end, version) = plain.run() {
+                return Decoded(value: value, end: end, protocolVersion: version, provenance: PickleProvenance(),
+                               calls: [], globals: [])
+            }
+        }
         var machine = Machine(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)
         let (value, end) = try machine.run()
         return Decoded(value: value, end: end, protocolVersion: machine.protocolVersion, provenance: machine.provenance,

@@ -17,6 +17,9 @@ public struct UnpicklerOptions: Sendable {
     public var maxMarkDepth = 100_000
     /// The most items in one container. Default 2²⁶.
     public var maxContainerSize = 1 << 26
+    /// Whether pickles of plain data go through the fast path (``PlainDecoder``)
+    /// first; off only in tests that compare it with the full machine.
+    package var usesPlainDecoder = true
 
     /// What to do with objects that reach themselves, such as a list that
     /// contains itself.

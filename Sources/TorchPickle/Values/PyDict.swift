@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A Python `dict` (or `OrderedDict`, `Counter`, `defaultdict`) in insertion
 /// order, with any hashable key.
 ///
@@ -28,10 +30,18 @@ public final class PyDict: @unchecked Sendable {
 
     /// Which mapping class this is.
     public var kind: Kind
+    @exclusivity(unchecked) private var _keys: [Value] = []
+    @exclusivity(unchecked) private var _values: [Value] = []
     /// The keys, in insertion order.
-    @exclusivity(unchecked) public private(set) var keys: [Value] = []
+    public var keys: [Value] {
+        fillIfNeeded()
+        return _keys
+    }
     /// The values, in the order of ``keys``.
-    @exclusivity(unchecked) public private(set) var values: [Value] = []
+    public var values: [Value] {
+        fillIfNeeded()
+        return _values
+    }
     /// Instance attributes set by the pickle's `BUILD` (a module's
     /// `state_dict()` carries `_metadata` here), in the order they were set.
     public var attributes: [(name: String, value: Value)] = []
@@ -45,10 +55,43 @@ public final class PyDict: @unchecked Sendable {
     @exclusivity(unchecked) private var indexed = false
     private static let linearScanLimit = 8
     @exclusivity(unchecked) var depth = 1
-    @exclusivity(unchecked) var itemTokens: TokenTable = [:]
+    @exclusivity(unchecked) var _itemTokens: TokenTable = [:]
+    private let tape: PickleTape?
+    private let node: Int32
+    private let filled: Atomic<Bool>
+
+    /// Item position → identity token (see ``TokenHolder``): keys `2i`, values `2i + 1`.
+    var itemTokens: TokenTable {
+        get { fillIfNeeded(); return _itemTokens }
+        set { fillIfNeeded(); _itemTokens = newValue }
+        _modify { fillIfNeeded(); yield &_itemTokens }
+    }
 
     /// Creates an empty mapping.
-    public init(kind: Kind = .dict) { self.kind = kind }
+    public init(kind: Kind = .dict) {
+        self.kind = kind
+        self.tape = nil
+        self.node = 0
+        self.filled = Atomic(true)
+    }
+
+    /// A dict of a decoded pickle of plain data, filled from it when first read.
+    init(tape: PickleTape, node: Int32, depth: Int) {
+        self.kind = .dict
+        self.depth = depth
+        self.tape = tape
+        self.node = node
+        self.filled = Atomic(false)
+    }
+
+    @inline(__always) private func fillIfNeeded() {
+        guard let tape, !filled.load(ordering: .acquiring) else { return }
+        tape.lock.withLock { _ in
+            guard !filled.load(ordering: .relaxed) else { return }
+            tape.fill(self, from: node)
+            filled.store(true, ordering: .releasing)
+        }
+    }
 
     /// Creates a dict with string keys, in the given order.
     public convenience init(_ pairs: KeyValuePairs<String, Value>, kind: Kind = .dict) {
@@ -62,7 +105,10 @@ public final class PyDict: @unchecked Sendable {
     public var isEmpty: Bool { keys.isEmpty }
 
     /// The items as key–value pairs, in insertion order.
-    public var items: Zip2Sequence<[Value], [Value]> { zip(keys, values) }
+    public var items: Zip2Sequence<[Value], [Value]> {
+        fillIfNeeded()
+        return zip(_keys, _values)
+    }
 
     /// Sets the value for a key: a new key goes last, an existing key keeps
     /// its place (as in Python). Throws when the key is not hashable in Python.
@@ -72,20 +118,29 @@ public final class PyDict: @unchecked Sendable {
 
     /// Sets the value for a key and returns the entry's position.
     func setReturningIndex(_ value: Value, for key: Value) throws(ValueError) -> Int {
-        let hashKey = try HashKey(key)
+        fillIfNeeded()
+        return set(value, for: key, hashKey: try HashKey(key))
+    }
+
+    /// Sets a key the decoder found hashable, while the dict fills itself from its pickle.
+    func setUnfilled(_ value: Value, for key: Value) -> Int {
+        set(value, for: key, hashKey: HashKey(validated: key))
+    }
+
+    private func set(_ value: Value, for key: Value, hashKey: HashKey) -> Int {
         let position: Int
-        if let i = self.position(of: hashKey) {
-            values[i] = value
+        if let i = self.storedPosition(of: hashKey) {
+            _values[i] = value
             position = i
         } else {
-            position = keys.count
-            keys.append(key)
-            values.append(value)
+            position = _keys.count
+            _keys.append(key)
+            _values.append(value)
             if indexed {
                 index[hashKey] = position
-            } else if keys.count > Self.linearScanLimit {
-                index.reserveCapacity(keys.count)
-                for (i, k) in keys.enumerated() { index[HashKey(validated: k)] = i }
+            } else if _keys.count > Self.linearScanLimit {
+                index.reserveCapacity(_keys.count)
+                for (i, k) in _keys.enumerated() { index[HashKey(validated: k)] = i }
                 indexed = true
             }
         }
@@ -95,28 +150,34 @@ public final class PyDict: @unchecked Sendable {
 
     /// Where a key is, by Python's equality.
     private func position(of key: HashKey) -> Int? {
+        fillIfNeeded()
+        return storedPosition(of: key)
+    }
+
+    private func storedPosition(of key: HashKey) -> Int? {
         if indexed { return index[key] }
         if case .string(let text) = key.value {
             // A str equals only a str with the same code points (the common key).
             let n = text.utf8.count
-            return keys.firstIndex {
+            return _keys.firstIndex {
                 if case .string(let k) = $0 { k.utf8.count == n && k.utf8.elementsEqual(text.utf8) } else { false }
             }
         }
-        return keys.firstIndex { HashKey.equal($0, key.value) }
+        return _keys.firstIndex { HashKey.equal($0, key.value) }
     }
 
     /// A shallow copy: the same keys and values (and their identities), kind and attributes.
     public func copy() -> PyDict {
+        fillIfNeeded()
         let d = PyDict(kind: kind)
-        d.keys = keys
-        d.values = values
+        d._keys = _keys
+        d._values = _values
         d.index = index
         d.indexed = indexed
         d.attributes = attributes
         d.state = state
         d.depth = depth
-        d.itemTokens = itemTokens
+        d._itemTokens = _itemTokens
         return d
     }
 
@@ -124,28 +185,29 @@ public final class PyDict: @unchecked Sendable {
     @discardableResult
     public func removeValue(forKey key: Value) -> Value? {
         guard let hashKey = try? HashKey(key), let i = position(of: hashKey) else { return nil }
-        let value = values[i]
-        keys.remove(at: i)
-        values.remove(at: i)
+        let value = _values[i]
+        _keys.remove(at: i)
+        _values.remove(at: i)
         if indexed {
             index[hashKey] = nil
             for (k, position) in index where position > i { index[k] = position - 1 }
         }
         var tokens: TokenTable = [:]
-        for (slot, token) in itemTokens where slot / 2 != i {
+        for (slot, token) in _itemTokens where slot / 2 != i {
             tokens[slot / 2 > i ? slot - 2 : slot] = token
         }
-        itemTokens = tokens
+        _itemTokens = tokens
         return value
     }
 
     /// Removes every item.
     func removeAll() {
-        keys = []
-        values = []
+        fillIfNeeded()
+        _keys = []
+        _values = []
         index = [:]
         indexed = false
-        itemTokens = [:]
+        _itemTokens = [:]
     }
 
     /// Removes a string key; returns its value, or nil when absent.
@@ -157,23 +219,28 @@ public final class PyDict: @unchecked Sendable {
     /// dict (SETITEMS comes in batches of 1000) would copy it every time,
     /// where letting it grow doubles its storage.
     func reserve(_ count: Int) {
-        guard keys.isEmpty else { return }
-        keys.reserveCapacity(count)
-        values.reserveCapacity(count)
+        fillIfNeeded()
+        reserveUnfilled(count)
+    }
+
+    func reserveUnfilled(_ count: Int) {
+        guard _keys.isEmpty else { return }
+        _keys.reserveCapacity(count)
+        _values.reserveCapacity(count)
         if count > Self.linearScanLimit { index.reserveCapacity(count) }
     }
 
     /// The value for a key, compared with Python's equality.
     public subscript(key: Value) -> Value? {
         guard let hashKey = try? HashKey(key), let i = position(of: hashKey) else { return nil }
-        return values[i]
+        return _values[i]
     }
 
     /// The value for a string key. Setting a value appends the key or
     /// replaces its value in place; setting `nil` removes the key, as
     /// Python's `del d[key]`.
     public subscript(key: String) -> Value? {
-        get { position(of: HashKey(string: key)).map { values[$0] } }
+        get { position(of: HashKey(string: key)).map { _values[$0] } }
         set {
             guard let newValue else {
                 removeValue(forKey: key)

@@ -1,18 +1,57 @@
+import Synchronization
+
 /// A Python `list`: a reference type, so a list reached twice is one list.
 ///
 /// Values are built once by the unpickler and then only read; mutating a list
-/// while another thread reads it is not supported.
+/// while another thread reads it is not supported. A list the unpickler read
+/// from a pickle of plain data holds its items in the decoded pickle until
+/// they are first read (from any thread).
 public final class PyList: @unchecked Sendable {
-    /// The items, in order.
-    @exclusivity(unchecked) public var items: [Value]
+    @exclusivity(unchecked) private var _items: [Value]
+    @exclusivity(unchecked) var _itemTokens: TokenTable = [:]
     /// Nesting depth bookkeeping for the unpickler's limits.
     @exclusivity(unchecked) var depth: Int
-    @exclusivity(unchecked) var itemTokens: TokenTable = [:]
+    private let tape: PickleTape?
+    private let node: Int32
+    private let filled: Atomic<Bool>
+
+    /// The items, in order.
+    public var items: [Value] {
+        get { fillIfNeeded(); return _items }
+        set { fillIfNeeded(); _items = newValue }
+        _modify { fillIfNeeded(); yield &_items }
+    }
+    /// Item position → identity token (see ``TokenHolder``).
+    var itemTokens: TokenTable {
+        get { fillIfNeeded(); return _itemTokens }
+        set { fillIfNeeded(); _itemTokens = newValue }
+        _modify { fillIfNeeded(); yield &_itemTokens }
+    }
 
     /// Creates a list.
     public init(_ items: [Value] = []) {
-        self.items = items
+        self._items = items
         self.depth = 1 + (items.lazy.map(\.nestingDepth).max() ?? 0)
+        self.tape = nil
+        self.node = 0
+        self.filled = Atomic(true)
+    }
+
+    init(tape: PickleTape, node: Int32, depth: Int) {
+        self._items = []
+        self.depth = depth
+        self.tape = tape
+        self.node = node
+        self.filled = Atomic(false)
+    }
+
+    @inline(__always) private func fillIfNeeded() {
+        guard let tape, !filled.load(ordering: .acquiring) else { return }
+        tape.lock.withLock { _ in
+            guard !filled.load(ordering: .relaxed) else { return }
+            (_items, _itemTokens) = tape.sequence(node)
+            filled.store(true, ordering: .releasing)
+        }
     }
 
     /// The number of items.
@@ -43,6 +82,16 @@ public final class PyTuple: @unchecked Sendable {
         self.items = items
         self.kind = kind
         self.depth = 1 + (items.lazy.map(\.nestingDepth).max() ?? 0)
+    }
+
+    /// A tuple of a decoded pickle of plain data. Made whole at once (a tuple
+    /// may be a dict key, which its dict compares while filling itself); its
+    /// lists and dicts fill themselves when read.
+    init(_ items: [Value], tokens: TokenTable, depth: Int) {
+        self.items = items
+        self.kind = .tuple
+        self.depth = depth
+        self.itemTokens = tokens
     }
 
     /// The number of items.

@@ -1,0 +1,311 @@
+/// The pickle machine's fast path, for pickles of plain data: `None`,
+/// booleans, integers that fit in 64 bits, floats, `str`, `bytes`, lists,
+/// tuples and dicts, with the memo and frames of protocols 1 to 5 (what
+/// `pickle.dumps` writes for a dataset of records, a vocabulary, a table).
+///
+/// It decodes into a ``PickleTape``: flat arrays of nodes, no object per
+/// value, strings validated but kept as bytes. The containers it returns fill
+/// themselves from the tape when first read.
+///
+/// Anything else (a global, a call, a persistent id, protocol 0's text
+/// opcodes, a set, a container reached twice, a key that is not hashable, an
+/// error of any kind, a limit reached) makes it give up, returning nil: the
+/// full machine then reads the pickle from the start, with every rule and
+/// every error message it has. Its limits are never looser than the machine's.
+package struct PlainDecoder {
+    let input: UnsafeRawBufferPointer
+    let start: Int
+    var position: Int
+    let options: UnpicklerOptions
+
+    var kinds: [UInt8] = []
+    var payloads: [Int64] = []
+    var spans: [PickleTape.Span] = []
+    var text: [UInt8] = []
+    var containers: [PickleTape.Container] = []
+    var segments: [PickleTape.Segment] = []
+    var children: [Int32] = []
+
+    var stack: [Int32] = []
+    var marks: [Int] = []
+    var memo: [Int32] = []
+    var protocolVersion = 0
+    var frameEnd = -1
+
+    package init(input: UnsafeRawBufferPointer, position: Int, options: UnpicklerOptions) {
+        self.input = input
+        self.start = position
+        self.position = position
+        self.options = options
+        stack.reserveCapacity(64)
+        // A node takes at least one byte of input: reserved up front (pages
+        // are touched only as they fill), the arrays never copy themselves to
+        // grow for pickles up to 2^24 nodes.
+        let nodes = min(max(input.count - position, 0) / 4, 1 << 24)
+        kinds.reserveCapacity(nodes)
+        payloads.reserveCapacity(nodes)
+    }
+
+    /// The decoded pickle: its value, the offset past `STOP`, and its protocol;
+    /// nil when the full machine must read it.
+    package mutating func run() -> (value: Value, end: Int, protocolVersion: Int)? {
+        guard start >= 0, start <= input.count, let root = decode() else { return nil }
+        let tape = PickleTape(bytes: text, kinds: kinds, payloads: payloads, spans: spans,
+                              containers: containers, segments: segments, children: children)
+        return (tape.value(root), position, protocolVersion)
+    }
+
+    // MARK: Reading
+
+    mutating func byte() -> UInt8? {
+        guard position < input.count else { return nil }
+        defer { position += 1 }
+        return input[position]
+    }
+
+    mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {
+        let size = MemoryLayout<T>.size
+        guard input.count - position >= size else { return nil }
+        defer { position += size }
+        return T(littleEndian: input.loadUnaligned(fromByteOffset: position, as: T.self))
+    }
+
+    /// Skips `count` bytes that must exist; returns where they start.
+    mutating func skip(_ count: UInt64) -> Int? {
+        guard count <= UInt64(input.count - position) else { return nil }
+        defer { position += Int(count) }
+        return position
+    }
+
+    // MARK: Nodes
+
+    var fence: Int { marks.last ?? 0 }
+
+    mutating func node(_ kind: PickleTape.Kind, _ payload: Int64, flags: UInt8 = 0) -> Int32? {
+        guard kinds.count < Int(Int32.max) else { return nil }
+        kinds.append(kind.rawValue | flags)
+        payloads.append(payload)
+        return Int32(kinds.count - 1)
+    }
+
+    mutating func push(_ node: Int32?) -> Bool {
+        guard let node, stack.count < options.maxStackDepth else { return false }
+        stack.append(node)
+        return true
+    }
+
+    mutating func push(_ kind: PickleTape.Kind, _ payload: Int64) -> Bool {
+        push(node(kind, payload))
+    }
+
+    /// A `str` (validated as the machine validates it) or `bytes` of `count` bytes at the position.
+    mutating func pushText(_ kind: PickleTape.Kind, count: UInt64?) -> Bool {
+        guard let count, let offset = skip(count) else { return false }
+        let bytes = UnsafeRawBufferPointer(rebasing: input[offset..<position])
+        if kind == .string {
+            var high: UInt8 = 0
+            for b in bytes { high |= b }
+            if high >= 0x80, String(validating: bytes, as: UTF8.self) == nil { return false }
+        }
+        spans.append(.init(offset: text.count, count: bytes.count))
+        text.append(contentsOf: bytes)
+        return push(kind, Int64(spans.count - 1))
+    }
+
+    func kind(_ node: Int32) -> PickleTape.Kind {
+        PickleTape.Kind(rawValue: kinds[Int(node)] & PickleTape.kindMask) ?? .none
+    }
+
+    func isContainer(_ node: Int32) -> Bool {
+        switch kind(node) {
+        case .list, .tuple, .dict: true
+        default: false
+        }
+    }
+
+    func depth(_ node: Int32) -> Int32 {
+        isContainer(node) ? containers[Int(payloads[Int(node)])].depth : 0
+    }
+
+    /// Whether Python could use the node as a dict key.
+    func isHashable(_ node: Int32) -> Bool {
+        switch kind(node) {
+        case .list, .dict: false
+        case .tuple: kinds[Int(node)] & PickleTape.unhashable == 0
+        default: true
+        }
+    }
+
+    /// A new container holding the stack's items from `from` (which it pops).
+    mutating func pushContainer(_ kind: PickleTape.Kind, from: Int) -> Bool {
+        var flags: UInt8 = 0
+        if kind == .tuple, stack[from...].contains(where: { !isHashable($0) }) { flags = PickleTape.unhashable }
+        containers.append(.init())
+        guard let n = node(kind, Int64(containers.count - 1), flags: flags), add(from: from, to: n) else { return false }
+        return push(n)
+    }
+
+    /// Adds the stack's items from `from` (which it pops) to a container, as one segment.
+    mutating func add(from: Int, to container: Int32) -> Bool {
+        let count = stack.count - from
+        let c = Int(payloads[Int(container)])
+        guard count > 0 else { return true }
+        guard Int(containers[c].count) + count <= (kind(container) == .dict ? 2 : 1) * options.maxContainerSize,
+              Int(containers[c].count) + count < Int(Int32.max), children.count + count < Int(Int32.max),
+              segments.count < Int(Int32.max) else { return false }
+        var depth = containers[c].depth
+        for item in stack[from...] { depth = max(depth, self.depth(item) + 1) }
+        guard depth <= options.maxNestingDepth else { return false }
+        containers[c].depth = depth
+        segments.append(.init(start: Int32(children.count), count: Int32(count)))
+        children.append(contentsOf: stack[from...])
+        let s = Int32(segments.count - 1)
+        if containers[c].last >= 0 { segments[Int(containers[c].last)].next = s } else { containers[c].first = s }
+        containers[c].last = s
+        containers[c].count += Int32(count)
+        stack.removeSubrange(from...)
+        return true
+    }
+
+    /// The topmost mark's position, popped, with the container below it when `target` is asked for.
+    mutating func popMark() -> Int? {
+        guard let mark = marks.popLast(), stack.count - mark <= options.maxContainerSize else { return nil }
+        return mark
+    }
+
+    // MARK: Running
+
+    mutating func decode() -> Int32? {
+        while true {
+            guard let op = byte() else { return nil }
+            if protocolVersion == 0, let known = Opcode(rawValue: op), known.introducedIn == 1 { protocolVersion = 1 }
+            switch op {
+            case 0x2E: // STOP
+                guard stack.count > fence else { return nil }
+                return stack.removeLast()
+            case 0x80: // PROTO
+                guard let v = byte(), v <= 5 else { return nil }
+                protocolVersion = Int(v)
+            case 0x95: // FRAME
+                guard frameEnd < 0, let length = integer(UInt64.self), length <= UInt64(input.count - position) else { return nil }
+                frameEnd = position + Int(length)
+            case 0x28: // MARK
+                guard marks.count < options.maxMarkDepth else { return nil }
+                marks.append(stack.count)
+            case 0x30: // POP
+                if let m = marks.last, m == stack.count {
+                    marks.removeLast()
+                } else {
+                    guard stack.count > fence else { return nil }
+                    stack.removeLast()
+                }
+            case 0x31: // POP_MARK
+                guard let mark = popMark() else { return nil }
+                stack.removeSubrange(mark...)
+            case 0x32: // DUP
+                guard stack.count > fence, let top = stack.last, !isContainer(top), push(top) else { return nil }
+                if kinds[Int(top)] & PickleTape.memoized != 0 { kinds[Int(top)] |= PickleTape.shared }
+
+            case 0x4E: guard push(.none, 0) else { return nil }                 // NONE
+            case 0x88: guard push(.bool, 1) else { return nil }                 // NEWTRUE
+            case 0x89: guard push(.bool, 0) else { return nil }                 // NEWFALSE
+            case 0x4A: guard let v = integer(Int32.self), push(.int, Int64(v)) else { return nil }   // BININT
+            case 0x4B: guard let v = byte(), push(.int, Int64(v)) else { return nil }                // BININT1
+            case 0x4D: guard let v = integer(UInt16.self), push(.int, Int64(v)) else { return nil }  // BININT2
+            case 0x8A: // LONG1, when it fits in 64 bits
+                guard let n = byte(), n <= 8, let offset = skip(UInt64(n)) else { return nil }
+                var v: Int64 = 0
+                if n > 0 {
+                    for i in (0..<Int(n)).reversed() { v = v << 8 | Int64(input[offset + i]) }
+                    // Sign-extend from the top byte.
+                    let shift = Int64(64 - 8 * Int(n))
+                    v = (v << shift) >> shift
+                }
+                guard push(.int, v) else { return nil }
+            case 0x47: // BINFLOAT
+                guard let offset = skip(8) else { return nil }
+                let bits = UInt64(bigEndian: input.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                guard push(.float, Int64(bitPattern: bits)) else { return nil }
+
+            case 0x58: guard pushText(.string, count: integer(UInt32.self).map(UInt64.init)) else { return nil }  // BINUNICODE
+            case 0x8C: guard pushText(.string, count: byte().map(UInt64.init)) else { return nil }            // SHORT_BINUNICODE
+            case 0x8D: guard pushText(.string, count: integer(UInt64.self)) else { return nil }               // BINUNICODE8
+            case 0x42: guard pushText(.bytes, count: integer(UInt32.self).map(UInt64.init)) else { return nil }   // BINBYTES
+            case 0x43: guard pushText(.bytes, count: byte().map(UInt64.init)) else { return nil }             // SHORT_BINBYTES
+            case 0x8E: guard pushText(.bytes, count: integer(UInt64.self)) else { return nil }                // BINBYTES8
+
+            case 0x5D: guard pushContainer(.list, from: stack.count) else { return nil }   // EMPTY_LIST
+            case 0x7D: guard pushContainer(.dict, from: stack.count) else { return nil }   // EMPTY_DICT
+            case 0x29: guard pushContainer(.tuple, from: stack.count) else { return nil }  // EMPTY_TUPLE
+            case 0x6C, 0x74: // LIST, TUPLE
+                guard let mark = popMark(), pushContainer(op == 0x6C ? .list : .tuple, from: mark) else { return nil }
+            case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
+                let n = Int(op - 0x85) + 1
+                guard stack.count - fence >= n, pushContainer(.tuple, from: stack.count - n) else { return nil }
+            case 0x64: // DICT
+                guard let mark = popMark(), (stack.count - mark) % 2 == 0, keysAreHashable(from: mark) else { return nil }
+                containers.append(.init())
+                guard let d = node(.dict, Int64(containers.count - 1)), add(from: mark, to: d), push(d) else { return nil }
+            case 0x61: // APPEND
+                guard stack.count - fence >= 2, kind(stack[stack.count - 2]) == .list,
+                      add(from: stack.count - 1, to: stack[stack.count - 2]) else { return nil }
+            case 0x65: // APPENDS
+                guard let mark = popMark(), mark > fence, kind(stack[mark - 1]) == .list,
+                      add(from: mark, to: stack[mark - 1]) else { return nil }
+            case 0x73: // SETITEM
+                guard stack.count - fence >= 3, kind(stack[stack.count - 3]) == .dict, isHashable(stack[stack.count - 2]),
+                      add(from: stack.count - 2, to: stack[stack.count - 3]) else { return nil }
+            case 0x75: // SETITEMS
+                guard let mark = popMark(), mark > fence, kind(stack[mark - 1]) == .dict, (stack.count - mark) % 2 == 0,
+                      keysAreHashable(from: mark), add(from: mark, to: stack[mark - 1]) else { return nil }
+
+            case 0x71: guard let i = byte(), put(Int(i)) else { return nil }                    // BINPUT
+            case 0x72: guard let i = integer(UInt32.self), put(Int(i)) else { return nil }      // LONG_BINPUT
+            case 0x94: guard put(memo.count) else { return nil }                                // MEMOIZE
+            case 0x68: guard let i = byte(), get(Int(i)) else { return nil }                    // BINGET
+            case 0x6A: guard let i = integer(UInt32.self), get(Int(i)) else { return nil }      // LONG_BINGET
+            default:
+                return nil
+            }
+            if frameEnd >= 0 {
+                // An opcode may not straddle a frame's end (the machine says where).
+                if position > frameEnd { return nil }
+                if position == frameEnd { frameEnd = -1 }
+            }
+        }
+    }
+
+    func keysAreHashable(from: Int) -> Bool {
+        var i = from
+        while i < stack.count {
+            if !isHashable(stack[i]) { return false }
+            i += 2
+        }
+        return true
+    }
+
+    /// Memoizes the top of the stack at a dense index (the numbering every
+    /// pickler uses from 0; anything else is the machine's to handle).
+    mutating func put(_ index: Int) -> Bool {
+        guard stack.count > fence, let top = stack.last else { return false }
+        if index < memo.count {
+            memo[index] = top
+        } else if index == memo.count, memo.count < options.maxMemoEntries {
+            memo.append(top)
+        } else {
+            return false
+        }
+        kinds[Int(top)] |= PickleTape.memoized
+        return true
+    }
+
+    /// Pushes a memo entry: a string or bytes reached again is one object with its first
+    /// occurrence; a container reached again is the machine's (it may close a cycle).
+    mutating func get(_ index: Int) -> Bool {
+        guard index < memo.count else { return false }
+        let node = memo[index]
+        guard !isContainer(node), push(node) else { return false }
+        kinds[Int(node)] |= PickleTape.shared
+        return true
+    }
+}

@@ -1,0 +1,170 @@
+import Synchronization
+
+/// A pickle of plain data, decoded into flat arrays: what ``PlainDecoder``
+/// builds, and what the containers it returns fill themselves from the first
+/// time their items are read.
+///
+/// A node is one Python object: its kind and a 64-bit payload (the number
+/// itself, or an index into ``spans`` or ``containers``). A container's items
+/// are node numbers in ``children``, in segments (one per `APPENDS`,
+/// `SETITEMS`, `LIST`, `TUPLE` or `DICT`, chained in order). Strings and bytes
+/// are ranges of a copy of the pickle's bytes, validated while decoding and
+/// made `String`s only when their container is read.
+///
+/// A node's number is its identity: a string the pickle reached twice (memo
+/// `GET`, `DUP`) is one node, and its number is the identity token the
+/// encoder needs to write it back as one object. That costs a bit per node.
+/// No container is reached twice here (the decoder hands such pickles to the
+/// full machine), so a container is filled by exactly one parent. Lists and
+/// dicts fill themselves when first read; a tuple is made whole with its
+/// parent, since a dict compares its tuple keys while it fills itself.
+final class PickleTape: @unchecked Sendable {
+    /// What a node is (the low bits of its kind byte).
+    enum Kind: UInt8 {
+        case none = 0, bool, int, float, string, bytes, list, tuple, dict
+    }
+    /// Kind-byte flags.
+    static let memoized: UInt8 = 0x40
+    static let shared: UInt8 = 0x80
+    static let unhashable: UInt8 = 0x20
+    static let kindMask: UInt8 = 0x0F
+
+    struct Span {
+        var offset: Int
+        var count: Int
+    }
+    struct Container {
+        /// The first and last segment (-1: none yet), for chaining.
+        var first: Int32 = -1
+        var last: Int32 = -1
+        /// Item nodes over all segments (key and value nodes for a dict).
+        var count: Int32 = 0
+        /// Nesting depth, as the unpickler's limit counts it.
+        var depth: Int32 = 1
+    }
+    struct Segment {
+        var start: Int32
+        var count: Int32
+        var next: Int32 = -1
+    }
+
+    /// The bytes of every `str` and `bytes`, one after another.
+    let bytes: [UInt8]
+    let kinds: [UInt8]
+    let payloads: [Int64]
+    let spans: [Span]
+    let containers: [Container]
+    let segments: [Segment]
+    let children: [Int32]
+    /// Held while a container fills itself, so that readers on several threads fill it once.
+    let lock = Mutex<Void>(())
+
+    init(bytes: [UInt8], kinds: [UInt8], payloads: [Int64], spans: [Span], containers: [Container],
+         segments: [Segment], children: [Int32]) {
+        self.bytes = bytes
+        self.kinds = kinds
+        self.payloads = payloads
+        self.spans = spans
+        self.containers = containers
+        self.segments = segments
+        self.children = children
+    }
+
+    func kind(_ node: Int32) -> Kind { Kind(rawValue: kinds[Int(node)] & Self.kindMask) ?? .none }
+
+    /// The identity token of a node that a container holds: strings and bytes reached more than once.
+    func token(_ node: Int32) -> Int32? {
+        let k = kinds[Int(node)]
+        guard k & Self.shared != 0 else { return nil }
+        let kind = k & Self.kindMask
+        return kind == Kind.string.rawValue || kind == Kind.bytes.rawValue ? node : nil
+    }
+
+    /// The value of a node; a container comes back empty-handed, filling itself when read.
+    func value(_ node: Int32) -> Value {
+        let payload = payloads[Int(node)]
+        switch kind(node) {
+        case .none: return .None
+        case .bool: return .bool(payload != 0)
+        case .int: return .int(Int(payload))
+        case .float: return .float(Double(bitPattern: UInt64(bitPattern: payload)))
+        case .string:
+            let span = spans[Int(payload)]
+            return .string(bytes.withUnsafeBufferPointer {
+                String(decoding: UnsafeBufferPointer(rebasing: $0[span.offset..<(span.offset + span.count)]), as: UTF8.self)
+            })
+        case .bytes:
+            let span = spans[Int(payload)]
+            return .bytes(Array(bytes[span.offset..<(span.offset + span.count)]))
+        case .list: return .list(PyList(tape: self, node: node, depth: Int(containers[Int(payload)].depth)))
+        case .tuple:
+            let (items, tokens) = sequence(node)
+            return .tuple(PyTuple(items, tokens: tokens, depth: Int(containers[Int(payload)].depth)))
+        case .dict: return .dict(PyDict(tape: self, node: node, depth: Int(containers[Int(payload)].depth)))
+        }
+    }
+
+    /// Calls `body` with each segment's item nodes, in order.
+    func forEachSegment(of node: Int32, _ body: (ArraySlice<Int32>) -> Void) {
+        var s = containers[Int(payloads[Int(node)])].first
+        while s >= 0 {
+            let segment = segments[Int(s)]
+            body(children[Int(segment.start)..<Int(segment.start + segment.count)])
+            s = segment.next
+        }
+    }
+
+    /// The items of a list or tuple node, with the tokens of those that were one object with another.
+    func sequence(_ node: Int32) -> (items: [Value], tokens: TokenTable) {
+        var items: [Value] = []
+        items.reserveCapacity(Int(containers[Int(payloads[Int(node)])].count))
+        var tokens = TokenTable()
+        forEachSegment(of: node) { segment in
+            for child in segment {
+                if let token = token(child) { tokens[items.count] = token }
+                items.append(value(child))
+            }
+        }
+        return (items, tokens)
+    }
+
+    /// The token a memoized string or bytes node carries while its container
+    /// is filled (kept afterwards only when the node was reached again).
+    private func memoToken(_ node: Int32) -> Int32? {
+        let k = kinds[Int(node)]
+        guard k & Self.memoized != 0 else { return nil }
+        let kind = k & Self.kindMask
+        return kind == Kind.string.rawValue || kind == Kind.bytes.rawValue ? node : nil
+    }
+
+    /// Fills a dict from its node, with the machine's rules: a key set again
+    /// keeps its place and its first key object, and takes the new value.
+    func fill(_ dict: PyDict, from node: Int32) {
+        dict.reserveUnfilled(Int(containers[Int(payloads[Int(node)])].count) / 2)
+        var anyTokens = false
+        forEachSegment(of: node) { segment in
+            // As the machine does per SETITEMS: tokens are recorded for a
+            // batch only when one of its items has one.
+            guard segment.contains(where: { memoToken($0) != nil }) else {
+                var i = segment.startIndex
+                while i + 1 < segment.endIndex {
+                    // The decoder let only hashable keys through.
+                    _ = dict.setUnfilled(value(segment[i + 1]), for: value(segment[i]))
+                    i += 2
+                }
+                return
+            }
+            anyTokens = true
+            var i = segment.startIndex
+            while i + 1 < segment.endIndex {
+                let key = segment[i], item = segment[i + 1]
+                let entry = dict.setUnfilled(value(item), for: value(key))
+                if let keyToken = memoToken(key), dict._itemTokens[2 * entry] == nil { dict._itemTokens[2 * entry] = keyToken }
+                dict._itemTokens[2 * entry + 1] = memoToken(item)
+                i += 2
+            }
+        }
+        // Only objects reached more than once keep their identity.
+        if anyTokens { dict._itemTokens.removeAll { kinds[Int($0)] & Self.shared == 0 } }
+    }
+}

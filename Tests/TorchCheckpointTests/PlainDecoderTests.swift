@@ -1,0 +1,161 @@
+import Foundation
+import ListingComparison
+import Testing
+import TorchCheckpoint
+import TorchPickle
+
+/// The pickle machine's fast path for plain data (PlainDecoder): what it
+/// takes, it reads as the full machine does, checked on CPython's pickles
+/// (fixtures/pickle_vectors.json); everything else goes to the full machine.
+@Suite("The fast path for plain data")
+struct PlainDecoderTests {
+    static let fullMachine: Unpickler = {
+        var options = UnpicklerOptions()
+        options.usesPlainDecoder = false
+        return Unpickler(options: options)
+    }()
+
+    /// What the fast path makes of a pickle, or nil when it hands it to the full machine.
+    static func fastPath(_ bytes: [UInt8], options: UnpicklerOptions = .init()) -> (value: Value, end: Int, protocolVersion: Int)? {
+        bytes.withUnsafeBytes { raw in
+            var decoder = PlainDecoder(input: raw, position: 0, options: options)
+            return decoder.run()
+        }
+    }
+
+    static func listing(_ value: Value) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(Listing.json(try Listing.entries(of: value)).utf8))
+    }
+
+    static let plainVectors = PickleMachineTests.vectors.filter { $0.name.hasPrefix("plain_") }
+
+    @Test("plain data takes the fast path", arguments: plainVectors)
+    func takesFastPath(_ v: PickleMachineTests.Vector) {
+        // Protocols 0 and 1 write text opcodes the fast path leaves to the machine; protocol 2
+        // writes bytes as a call (`_codecs.encode(text, 'latin1')`).
+        let holdsBytes = ["plain_shared_strings", "plain_keys"].contains(v.name)
+        guard v.proto >= 3 || v.proto == -1 || (v.proto == 2 && !holdsBytes) else { return }
+        #expect(Self.fastPath(v.bytes) != nil)
+    }
+
+    @Test("what the fast path reads equals CPython's listing, and the full machine's value, repr and bytes written back",
+          arguments: PickleMachineTests.vectors)
+    func sameAsFullMachine(_ v: PickleMachineTests.Vector) throws {
+        guard let fast = Self.fastPath(v.bytes) else { return }
+        let full = try v.bytes.withUnsafeBytes { try Self.fullMachine.decode($0) }
+        #expect(fast.end == full.end)
+        #expect(fast.protocolVersion == full.protocolVersion)
+        let theirs = try JSONSerialization.jsonObject(with: Data(v.listing.utf8))
+        #expect(ListingComparison.mismatches(torch: theirs, ours: try Self.listing(fast.value)).isEmpty)
+        #expect(fast.value.pythonRepr == full.value.pythonRepr)
+        if let repr = v.repr, !v.name.hasPrefix("plain_keys") { #expect(fast.value.pythonRepr == repr) }
+        let version = max(fast.protocolVersion, 2)
+        let fromFast = try PickleEncoder(protocolVersion: version).encode(fast.value)
+        let fromFull = try PickleEncoder(protocolVersion: version, provenance: full.provenance).encode(full.value)
+        #expect(fromFast == fromFull, "the fast path's value writes back differently")
+        if v.proto >= 2 { #expect(fromFast == v.bytes, "not CPython's bytes") }
+    }
+
+    @Test("globals, calls, sets, containers reached twice and Python 2 strings go to the full machine",
+          arguments: ["ordered", "counter", "defaultdict", "sets", "shared", "recursive_list", "complex", "opaque",
+                      "bytearray", "py2_strings", "text_numbers", "sets4", "inst", "obj"])
+    func leftToFullMachine(_ name: String) {
+        for v in PickleMachineTests.vectors where v.name == name && (v.proto >= 2 || v.proto == -1) {
+            #expect(Self.fastPath(v.bytes) == nil, "\(v.testDescription)")
+        }
+    }
+
+    @Test("a string reached twice is one object: written back once, and referred to")
+    func sharedStrings() throws {
+        let v = try #require(Self.plainVectors.first { $0.name == "plain_shared_strings" && $0.proto == 4 })
+        let value = try #require(Self.fastPath(v.bytes)).value
+        let items = try #require(value.list?.items)
+        #expect(items[0].string == "one str object, reached five times")
+        #expect(try PickleEncoder(protocolVersion: 4).encode(value) == v.bytes)
+    }
+
+    @Test("the machine's limits hold on the fast path, with the machine's errors")
+    func limits() throws {
+        // 2,000 nested lists: deeper than the default 1,000.
+        let deep: [UInt8] = [0x80, 2] + Array(repeating: 0x5D, count: 2000) + Array(repeating: 0x61, count: 1999) + [0x2E]
+        #expect(Self.fastPath(deep) == nil)
+        #expect { try Unpickler().load(deep) } throws: { ($0 as? PickleError)?.code == .limitExceeded }
+
+        // A list of 3 items with maxContainerSize 2.
+        let three: [UInt8] = [0x80, 2, 0x5D, 0x28, 0x4B, 1, 0x4B, 2, 0x4B, 3, 0x65, 0x2E]
+        var small = UnpicklerOptions()
+        small.maxContainerSize = 2
+        #expect(Self.fastPath(three, options: small) == nil)
+        #expect { try Unpickler(options: small).load(three) } throws: { ($0 as? PickleError)?.code == .limitExceeded }
+        #expect(Self.fastPath(three)?.value.list?.count == 3)
+
+        // Two memo entries with maxMemoEntries 1.
+        let memo: [UInt8] = [0x80, 2, 0x5D, 0x71, 0, 0x4B, 1, 0x71, 1, 0x61, 0x2E]
+        var oneEntry = UnpicklerOptions()
+        oneEntry.maxMemoEntries = 1
+        #expect(Self.fastPath(memo, options: oneEntry) == nil)
+        #expect { try Unpickler(options: oneEntry).load(memo) } throws: { ($0 as? PickleError)?.code == .limitExceeded }
+    }
+
+    @Test("damaged plain pickles throw the machine's typed errors, naming the byte and opcode")
+    func damaged() throws {
+        // A string's length runs past the end.
+        let truncated: [UInt8] = [0x80, 2, 0x58, 0xFF, 0, 0, 0, 0x61, 0x2E]
+        #expect(Self.fastPath(truncated) == nil)
+        let error = try #require(throws: PickleError.self) { try Unpickler().load(truncated) }
+        #expect(error.code == .truncated)
+        #expect(error.offset == 2)
+        // Invalid UTF-8 in a str.
+        let badText: [UInt8] = [0x80, 2, 0x8C, 2, 0xC3, 0x28, 0x2E]
+        #expect(Self.fastPath(badText) == nil)
+        #expect { try Unpickler().load(badText) } throws: { ($0 as? PickleError)?.code == .invalidArgument }
+        // A list as a dict key.
+        let listKey: [UInt8] = [0x80, 2, 0x7D, 0x5D, 0x4B, 1, 0x73, 0x2E]
+        #expect(Self.fastPath(listKey) == nil)
+        #expect { try Unpickler().load(listKey) } throws: { ($0 as? PickleError)?.code == .invalidArgument }
+        // No STOP.
+        let noStop: [UInt8] = [0x80, 2, 0x5D]
+        #expect(Self.fastPath(noStop) == nil)
+        #expect { try Unpickler().load(noStop) } throws: { ($0 as? PickleError)?.code == .truncated }
+    }
+
+    @Test("bytes after STOP are left, and a second pickle read from where the first ended")
+    func backToBack() throws {
+        let two: [UInt8] = [0x80, 2, 0x4B, 7, 0x2E, 0x80, 2, 0x5D, 0x4B, 8, 0x61, 0x2E]
+        let first = try two.withUnsafeBytes { try Unpickler().load($0, at: 0) }
+        #expect(first.value.int == 7)
+        #expect(first.end == 5)
+        let second = try two.withUnsafeBytes { try Unpickler().load($0, at: first.end) }
+        #expect(second.value.list?.items.first?.int == 8)
+        #expect(second.end == two.count)
+    }
+}
+
+/// Containers the fast path returns fill themselves when first read, once,
+/// whichever thread reads first (run under ThreadSanitizer by tools/sanitizers.sh).
+@Suite("Plain containers read from many tasks")
+struct PlainDecoderConcurrencyTests {
+    @Test("eight tasks read one decoded pickle: the same objects, the same items")
+    func concurrentFill() async throws {
+        let v = try #require(PickleMachineTests.vectors.first { $0.name == "plain_records" && $0.proto == 4 })
+        let value = try Unpickler().load(v.bytes)
+        let list = try #require(value.list)
+        let seen = try await withThrowingTaskGroup(of: [ObjectIdentifier].self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    list.items.map { item -> ObjectIdentifier in
+                        guard case .dict(let d) = item else { return ObjectIdentifier(list) }
+                        _ = d["tags"]?.items?.first?.string
+                        _ = d.keys.count
+                        return ObjectIdentifier(d)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(seen.count == 8)
+        #expect(Set(seen.map { $0 }).count == 1, "every task sees the same dict objects")
+        #expect(list.count == 40)
+        #expect(list.items[39].dict?["name"]?.string == "name39")
+    }
+}
