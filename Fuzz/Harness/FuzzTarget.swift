@@ -1,5 +1,6 @@
 import Foundation
 import TorchCheckpoint
+import TorchPickle
 
 /// What a fuzz target does with one input, shared by the libFuzzer driver
 /// (`pth-fuzz`, built by `tools/fuzz.sh`) and the test suite, which replays
@@ -92,6 +93,22 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let encoded = try PickleEncoder(protocolVersion: version, provenance: decoded.provenance).encode(decoded.value)
         // What the encoder writes, the machine reads.
         _ = try encoded.withUnsafeBytes { raw throws(PickleError) in try Unpickler().decode(raw) }
+        // What the fast path for plain data reads, the full machine reads the same.
+        var plain = PlainDecoder(input: input, position: 0, options: .init())
+        guard let fast = plain.run() else { return }
+        var options = UnpicklerOptions()
+        options.usesPlainDecoder = false
+        let full: Unpickler.Decoded
+        do {
+            full = try Unpickler(options: options).decode(input)
+        } catch {
+            fatalError("the fast path read a pickle the full machine refuses: \(error)")
+        }
+        let fastWalk = Listing.walk(fast.value).map { "\($0)" }, fullWalk = Listing.walk(full.value).map { "\($0)" }
+        if fast.end != full.end || fast.protocolVersion != full.protocolVersion || fastWalk != fullWalk
+            || (try? PickleEncoder(protocolVersion: version, provenance: full.provenance).encode(full.value)) != encoded {
+            fatalError("the fast path and the full machine read this pickle differently")
+        }
     }
 
     static func checkpoint(_ input: UnsafeRawBufferPointer) throws {
