@@ -45,8 +45,8 @@ public final class ZipArchive: Sendable {
     /// Which entry PyTorch finds for a name.
     private let miniz: MinizLookup
 
-    /// Whether two entries' names are equal, ASCII case ignored.
-    private let namesCollide: Bool
+    /// Whether two entries' names are equal with ASCII case ignored (as PyTorch's reader compares them).
+    public let namesCollide: Bool
 
     /// Inflated compressed records.
     private let inflation = InflationCache()
@@ -112,7 +112,7 @@ public final class ZipArchive: Sendable {
         self.relativeNames = relativeNames
         let names = entries.map { Array($0.name.utf8) }
         self.miniz = MinizLookup(names: names)
-        self.namesCollide = MinizLookup.hasCollisions(names)
+        self.namesCollide = miniz.hasCollisions
     }
 
     /// The entry whose full name is `fullName`, or `nil`: when several share

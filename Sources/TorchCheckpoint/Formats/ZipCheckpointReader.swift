@@ -95,27 +95,46 @@ extension ZipCheckpointReader {
     /// takes one of them silently), and absolute or `..`-traversing names.
     /// Nothing is ever extracted, but such names only come from a crafted file.
     static func checkRecordNames(of archive: ZipArchive) throws(CheckpointError) {
-        // As PyTorch's reader compares names: bytes, ASCII case ignored.
+        // As PyTorch's reader compares names: bytes, ASCII case ignored (the
+        // archive knows whether any two collide; only then are they looked for).
         var seen: [[UInt8]: ZipEntry] = [:]
-        seen.reserveCapacity(archive.entries.count)
+        if archive.namesCollide { seen.reserveCapacity(archive.entries.count) }
         for entry in archive.entries {
-            let key = entry.name.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }
-            if let first = seen.updateValue(entry, forKey: key) {
-                throw .container(path: archive.file.path, ZipError(
-                    .duplicateRecord,
-                    "the record appears twice (local headers at bytes \(first.localHeaderOffset) and \(entry.localHeaderOffset)): which one is the checkpoint is ambiguous",
-                    record: entry.name, offset: entry.localHeaderOffset))
+            if archive.namesCollide {
+                let key = entry.name.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }
+                if let first = seen.updateValue(entry, forKey: key) {
+                    throw .container(path: archive.file.path, ZipError(
+                        .duplicateRecord,
+                        "the record appears twice (local headers at bytes \(first.localHeaderOffset) and \(entry.localHeaderOffset)): which one is the checkpoint is ambiguous",
+                        record: entry.name, offset: entry.localHeaderOffset))
+                }
             }
             if entry.name.hasPrefix("/") || entry.name.hasPrefix("\\") {
                 throw .container(path: archive.file.path, ZipError(
                     .badCentralDirectory, "an absolute record name", record: entry.name, offset: entry.localHeaderOffset))
             }
-            if entry.name.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == ".." }) {
+            if Self.climbsOut(entry.name) {
                 throw .container(path: archive.file.path, ZipError(
                     .badCentralDirectory, "a record name that climbs out of the archive with '..'", record: entry.name,
                     offset: entry.localHeaderOffset))
             }
         }
+    }
+
+    /// Whether a record name has a `..` component.
+    static func climbsOut(_ name: String) -> Bool {
+        var dots = 0, componentLength = 0
+        for byte in name.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if componentLength == 2, dots == 2 { return true }
+                dots = 0
+                componentLength = 0
+            } else {
+                componentLength += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return componentLength == 2 && dots == 2
     }
 
     /// Decodes one pickle record (`data.pkl`, or a TorchScript archive's

@@ -82,6 +82,12 @@ struct HashKey: Hashable, @unchecked Sendable {
     }
 
     func hash(into hasher: inout Hasher) {
+        if case .string(let s) = value {
+            // A str key (a state dict's) straight into the table's hasher, without a hasher of its own.
+            var text = s
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            return
+        }
         hasher.combine(Self.hashValue(of: value))
     }
 
