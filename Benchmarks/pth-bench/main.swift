@@ -19,6 +19,8 @@
 //   inspect     what `pth inspect` does: open and compute the tree's totals.
 //   save        build TENSORS float32 tensors of ELEMENTS elements each in
 //               Swift memory, then Checkpoint.save them as a state dict to OUT.
+//   rewrite     open FILE and write it back (Checkpoint.write, pth rewrite) to FILE.rewrite.pth.
+//   resave      open FILE and Checkpoint.save its value to FILE.resave.pth.
 //   dcp-convert FILE is a distributed checkpoint's directory: open it and write
 //               what dcp_to_torch_save writes, to FILE.pth (what `pth convert
 //               DIR out.pth` does), once per run.
@@ -187,8 +189,8 @@ do {
         }
     case "pickle":
         let runs = args.count > 3 ? Int(args[3]) ?? 5 : 5
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let bytes = [UInt8](data)
+        // One copy of the file in memory, as the Python side holds one.
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         for _ in 0..<runs {
             let start = now()
             let value = try bytes.withUnsafeBytes { try Unpickler().load($0) }
@@ -215,6 +217,21 @@ do {
         }
         result.tensors = count
         result.bytes = count * elements * 4
+    case "rewrite", "resave":
+        // rewrite: Checkpoint.write(to:), the file written back as it is (pth rewrite);
+        // resave: Checkpoint.save of what was read (a .pth converted to a new .pth).
+        // Stored records are copied by the kernel in both.
+        let runs = args.count > 3 ? Int(args[3]) ?? 5 : 5
+        let out = path + ".\(kind).pth"
+        for _ in 0..<runs {
+            let start = now()
+            let checkpoint = try Checkpoint(path: path)
+            if kind == "rewrite" { try checkpoint.write(to: out) } else { try Checkpoint.save(checkpoint.root, to: out) }
+            result.times.append(now() - start)
+            result.tensors = checkpoint.storages.count
+            result.bytes = checkpoint.storages.reduce(0) { $0 + $1.byteCount }
+        }
+        try? FileManager.default.removeItem(atPath: out)
     case "dcp-convert":
         let runs = args.count > 3 ? Int(args[3]) ?? 5 : 5
         let out = path + ".pth"

@@ -159,6 +159,25 @@ public final class AtomicFileSink: ZipSink {
         position += UInt64(bytes.count)
     }
 
+    /// Appends bytes of another file, copied by the kernel (`copy_file_range(2)`)
+    /// where it can: after the buffered bytes, at the file's end.
+    ///
+    /// - Returns: How many bytes were appended, from the first on (none when
+    ///   the kernel cannot copy between the two files); the caller writes the rest.
+    /// - Throws: ``ZipError/Code/io`` when the copy fails; the temporary file
+    ///   is then removed and the sink refuses further writes.
+    public func append(copying count: Int, of source: Int32, at offset: Int64) throws(ZipError) -> Int {
+        try requireOpen()
+        guard let copyRange = calls.copyRange, count > 0 else { return 0 }
+        try flushBuffer()
+        let (copied, error) = copyRange(source, offset, descriptor, count)
+        position += UInt64(copied)
+        if let error {
+            throw fail("cannot copy \(count) bytes into the temporary file at byte \(position)", code: error)
+        }
+        return copied
+    }
+
     /// Makes the file the destination: flushes the buffer, closes the
     /// temporary file and `rename`s it over the destination; with
     /// ``Durability/durable``, `fsync`s the file before the rename and the

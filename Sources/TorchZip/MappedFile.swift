@@ -41,6 +41,8 @@ public final class MappedFile: @unchecked Sendable {
     /// The open file, for ``readWithoutMapping(at:into:)`` until
     /// ``closeDescriptor()``; -1 for an in-memory copy or once closed.
     private let descriptor = Mutex<Int32>(-1)
+    /// The mapped file's device and inode, to know it again (``openForCopying()``).
+    private var identity: (device: UInt64, inode: UInt64)?
 
     /// The whole file's bytes, valid for the object's lifetime.
     public var bytes: UnsafeRawBufferPointer {
@@ -78,6 +80,7 @@ public final class MappedFile: @unchecked Sendable {
             throw ZipError(.cannotOpen, "'\(path)' has a size (\(info.st_size) bytes) this process cannot map")
         }
         count = size
+        identity = (UInt64(info.st_dev), UInt64(info.st_ino))
         if size == 0 {
             base = nil  // mmap rejects a zero length.
             return
@@ -111,6 +114,26 @@ public final class MappedFile: @unchecked Sendable {
             }
             return true
         }
+    }
+
+    /// A new descriptor of the mapped file, for the kernel to copy from
+    /// (``AtomicFileSink/append(copying:of:at:)``), with the offset of this
+    /// file's first byte in it (a slice's start in its parent): the path
+    /// opened again and checked to name the file that is mapped (the same
+    /// device and inode, at least as long). nil for an in-memory copy, or when
+    /// the path now names another file or none. The caller closes it.
+    package func openForCopying() -> (descriptor: Int32, offset: Int)? {
+        if let parent { return parent.openForCopying().map { ($0.descriptor, $0.offset + sliceOffset) } }
+        guard fileBacked, let identity else { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var info = stat()
+        guard fstat(fd, &info) == 0, UInt64(info.st_dev) == identity.device, UInt64(info.st_ino) == identity.inode,
+              Int(exactly: info.st_size).map({ $0 >= count }) == true else {
+            close(fd)
+            return nil
+        }
+        return (fd, 0)
     }
 
     /// Closes the descriptor kept for ``readWithoutMapping(at:into:)``: the

@@ -210,6 +210,36 @@ public final class PyTorchZipWriter {
         try endEntry(entry)
     }
 
+    /// Writes a stored record whose bytes lie in a file: the kernel copies
+    /// them from `source` (``ZipSink/append(copying:of:at:)``, which
+    /// ``AtomicFileSink`` does with `copy_file_range(2)`) while the CRC-32 is
+    /// computed from `bytes`, the same bytes as mapped; what the kernel cannot
+    /// copy is written from `bytes`. The archive is the same as
+    /// ``writeRecord(_:bytes:)-(String,UnsafeRawBufferPointer)`` makes.
+    ///
+    /// - Parameters:
+    ///   - name: The record name without the prefix.
+    ///   - bytes: The record's contents, mapped from the source file.
+    ///   - source: A descriptor of the file `bytes` are mapped from.
+    ///   - offset: Where `bytes` start in that file.
+    ///   - progress: Called with each piece's size as it is written (pieces of 16 MiB).
+    package func writeRecord(_ name: String, bytes: UnsafeRawBufferPointer, copyingFrom source: Int32, at offset: Int64,
+                             progress: ((Int) -> Void)? = nil) throws(ZipError) {
+        try requireNew(name)
+        if name == Self.serializationIDRecord { return }
+        var entry = try beginEntry(name, size: UInt64(bytes.count), knownCRC32: nil)
+        try guardSink { () throws(ZipError) in
+            var start = 0
+            repeat {
+                let end = min(bytes.count, start + (1 << 24))
+                try entry.stream.write(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), copyingFrom: source, at: offset + Int64(start))
+                progress?(end - start)
+                start = end
+            } while start < bytes.count
+        }
+        try endEntry(entry)
+    }
+
     /// Writes a record whose data is already deflated, copying the compressed
     /// bytes as they are: how PyTorch stores a record it is asked to compress
     /// (`writeRecord(…, compress=true)`, miniz's deflate: the `code/` records
@@ -588,17 +618,36 @@ struct RecordStream {
 
     /// Passes one chunk to the sink.
     mutating func write(_ chunk: UnsafeRawBufferPointer) throws(ZipError) {
+        guard try observe(chunk) else { return }
+        try sink.write(chunk)
+        written += UInt64(chunk.count)
+    }
+
+    /// Passes one chunk to the sink as bytes of the file open as `source`,
+    /// from `offset`: copied by the kernel where the sink can, written from
+    /// `chunk` (the same bytes, mapped) otherwise.
+    mutating func write(_ chunk: UnsafeRawBufferPointer, copyingFrom source: Int32, at offset: Int64) throws(ZipError) {
+        guard try observe(chunk) else { return }
+        let copied = try sink.append(copying: chunk.count, of: source, at: offset)
+        if copied < chunk.count {
+            try sink.write(UnsafeRawBufferPointer(rebasing: chunk[copied...]))
+        }
+        written += UInt64(chunk.count)
+    }
+
+    /// Checks a chunk against the declared size, keeps the leading bytes and
+    /// folds it into the CRC-32; false for an empty chunk.
+    private mutating func observe(_ chunk: UnsafeRawBufferPointer) throws(ZipError) -> Bool {
         guard UInt64(chunk.count) <= size - written else {
             throw ZipError(.sizeMismatch, "a chunk of \(chunk.count) bytes after \(written) would pass the declared size of \(size) bytes", record: record)
         }
-        guard !chunk.isEmpty else { return }
+        guard !chunk.isEmpty else { return false }
         if leadingBytes.count < 8 {
             leadingBytes.append(contentsOf: chunk.prefix(8 - leadingBytes.count))
         }
         if computesCRC {
             crc = crc32(chunk, seed: crc)
         }
-        try sink.write(chunk)
-        written += UInt64(chunk.count)
+        return true
     }
 }

@@ -25,6 +25,9 @@ public struct RecordBytes: @unchecked Sendable {
         self.fileOffset = fileOffset
     }
 
+    /// The mapped file the bytes lie in, for stored records.
+    package var file: MappedFile? { fileOffset == nil ? nil : owner as? MappedFile }
+
     /// Whether the bytes point into the mapped file (no copy was made).
     public var isInPlace: Bool { fileOffset != nil }
 

@@ -20,4 +20,16 @@ public protocol ZipSink: AnyObject {
     /// - Parameter bytes: The bytes; valid only during the call.
     /// - Throws: ``ZipError`` with code ``ZipError/Code/io`` when they cannot be written.
     func write(_ bytes: UnsafeRawBufferPointer) throws(ZipError)
+
+    /// Appends `count` bytes of the file open as `descriptor`, from `offset`,
+    /// letting the kernel copy them where it can (`copy_file_range(2)`).
+    ///
+    /// - Returns: How many bytes were appended, from the first on; the caller
+    ///   writes the rest with ``write(_:)``. The default appends none.
+    /// - Throws: ``ZipError`` with code ``ZipError/Code/io`` when the copy fails.
+    func append(copying count: Int, of descriptor: Int32, at offset: Int64) throws(ZipError) -> Int
+}
+
+extension ZipSink {
+    public func append(copying count: Int, of descriptor: Int32, at offset: Int64) throws(ZipError) -> Int { 0 }
 }

@@ -37,6 +37,40 @@ struct RewriteTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).count == 1)
     }
 
+    @Test("a checkpoint written back in place, or saved over its own file, comes out the same: its records are copied by the kernel from the file it was read from")
+    func inPlace() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-inplace-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("state_dict.pth").path
+        let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("state_dict.pth")))
+        try original.write(to: URL(fileURLWithPath: path))
+        try Checkpoint(path: path).write(to: path)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == original)
+        let checkpoint = try Checkpoint(path: path)
+        try Checkpoint.save(checkpoint.root, to: path)
+        #expect(try Listing.json(Listing.entries(of: Checkpoint(path: path))) == Listing.json(Listing.entries(of: checkpoint)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["state_dict.pth"])
+    }
+
+    @Test("when the path names another file by the time of writing, records come from the mapped file as read")
+    func sourceReplaced() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-replaced-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("state_dict.pth").path
+        let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("state_dict.pth")))
+        try original.write(to: URL(fileURLWithPath: path))
+        let checkpoint = try Checkpoint(path: path)
+        // Another file, of the same size, takes the path: the kernel must not copy from it.
+        try Data(repeating: 0x55, count: original.count).write(to: URL(fileURLWithPath: path + ".new"))
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: path + ".new", toPath: path)
+        let out = dir.appendingPathComponent("out.pth").path
+        try checkpoint.write(to: out)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == original)
+    }
+
     @Test("a failed write leaves the previous file intact and no temporary file")
     func atomic() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-atomic-\(UUID().uuidString)")

@@ -269,4 +269,72 @@ struct AtomicFileSinkTests {
         #expect(Self.listing(directory) == ["model.pth"])
         #expect(Self.contents(destination) == Array("previous".utf8))
     }
+
+    /// A file of 300 numbered bytes to copy from, open for reading.
+    static func sourceFile(in directory: String) throws -> (bytes: [UInt8], descriptor: Int32) {
+        let bytes = (0 ..< 300).map { UInt8($0 % 251) }
+        let path = directory + "/source.bin"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let descriptor = open(path, O_RDONLY)
+        try #require(descriptor >= 0)
+        return (bytes, descriptor)
+    }
+
+    @Test("bytes of another file are appended after the buffered ones, copied by the kernel (copy_file_range)")
+    func appendCopying() throws {
+        let (directory, destination) = try Self.directoryWithPreviousFile()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (source, descriptor) = try Self.sourceFile(in: directory)
+        defer { close(descriptor) }
+        let log = CallLog()
+        var calls = FileSystemCalls.system
+        let realCopy = try #require(calls.copyRange)
+        calls.copyRange = { log.append("copy"); return realCopy($0, $1, $2, $3) }
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        try [UInt8]([1, 2, 3]).withUnsafeBytes { try sink.write($0) }
+        let copied = try sink.append(copying: 200, of: descriptor, at: 50)
+        try [UInt8]([9]).withUnsafeBytes { try sink.write($0) }
+        #expect(sink.position == 204)
+        try sink.commit()
+        #expect(log.all == ["copy"])
+        #if os(Linux)
+        #expect(copied == 200)
+        #expect(Self.contents(destination) == [1, 2, 3] + Array(source[50 ..< 250]) + [9])
+        #endif
+    }
+
+    @Test("what the kernel does not copy, the caller writes: the file is the same")
+    func appendCopyingInPart() throws {
+        let (directory, destination) = try Self.directoryWithPreviousFile()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (source, descriptor) = try Self.sourceFile(in: directory)
+        defer { close(descriptor) }
+        var calls = FileSystemCalls.system
+        let realCopy = try #require(calls.copyRange)
+        // The kernel copies 70 bytes, then cannot go on (as between file systems on an old kernel).
+        calls.copyRange = { realCopy($0, $1, $2, min($3, 70)) }
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        let copied = try sink.append(copying: 200, of: descriptor, at: 50)
+        #if os(Linux)
+        #expect(copied == 70)
+        #endif
+        try Array(source[(50 + copied) ..< 250]).withUnsafeBytes { try sink.write($0) }
+        try sink.commit()
+        #expect(Self.contents(destination) == Array(source[50 ..< 250]))
+    }
+
+    @Test("a copy that fails with an I/O error removes the temporary file and keeps the old one")
+    func appendCopyingFails() throws {
+        let (directory, destination) = try Self.directoryWithPreviousFile()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let (_, descriptor) = try Self.sourceFile(in: directory)
+        defer { close(descriptor) }
+        var calls = FileSystemCalls.system
+        calls.copyRange = { _, _, _, _ in (0, EIO) }
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        #expect(zipError { _ = try sink.append(copying: 200, of: descriptor, at: 0) }?.code == .io)
+        #expect(zipError { try sink.commit() }?.code == .io)
+        #expect(Self.listing(directory) == ["model.pth", "source.bin"])
+        #expect(Self.contents(destination) == Array("previous".utf8))
+    }
 }

@@ -1,5 +1,13 @@
 import TorchZip
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension Checkpoint {
     /// Writes a value as `torch.save(value, path)` writes it (torch 2.15, on
     /// Linux): the same pickle, the same records in the same order, storages
@@ -74,9 +82,10 @@ extension Checkpoint {
             try writer.writeRecord(".storage_alignment", bytes: Array(String(options.alignment).utf8))
             try writer.writeRecord("byteorder", bytes: Array(options.byteOrder.rawValue.utf8))
             // torch 2.7+ writes storages in numeric key order; keys are numbered as first met.
+            let sources = SourceFiles()
             for (key, storage) in written {
                 try writeStorage(storage, as: "data/\(key)", littleEndian: options.byteOrder == .little,
-                                 swapUnit: untyped.swapUnit(of: storage), to: writer, meter: meter)
+                                 swapUnit: untyped.swapUnit(of: storage), to: writer, meter: meter, sources: sources)
             }
             try writer.writeRecord("version", bytes: Array("3\n".utf8))
             _ = try writer.finish()
@@ -140,6 +149,7 @@ extension Checkpoint {
         for name in referenced where !known.contains(name) {
             throw .cannotWrite(path: path, reason: "storage record '\(name)' is not in the source archive; save the value with Checkpoint.save instead")
         }
+        let sources = SourceFiles()
         try Self.writeArchive(to: path, prefix: archive.prefix, alignment: alignment, durability: durability) { writer in
             for name in archive.recordNames where name != ".data/serialization_id" {
                 guard let entry = archive.record(name) else { continue }
@@ -151,9 +161,16 @@ extension Checkpoint {
                 } else if let compressed = deflatedRecordToCopy(entry, named: name, in: archive) {
                     try writer.writeDeflatedRecord(name, compressed: compressed, uncompressedSize: entry.uncompressedSize, crc32: entry.crc32)
                 } else {
-                    // Storages and the other records, as stored: streamed from the map.
+                    // Storages and the other records, as stored: copied by the kernel from the
+                    // source file where it can, streamed from the map otherwise.
                     let bytes = try archive.bytes(of: entry)
-                    try bytes.withUnsafeBytes { raw throws(ZipError) in try writer.writeRecord(name, bytes: raw) }
+                    if let file = bytes.file, let fileOffset = bytes.fileOffset, let source = sources.descriptor(of: file) {
+                        try bytes.withUnsafeBytes { raw throws(ZipError) in
+                            try writer.writeRecord(name, bytes: raw, copyingFrom: source.descriptor, at: Int64(source.offset) + Int64(fileOffset))
+                        }
+                    } else {
+                        try bytes.withUnsafeBytes { raw throws(ZipError) in try writer.writeRecord(name, bytes: raw) }
+                    }
                 }
             }
             writer.dosTimestamp = archive.record(".data/serialization_id").map(Self.keptTimestamp(of:)) ?? 0
@@ -231,10 +248,20 @@ extension Checkpoint {
     /// element of the tensors viewing an untyped storage), else by the
     /// storage's own element (each half of a complex one).
     static func writeStorage(_ storage: Storage, as name: String, littleEndian: Bool, swapUnit: Int? = nil,
-                             to writer: PyTorchZipWriter, meter: ProgressMeter? = nil) throws {
+                             to writer: PyTorchZipWriter, meter: ProgressMeter? = nil, sources: SourceFiles? = nil) throws {
         let raw = try storage.bytes()
         let unit = swapUnit ?? storage.dtype.byteSwapUnit
         let swap = (storage.byteOrder == .little) != littleEndian && unit > 1
+        if !swap, let sources, let record = (raw.owner as? RecordBox)?.bytes, let file = record.file,
+           let fileOffset = record.fileOffset, let source = sources.descriptor(of: file) {
+            // A stored record of a file read: the kernel copies it, the CRC-32 is computed on the way.
+            try raw.withUnsafeBytes { bytes throws(ZipError) in
+                try writer.writeRecord(name, bytes: bytes, copyingFrom: source.descriptor, at: Int64(source.offset) + Int64(fileOffset)) {
+                    meter?.advance(by: $0)
+                }
+            }
+            return
+        }
         try writer.writeRecord(name, size: UInt64(raw.count)) { writeAll in
             // In pieces of at most 16 MiB, so that progress moves within a large storage.
             func write(_ bytes: UnsafeRawBufferPointer) throws(ZipError) {
@@ -341,4 +368,24 @@ struct UntypedElementViews {
 
     /// The unit to swap `storage` by, when tensors of wider elements view it as bytes.
     func swapUnit(of storage: Storage) -> Int? { units[ObjectIdentifier(storage)] }
+}
+
+/// The files that records are copied from while one file is written: each
+/// opened once, for the kernel to copy from (``MappedFile/openForCopying()``),
+/// and closed with the writing.
+final class SourceFiles {
+    private var opened: [ObjectIdentifier: (file: MappedFile, source: (descriptor: Int32, offset: Int)?)] = [:]
+
+    /// A descriptor of `file` and where its first byte is, or nil when it cannot be opened again.
+    func descriptor(of file: MappedFile) -> (descriptor: Int32, offset: Int)? {
+        let id = ObjectIdentifier(file)
+        if let known = opened[id] { return known.source }
+        let source = file.openForCopying()
+        opened[id] = (file, source)
+        return source
+    }
+
+    deinit {
+        for (_, entry) in opened { if let source = entry.source { close(source.descriptor) } }
+    }
 }

@@ -7,8 +7,8 @@ public struct RawBytes: @unchecked Sendable {
     public let baseAddress: UnsafeRawPointer?
     /// The number of bytes.
     public let count: Int
-    // Keeps the memory alive: the mapped file or an owned buffer.
-    private let owner: AnyObject?
+    /// What keeps the memory valid (a format reader's record, for one).
+    package let owner: AnyObject?
 
     /// Wraps memory that `owner` keeps valid for its lifetime.
     public init(baseAddress: UnsafeRawPointer?, count: Int, owner: AnyObject?) {

@@ -30,11 +30,20 @@ package struct FileSystemCalls: Sendable {
     package var openUnnamed: @Sendable (_ directory: String, _ mode: UInt32) -> Int32 = systemOpenUnnamed
     /// `linkat(2)`: gives the unnamed file open as `descriptor` the name `path`; 0, or `-errno`.
     package var link: @Sendable (_ descriptor: Int32, _ path: String) -> Int32 = systemLink
+    /// `copy_file_range(2)` from `source` at `offset` to `destination`'s file
+    /// offset: the bytes copied, and `errno` of a real failure (see
+    /// ``KernelCopy``). nil (the default for a table of one's own, as tests
+    /// build) makes the sink write every byte with `write`.
+    package var copyRange: (@Sendable (_ source: Int32, _ offset: Int64, _ destination: Int32, _ count: Int) -> (copied: Int, error: Int32?))?
 
     /// The real calls.
-    package static let system = FileSystemCalls(
-        open: systemOpen, write: systemWrite, fsync: systemFsync,
-        close: systemClose, rename: systemRename, unlink: systemUnlink)
+    package static let system: FileSystemCalls = {
+        var calls = FileSystemCalls(
+            open: systemOpen, write: systemWrite, fsync: systemFsync,
+            close: systemClose, rename: systemRename, unlink: systemUnlink)
+        calls.copyRange = { KernelCopy.copy(from: $0, at: $1, to: $2, count: $3) }
+        return calls
+    }()
 
     /// Creates a table of calls.
     package init(
