@@ -16,6 +16,8 @@
 //   st-open     SafetensorsFile(path:) and every tensor's metadata.
 //   st-read     st-open, then read every tensor's bytes (XOR fold).
 //   pickle      decode FILE as one pickle with the pickle machine alone.
+//   pickle-walk the same, then read every value (lists and dicts of plain
+//               data fill themselves from the decoded pickle when read).
 //   inspect     what `pth inspect` does: open and compute the tree's totals.
 //   save        build TENSORS float32 tensors of ELEMENTS elements each in
 //               Swift memory, then Checkpoint.save them as a state dict to OUT.
@@ -187,15 +189,34 @@ do {
             result.bytes = bytes
             result.check = "\(metadata ^ Int(truncatingIfNeeded: fold))"
         }
-    case "pickle":
+    case "pickle", "pickle-walk":
         let runs = args.count > 3 ? Int(args[3]) ?? 5 : 5
+        // Every value read: lists and dicts decoded from plain data fill themselves when read.
+        func walk(_ value: Value) -> Int {
+            var count = 0
+            var stack = [value]
+            while let v = stack.popLast() {
+                count += 1
+                switch v {
+                case .list(let l): stack.append(contentsOf: l.items)
+                case .tuple(let t): stack.append(contentsOf: t.items)
+                case .dict(let d):
+                    stack.append(contentsOf: d.keys)
+                    stack.append(contentsOf: d.values)
+                case .string(let s): count &+= s.utf8.count & 1
+                default: break
+                }
+            }
+            return count
+        }
         // One copy of the file in memory, as the Python side holds one.
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         for _ in 0..<runs {
             let start = now()
             let value = try bytes.withUnsafeBytes { try Unpickler().load($0) }
+            let values = kind == "pickle-walk" ? walk(value) : 0
             withExtendedLifetime(value) { result.times.append(now() - start) }
-            result.check = value.typeName
+            result.check = "\(value.typeName) \(values)"
             result.bytes = bytes.count
         }
     case "save":

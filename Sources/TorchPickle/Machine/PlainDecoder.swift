@@ -38,12 +38,20 @@ package struct PlainDecoder {
         self.position = position
         self.options = options
         stack.reserveCapacity(64)
-        // A node takes at least one byte of input: reserved up front (pages
-        // are touched only as they fill), the arrays never copy themselves to
-        // grow for pickles up to 2^24 nodes.
-        let nodes = min(max(input.count - position, 0) / 4, 1 << 24)
-        kinds.reserveCapacity(nodes)
-        payloads.reserveCapacity(nodes)
+        // Room for what the input can hold, reserved up front: pages are
+        // touched only as they fill, and the arrays do not copy themselves to
+        // grow (up to 2^24 entries each). A node takes at least one byte of
+        // input, a string or bytes at least two, a container at least two and
+        // a segment at least one more.
+        let size = max(input.count - position, 0)
+        let cap = 1 << 24
+        kinds.reserveCapacity(min(size / 4, cap))
+        payloads.reserveCapacity(min(size / 4, cap))
+        children.reserveCapacity(min(size / 4, cap))
+        spans.reserveCapacity(min(size / 16, cap))
+        containers.reserveCapacity(min(size / 32, cap))
+        segments.reserveCapacity(min(size / 32, cap))
+        text.reserveCapacity(min(size / 2, cap * 8))
     }
 
     /// The decoded pickle: its value, the offset past `STOP`, and its protocol;
@@ -117,10 +125,8 @@ package struct PlainDecoder {
     }
 
     func isContainer(_ node: Int32) -> Bool {
-        switch kind(node) {
-        case .list, .tuple, .dict: true
-        default: false
-        }
+        // list, tuple and dict are the last three kinds.
+        kinds[Int(node)] & PickleTape.kindMask >= PickleTape.Kind.list.rawValue
     }
 
     func depth(_ node: Int32) -> Int32 {
