@@ -33,12 +33,14 @@ let package = Package(
         .target(name: "CSHA256"),
         // The zip container: central directory, ZIP64, records in place in a mapped file.
         .target(name: "TorchZip", dependencies: ["CLibzip", "CCRC32"]),
-        // The pickle machine and the object model it builds: values, tensors, storages.
-        .target(name: "TorchPickle"),
+        // The value and tensor model: Python values, tensors, storages, numpy arrays.
+        .target(name: "TorchValues"),
+        // The pickle machine (and its encoder), which reads and writes that model.
+        .target(name: "TorchPickle", dependencies: ["TorchValues"]),
         // Checkpoint formats, the canonical listing, the public entry points.
         .target(
             name: "TorchCheckpoint",
-            dependencies: ["TorchZip", "TorchPickle", "CSHA256", "CZstd"]
+            dependencies: ["TorchZip", "TorchValues", "TorchPickle", "CSHA256", "CZstd"]
         ),
         // Checks for test suites: torch.testing.assert_close's rule and message on tensors, state
         // dicts and checkpoints, state-dict schemas, integrity; recorded as Swift Testing issues or

@@ -2,7 +2,7 @@
 # Builds the DocC documentation of the two libraries and fails on any warning
 # (a broken symbol link, an undocumented parameter, …):
 # - TorchCheckpoint: its catalog (Sources/TorchCheckpoint/TorchCheckpoint.docc:
-#   landing page and articles) and every public symbol, those of TorchPickle
+#   landing page and articles) and every public symbol, those of TorchValues, TorchPickle
 #   and TorchZip that it re-exports included;
 # - TorchCheckpointTesting: its catalog and every public symbol, into
 #   TorchCheckpointTesting.doccarchive beside the first archive.
@@ -75,5 +75,5 @@ document() {
     echo "documentation: $archive" >&2
 }
 
-document TorchCheckpoint "$output" TorchPickle,TorchZip
+document TorchCheckpoint "$output" TorchValues,TorchPickle,TorchZip
 document TorchCheckpointTesting "$(dirname "$output")/TorchCheckpointTesting.doccarchive"

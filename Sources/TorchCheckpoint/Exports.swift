@@ -1,4 +1,6 @@
 // One import gives the whole library: the object model (values, tensors,
-// storages) lives in TorchPickle, the container in TorchZip.
+// storages) lives in TorchValues, the pickle machine in TorchPickle, the
+// container in TorchZip.
+@_exported import TorchValues
 @_exported import TorchPickle
 @_exported import TorchZip

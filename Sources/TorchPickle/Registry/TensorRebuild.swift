@@ -38,7 +38,7 @@ enum TensorRebuild {
             // _rebuild_meta_tensor_no_storage(dtype, size, stride, requires_grad)
             try a.count(4...4)
             let shape = try a.integers(1), stride = try a.integers(2)
-            try checkShape(shape, stride)
+            try TensorGeometry.checkShape(shape, stride)
             return .tensor(Tensor(dtype: try a.dtype(0), shape: shape, stride: stride, storage: nil,
                                   device: Device(type: "meta"), requiresGrad: try a.bool(3)))
         case .rebuildWrapperSubclass:
@@ -46,7 +46,7 @@ enum TensorRebuild {
             try a.count(8...8)
             guard case .global(let cls) = a[0] else { throw RebuildError("expects a class") }
             let shape = try a.integers(2), stride = try a.integers(3)
-            try checkShape(shape, stride)
+            try TensorGeometry.checkShape(shape, stride)
             return .tensor(Tensor(dtype: try a.dtype(1), shape: shape, stride: stride, storageOffset: try a.int(4),
                                   storage: nil, layout: try a.layout(5), device: try a.device(6),
                                   requiresGrad: try a.bool(7), subclass: cls))
@@ -62,8 +62,8 @@ enum TensorRebuild {
             let storage = Storage(key: "numpy", dtype: dtype, bytes: RawBytes(array.data), location: try a.device(2).description)
             let shape = array.shape
             let stride = array.isFortranOrder ? fortranStrides(shape) : Tensor.contiguousStrides(shape)
-            try checkShape(shape, stride)
-            try checkExtent(dtype: dtype, shape: shape, stride: stride, offset: 0, storage: storage)
+            try TensorGeometry.checkShape(shape, stride)
+            try TensorGeometry.checkExtent(dtype: dtype, shape: shape, stride: stride, offset: 0, storage: storage)
             return .tensor(Tensor(dtype: dtype, shape: shape, stride: stride, storage: storage,
                                   device: try a.device(2), requiresGrad: try a.bool(3)))
         case .rebuildFromTypeV2, .rebuildFromType:
@@ -95,8 +95,8 @@ enum TensorRebuild {
         let offset = try a.int(offsetIndex)
         let shape = try a.integers(offsetIndex + 1)
         let stride = try a.integers(offsetIndex + 2)
-        try checkShape(shape, stride)
-        try checkExtent(dtype: dtype, shape: shape, stride: stride, offset: offset, storage: storage)
+        try TensorGeometry.checkShape(shape, stride)
+        try TensorGeometry.checkExtent(dtype: dtype, shape: shape, stride: stride, offset: offset, storage: storage)
         var conj = false, neg = false
         if case .dict(let m)? = metadata {
             conj = m["conj"]?.bool ?? false
@@ -105,41 +105,6 @@ enum TensorRebuild {
         return Tensor(dtype: dtype, shape: shape, stride: stride, storageOffset: offset, storage: storage,
                       requiresGrad: requiresGrad, isConjugated: conj, isNegated: neg,
                       quantization: quantization, backwardHooks: hooks)
-    }
-
-    static func checkShape(_ shape: [Int], _ stride: [Int]) throws {
-        guard shape.count == stride.count else {
-            throw RebuildError("size has \(shape.count) dimensions but stride has \(stride.count)", tensor: true)
-        }
-        if let s = shape.first(where: { $0 < 0 }) { throw RebuildError("negative size \(s) in \(shape)", tensor: true) }
-        if let s = stride.first(where: { $0 < 0 }) { throw RebuildError("negative stride \(s) in \(stride)", tensor: true) }
-    }
-
-    /// A view must lie inside its storage, as PyTorch's `set_` requires.
-    static func checkExtent(dtype: DType, shape: [Int], stride: [Int], offset: Int, storage: Storage) throws {
-        guard offset >= 0 else { throw RebuildError("negative storage offset \(offset)", tensor: true) }
-        var count = 1
-        for size in shape {
-            let (c, o) = count.multipliedReportingOverflow(by: size)
-            guard !o else { throw RebuildError("size \(shape) overflows", tensor: true) }
-            count = c
-        }
-        if count == 0 { return }
-        var last = offset
-        for (size, s) in zip(shape, stride) {
-            let (step, o1) = (size - 1).multipliedReportingOverflow(by: s)
-            let (sum, o2) = last.addingReportingOverflow(step)
-            guard !o1, !o2 else { throw RebuildError("view of size \(shape) stride \(stride) overflows", tensor: true) }
-            last = sum
-        }
-        // Packed types (quint4x2, quint2x4) hold several elements per byte.
-        let (elementBytes, o) = (last + 1).multipliedReportingOverflow(by: dtype.itemSize)
-        let needed = dtype.elementsPerByte == 1 ? elementBytes : dtype.byteCount(forElements: last + 1)
-        if o || needed > storage.byteCount {
-            throw RebuildError(
-                "view with size \(shape), stride \(stride), storage offset \(offset) of \(dtype.name) needs \(o ? "more than Int.max" : "\(needed)") bytes, "
-                + "but storage '\(storage.key)' (\(storage.location)) holds \(storage.byteCount)", tensor: true)
-        }
     }
 
     static func fortranStrides(_ shape: [Int]) -> [Int] {

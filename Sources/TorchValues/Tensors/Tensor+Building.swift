@@ -44,8 +44,8 @@ extension Tensor {
     public func view(shape: [Int], stride: [Int], storageOffset: Int) throws -> Tensor {
         guard let storage else { throw TensorError("a tensor without storage has no views") }
         do {
-            try TensorRebuild.checkShape(shape, stride)
-            try TensorRebuild.checkExtent(dtype: dtype, shape: shape, stride: stride, offset: storageOffset, storage: storage)
+            try TensorGeometry.checkShape(shape, stride)
+            try TensorGeometry.checkExtent(dtype: dtype, shape: shape, stride: stride, offset: storageOffset, storage: storage)
         } catch let error as RebuildError {
             throw TensorError(error.message)
         }

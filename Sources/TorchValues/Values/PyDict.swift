@@ -46,7 +46,7 @@ public final class PyDict: @unchecked Sendable {
     /// `state_dict()` carries `_metadata` here), in the order they were set.
     public var attributes: [(name: String, value: Value)] = []
     /// The state `BUILD` gave, as pickled (the source of ``attributes``).
-    public internal(set) var state: Value?
+    public package(set) var state: Value?
     /// Positions by key, built once the dict outgrows ``linearScanLimit``:
     /// most dicts in a checkpoint are small (an optimizer's per-parameter
     /// state, a record), and comparing a handful of keys is cheaper than
@@ -54,14 +54,14 @@ public final class PyDict: @unchecked Sendable {
     @exclusivity(unchecked) private var index: [HashKey: Int] = [:]
     @exclusivity(unchecked) private var indexed = false
     private static let linearScanLimit = 8
-    @exclusivity(unchecked) var depth = 1
-    @exclusivity(unchecked) var _itemTokens: TokenTable = [:]
+    @exclusivity(unchecked) package var depth = 1
+    @exclusivity(unchecked) package var _itemTokens: TokenTable = [:]
     private let tape: PickleTape?
     private let node: Int32
     private let filled: Atomic<Bool>
 
     /// Item position → identity token (see ``TokenHolder``): keys `2i`, values `2i + 1`.
-    var itemTokens: TokenTable {
+    package var itemTokens: TokenTable {
         get { fillIfNeeded(); return _itemTokens }
         set { fillIfNeeded(); _itemTokens = newValue }
         _modify { fillIfNeeded(); yield &_itemTokens }
@@ -76,7 +76,7 @@ public final class PyDict: @unchecked Sendable {
     }
 
     /// A dict of a decoded pickle of plain data, filled from it when first read.
-    init(tape: PickleTape, node: Int32, depth: Int) {
+    package init(tape: PickleTape, node: Int32, depth: Int) {
         self.kind = .dict
         self.depth = depth
         self.tape = tape
@@ -117,13 +117,13 @@ public final class PyDict: @unchecked Sendable {
     }
 
     /// Sets the value for a key and returns the entry's position.
-    func setReturningIndex(_ value: Value, for key: Value) throws(ValueError) -> Int {
+    package func setReturningIndex(_ value: Value, for key: Value) throws(ValueError) -> Int {
         fillIfNeeded()
         return set(value, for: key, hashKey: try HashKey(key))
     }
 
     /// Sets a key the decoder found hashable, while the dict fills itself from its pickle.
-    func setUnfilled(_ value: Value, for key: Value) -> Int {
+    package func setUnfilled(_ value: Value, for key: Value) -> Int {
         set(value, for: key, hashKey: HashKey(validated: key))
     }
 
@@ -201,7 +201,7 @@ public final class PyDict: @unchecked Sendable {
     }
 
     /// Removes every item.
-    func removeAll() {
+    package func removeAll() {
         fillIfNeeded()
         _keys = []
         _values = []
@@ -218,12 +218,12 @@ public final class PyDict: @unchecked Sendable {
     /// then: reserving an exact capacity again at every batch of a growing
     /// dict (SETITEMS comes in batches of 1000) would copy it every time,
     /// where letting it grow doubles its storage.
-    func reserve(_ count: Int) {
+    package func reserve(_ count: Int) {
         fillIfNeeded()
         reserveUnfilled(count)
     }
 
-    func reserveUnfilled(_ count: Int) {
+    package func reserveUnfilled(_ count: Int) {
         guard _keys.isEmpty else { return }
         _keys.reserveCapacity(count)
         _values.reserveCapacity(count)

@@ -29,14 +29,14 @@ extension Tensor: CustomStringConvertible, CustomDebugStringConvertible {
 }
 
 /// torch/_tensor_str.py's formatting, for the default print options.
-enum TensorPrinter {
-    static let precision = 4
-    static let threshold = 1000
-    static let edgeItems = 3
-    static let lineWidth = 80
+package enum TensorPrinter {
+    package static let precision = 4
+    package static let threshold = 1000
+    package static let edgeItems = 3
+    package static let lineWidth = 80
 
     /// One displayed element.
-    enum Scalar {
+    package enum Scalar {
         case real(Double)
         case signed(Int64)
         case unsigned(UInt64)
@@ -44,7 +44,7 @@ enum TensorPrinter {
         case complex(Double, Double)
     }
 
-    static func repr(_ t: Tensor) -> String {
+    package static func repr(_ t: Tensor) -> String {
         let prefix = "tensor("
         let indent = prefix.count
         var suffixes: [String] = []
@@ -88,11 +88,11 @@ enum TensorPrinter {
     }
 
     /// `str(tuple(shape))`.
-    static func tuple(_ shape: [Int]) -> String {
+    package static func tuple(_ shape: [Int]) -> String {
         shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
     }
 
-    static func addSuffixes(_ text: String, _ suffixes: [String], indent: Int, forceNewline: Bool) -> String {
+    package static func addSuffixes(_ text: String, _ suffixes: [String], indent: Int, forceNewline: Bool) -> String {
         var out = text
         var force = forceNewline
         var lastLineLength: Int
@@ -117,7 +117,7 @@ enum TensorPrinter {
     // MARK: Strided contents
 
     /// `_tensor_str`: the nested brackets of a strided tensor with elements.
-    static func contents(_ t: Tensor, indent: Int) -> String {
+    package static func contents(_ t: Tensor, indent: Int) -> String {
         let summarize = t.elementCount > threshold
         do {
             let shown = try Shown(t, summarize: summarize)
@@ -138,7 +138,7 @@ enum TensorPrinter {
 
     /// The elements the printout shows, in row-major order of the shown
     /// indices (all of them, or 3 at each edge of every dimension).
-    struct Shown {
+    package struct Shown {
         enum Kind { case floating, complex, other }
         let kind: Kind
         /// Per dimension, the indices shown.
@@ -176,7 +176,7 @@ enum TensorPrinter {
     /// bits applied, for a tensor of at most a summarized size: the whole
     /// tensor when it has at most `threshold` elements, otherwise element by
     /// element through views.
-    static func read(_ t: Tensor) throws -> (Int) throws -> Scalar {
+    package static func read(_ t: Tensor) throws -> (Int) throws -> Scalar {
         if t.elementCount <= threshold {
             let values = try elements(of: t)
             return { values[$0] }
@@ -199,7 +199,7 @@ enum TensorPrinter {
 
     /// Every element, row-major; `bitsFrom` gives the conjugate and negative
     /// bits (views made here do not carry them).
-    static func elements(of t: Tensor, bitsFrom source: Tensor? = nil) throws -> [Scalar] {
+    package static func elements(of t: Tensor, bitsFrom source: Tensor? = nil) throws -> [Scalar] {
         let bits = source ?? t
         let negate = bits.isNegated && source != nil
         if t.dtype.isComplex {
@@ -237,7 +237,7 @@ enum TensorPrinter {
     }
 
     /// `_tensor_str_with_formatter` over the shown elements.
-    static func nested(_ shown: Shown, dims: [Int], indent: Int, summarize: Bool, _ first: Formatter, _ second: Formatter?) -> String {
+    package static func nested(_ shown: Shown, dims: [Int], indent: Int, summarize: Bool, _ first: Formatter, _ second: Formatter?) -> String {
         var next = 0
         func element() -> String {
             defer { next += 1 }
@@ -282,7 +282,7 @@ enum TensorPrinter {
     }
 
     /// `_Formatter`: the width and notation every element of a tensor shares.
-    struct Formatter {
+    package struct Formatter {
         let floating: Bool
         var intMode = true
         var sciMode = false
@@ -344,7 +344,7 @@ enum TensorPrinter {
 
     /// Python's `format(value, spec)` for `.Nf`, `.Ne` and `.0f`: C's
     /// correctly rounded conversion, with Python's `inf` and `nan`.
-    static func printf(_ format: String, _ d: Double) -> String {
+    package static func printf(_ format: String, _ d: Double) -> String {
         if d.isNaN { return "nan" }
         if d.isInfinite { return d < 0 ? "-inf" : "inf" }
         var buffer = [CChar](repeating: 0, count: 400)
@@ -354,7 +354,7 @@ enum TensorPrinter {
 
     // MARK: Sparse
 
-    static func sparseBody(_ t: Tensor, indent: Int) -> String {
+    package static func sparseBody(_ t: Tensor, indent: Int) -> String {
         switch t.sparse {
         case .coo(let indices, let values, _)?:
             let i = contentsOrEmpty(indices, indent: indent + "indices=tensor(".count)
@@ -372,7 +372,7 @@ enum TensorPrinter {
         }
     }
 
-    static func contentsOrEmpty(_ t: Tensor, indent: Int) -> String {
+    package static func contentsOrEmpty(_ t: Tensor, indent: Int) -> String {
         t.elementCount == 0 ? "[], size=" + tuple(t.shape) : contents(t, indent: indent)
     }
 }

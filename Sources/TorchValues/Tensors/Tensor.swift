@@ -115,7 +115,7 @@ public final class Tensor: Sendable {
     }
 
     /// A copy with some properties changed.
-    func with(requiresGrad: Bool? = nil, isParameter: Bool? = nil, device: Device? = nil,
+    package func with(requiresGrad: Bool? = nil, isParameter: Bool? = nil, device: Device? = nil,
               backwardHooks: Value? = nil, parameterState: Value?? = nil,
               subclass: PyGlobal?? = nil, subclassState: Value?? = nil) -> Tensor {
         Tensor(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage,

@@ -4,15 +4,15 @@ public final class NumpyDType: @unchecked Sendable {
     /// The type string given to the constructor, such as `f8`, `i4`, `b1`, `O`, `U5`.
     public let typeString: String
     /// The byte order from the `BUILD` state: `<`, `>`, `|` (not applicable) or `=` (native).
-    public internal(set) var byteOrderMark: String = "="
+    public package(set) var byteOrderMark: String = "="
     /// The element size from the `BUILD` state (for flexible types such as `U5`), or -1.
-    public internal(set) var elementSize: Int = -1
+    public package(set) var elementSize: Int = -1
     /// The whole `BUILD` state, kept for what is not interpreted here.
-    public internal(set) var state: Value?
+    public package(set) var state: Value?
     /// How the pickle constructed it (`numpy.dtype('f4', False, True)`), for writing it back.
-    var origin: (callable: Value, arguments: [Value], tokens: TokenTable)?
+    package var origin: (callable: Value, arguments: [Value], tokens: TokenTable)?
 
-    init(typeString: String) { self.typeString = typeString }
+    package init(typeString: String) { self.typeString = typeString }
 
     /// The kind character: `f` float, `i` signed, `u` unsigned, `b` bool, `c` complex, `O` object, `U` unicode, `S` bytes, `V` void.
     public var kind: Character {
@@ -50,22 +50,22 @@ public final class NumpyDType: @unchecked Sendable {
 /// A numpy array or scalar inside a checkpoint.
 public final class NDArray: @unchecked Sendable {
     /// The element type (nil until the pickle's `BUILD` gives it).
-    public internal(set) var dtype: NumpyDType?
+    public package(set) var dtype: NumpyDType?
     /// The shape (empty for a scalar).
-    public internal(set) var shape: [Int]
+    public package(set) var shape: [Int]
     /// Whether the data is in Fortran (column-major) order.
-    public internal(set) var isFortranOrder = false
+    public package(set) var isFortranOrder = false
     /// The raw element bytes, for arrays of numbers.
-    public internal(set) var data: [UInt8] = []
+    public package(set) var data: [UInt8] = []
     /// The elements, for arrays of Python objects (dtype `O`).
-    public internal(set) var objects: [Value]?
+    public package(set) var objects: [Value]?
     /// Whether this is a numpy scalar (`np.float64(1.5)`) rather than an array.
     public let isScalar: Bool
     /// How the pickle constructed it, and the state `BUILD` gave it, for writing it back.
-    var origin: (callable: Value, arguments: [Value], tokens: TokenTable)?
-    var buildState: Value?
+    package var origin: (callable: Value, arguments: [Value], tokens: TokenTable)?
+    package var buildState: Value?
 
-    init(shape: [Int], isScalar: Bool) {
+    package init(shape: [Int], isScalar: Bool) {
         self.shape = shape
         self.isScalar = isScalar
     }

@@ -21,7 +21,7 @@ extension Tensor {
 
     /// The bytes of a tensor of `shape` and `dtype`, or nil when that count
     /// overflows 64 bits.
-    static func byteCount(shape: [Int], dtype: DType) -> Int? {
+    package static func byteCount(shape: [Int], dtype: DType) -> Int? {
         if shape.contains(0) { return 0 }
         var count = 1
         for size in shape {

@@ -62,15 +62,15 @@ extension Tensor {
 }
 
 /// Encoding `Float` into PyTorch's 16-bit float formats, rounding to nearest even.
-enum ScalarEncoding {
-    static func bfloat16(_ f: Float) -> UInt16 {
+package enum ScalarEncoding {
+    package static func bfloat16(_ f: Float) -> UInt16 {
         let bits = f.bitPattern
         if f.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
         let rounding = 0x7FFF + ((bits >> 16) & 1)
         return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
     }
 
-    static func float16(_ f: Float) -> UInt16 {
+    package static func float16(_ f: Float) -> UInt16 {
         let bits = f.bitPattern
         let sign = UInt16((bits >> 16) & 0x8000)
         let exponent = Int((bits >> 23) & 0xFF)

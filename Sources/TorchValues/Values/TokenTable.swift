@@ -6,26 +6,26 @@
 /// "no token" rather than a dictionary: the unpickler records a token for
 /// every memoized string it places, and hashing each of them cost more than
 /// the rest of decoding (see tools/benchmark.py).
-struct TokenTable: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
+package struct TokenTable: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence {
     /// The sentinel for a position without a token. No token equals it:
     /// the unpickler numbers memoized objects from 0, the tokens of
     /// ``InternedStrings``, which start above it, and the encoder's own
     /// negative synthetic tokens, which count down from -1.
-    static let noToken = Int32.min
+    package static let noToken = Int32.min
 
     private var slots: [Int32] = []
     /// How many positions have a token.
     private(set) var count = 0
 
-    init() {}
+    package init() {}
 
-    init(dictionaryLiteral elements: (Int, Int32)...) {
+    package init(dictionaryLiteral elements: (Int, Int32)...) {
         for (position, token) in elements { self[position] = token }
     }
 
-    var isEmpty: Bool { count == 0 }
+    package var isEmpty: Bool { count == 0 }
 
-    subscript(position: Int) -> Int32? {
+    package subscript(position: Int) -> Int32? {
         get {
             guard position >= 0, position < slots.count else { return nil }
             let token = slots[position]
@@ -46,7 +46,7 @@ struct TokenTable: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence
     }
 
     /// Removes the tokens for which `shouldRemove` is true.
-    mutating func removeAll(where shouldRemove: (Int32) -> Bool) {
+    package mutating func removeAll(where shouldRemove: (Int32) -> Bool) {
         guard count > 0 else { return }
         for i in slots.indices where slots[i] != Self.noToken && shouldRemove(slots[i]) {
             slots[i] = Self.noToken
@@ -55,18 +55,18 @@ struct TokenTable: Sendable, Equatable, ExpressibleByDictionaryLiteral, Sequence
         if count == 0 { slots = [] }
     }
 
-    static func == (a: TokenTable, b: TokenTable) -> Bool {
+    package static func == (a: TokenTable, b: TokenTable) -> Bool {
         guard a.count == b.count else { return false }
         return a.elementsEqual(b) { $0.position == $1.position && $0.token == $1.token }
     }
 
-    func makeIterator() -> Iterator { Iterator(slots: slots) }
+    package func makeIterator() -> Iterator { Iterator(slots: slots) }
 
     /// The positions that have a token, in order, with their tokens.
-    struct Iterator: IteratorProtocol {
+    package struct Iterator: IteratorProtocol {
         let slots: [Int32]
         var index = 0
-        mutating func next() -> (position: Int, token: Int32)? {
+        package mutating func next() -> (position: Int, token: Int32)? {
             while index < slots.count {
                 defer { index += 1 }
                 if slots[index] != TokenTable.noToken { return (index, slots[index]) }

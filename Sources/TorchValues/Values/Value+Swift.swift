@@ -39,12 +39,12 @@ extension Value: Equatable, Hashable {
 }
 
 /// Two containers being compared, so a cycle compares as equal instead of recursing forever.
-struct ValuePairKey: Hashable {
-    let a: ObjectIdentifier, b: ObjectIdentifier
+package struct ValuePairKey: Hashable {
+    package let a: ObjectIdentifier, b: ObjectIdentifier
 }
 
-enum ValueEquality {
-    static func equal(_ a: Value, _ b: Value, _ seen: inout Set<ValuePairKey>) -> Bool {
+package enum ValueEquality {
+    package static func equal(_ a: Value, _ b: Value, _ seen: inout Set<ValuePairKey>) -> Bool {
         func guarded(_ x: AnyObject, _ y: AnyObject, _ body: (inout Set<ValuePairKey>) -> Bool) -> Bool {
             if x === y { return true }
             let key = ValuePairKey(a: ObjectIdentifier(x), b: ObjectIdentifier(y))
@@ -79,7 +79,7 @@ enum ValueEquality {
 
     /// A hash consistent with ``equal(_:_:_:)``; containers hash by content,
     /// to a bounded depth (deeper levels only count their items).
-    static func hash(_ v: Value, _ depth: inout Int) -> Int {
+    package static func hash(_ v: Value, _ depth: inout Int) -> Int {
         depth += 1
         defer { depth -= 1 }
         switch v {

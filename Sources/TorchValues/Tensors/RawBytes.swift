@@ -44,9 +44,9 @@ public struct RawBytes: @unchecked Sendable {
 }
 
 /// An owned, immutable heap buffer.
-final class OwnedBuffer: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer?
-    init(_ bytes: [UInt8]) {
+package final class OwnedBuffer: @unchecked Sendable {
+    package let pointer: UnsafeMutableRawPointer?
+    package init(_ bytes: [UInt8]) {
         if bytes.isEmpty {
             pointer = nil
         } else {

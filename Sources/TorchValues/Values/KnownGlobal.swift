@@ -1,5 +1,5 @@
 /// A global this library rebuilds without running its Python code.
-enum KnownGlobal: Sendable, Equatable {
+package enum KnownGlobal: Sendable, Equatable {
     // builtins
     case set, frozenSet, byteArray, bytes, complex, list, tuple, dict
     // _codecs
@@ -29,7 +29,7 @@ enum KnownGlobal: Sendable, Equatable {
 /// Python 2 module names (`__builtin__`, `copy_reg`) and numpy 1's
 /// `numpy.core` are mapped to their current names, as `pickle` and numpy do.
 public enum GlobalRegistry {
-    static func lookup(module: String, name: String) -> KnownGlobal? {
+    package static func lookup(module: String, name: String) -> KnownGlobal? {
         let m = normalizedModule(module)
         switch m {
         case "builtins":
@@ -84,7 +84,7 @@ public enum GlobalRegistry {
     }
 
     /// Python 3's name for a module a Python 2 pickle names.
-    static func normalizedModule(_ module: String) -> String {
+    package static func normalizedModule(_ module: String) -> String {
         switch module {
         case "__builtin__": "builtins"
         case "copy_reg": "copyreg"
@@ -106,21 +106,21 @@ public enum GlobalRegistry {
         lookup(module: module, name: name) != nil
     }
 
-    static let builtins: [String: KnownGlobal] = [
+    package static let builtins: [String: KnownGlobal] = [
         "set": .set, "frozenset": .frozenSet, "bytearray": .byteArray, "bytes": .bytes,
         "complex": .complex, "list": .list, "tuple": .tuple, "dict": .dict,
     ]
 
-    static let collections: [String: KnownGlobal] = [
+    package static let collections: [String: KnownGlobal] = [
         "OrderedDict": .orderedDict, "Counter": .counter, "defaultdict": .defaultDict,
     ]
 
-    static let qschemes: Set<String> = [
+    package static let qschemes: Set<String> = [
         "per_tensor_affine", "per_channel_affine", "per_tensor_symmetric",
         "per_channel_symmetric", "per_channel_affine_float_qparams",
     ]
 
-    static let torchUtils: [String: KnownGlobal] = [
+    package static let torchUtils: [String: KnownGlobal] = [
         "_rebuild_tensor": .rebuildTensor,
         "_rebuild_tensor_v2": .rebuildTensorV2,
         "_rebuild_tensor_v3": .rebuildTensorV3,
@@ -137,11 +137,11 @@ public enum GlobalRegistry {
 }
 
 /// Why a known global could not be rebuilt from the arguments the pickle gave.
-struct RebuildError: Error {
-    let message: String
+package struct RebuildError: Error {
+    package let message: String
     /// A tensor whose geometry or storage is invalid, as opposed to a malformed call.
-    var isTensorProblem = false
-    init(_ message: String, tensor: Bool = false) {
+    package var isTensorProblem = false
+    package init(_ message: String, tensor: Bool = false) {
         self.message = message
         self.isTensorProblem = tensor
     }

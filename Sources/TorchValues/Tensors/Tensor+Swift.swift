@@ -206,7 +206,7 @@ extension Tensor {
     }
 
     /// A dimension index, Python style: `-1` is the last.
-    func dimension(_ d: Int) throws -> Int {
+    package func dimension(_ d: Int) throws -> Int {
         let n = shape.count
         guard (-max(n, 1)..<max(n, 1)).contains(d) else {
             throw TensorError("Dimension out of range (expected to be in range of [\(-max(n, 1)), \(max(n, 1) - 1)], but got \(d))")
@@ -246,12 +246,12 @@ extension Tensor {
 
     // MARK: Helpers
 
-    static func fromBytes(_ bytes: [UInt8], dtype: DType, shape: [Int], requiresGrad: Bool = false) -> Tensor {
+    package static func fromBytes(_ bytes: [UInt8], dtype: DType, shape: [Int], requiresGrad: Bool = false) -> Tensor {
         let storage = Storage(key: "0", dtype: dtype, bytes: RawBytes(bytes))
         return Tensor(dtype: dtype, shape: shape, stride: Tensor.contiguousStrides(shape), storage: storage, requiresGrad: requiresGrad)
     }
 
-    static func fromDoubles(_ values: [Double], dtype: DType, shape: [Int], requiresGrad: Bool = false) -> Tensor {
+    package static func fromDoubles(_ values: [Double], dtype: DType, shape: [Int], requiresGrad: Bool = false) -> Tensor {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         var bytes = [UInt8]()
         bytes.reserveCapacity(values.count * dtype.itemSize)
@@ -260,7 +260,7 @@ extension Tensor {
     }
 
     /// One element's little-endian bytes, as `torch.tensor(value, dtype=…)` stores it.
-    static func encode(_ value: Double, as dtype: DType) -> [UInt8] {
+    package static func encode(_ value: Double, as dtype: DType) -> [UInt8] {
         func le<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.littleEndian) { Array($0) } }
         func int<T: FixedWidthInteger>(_ type: T.Type) -> [UInt8] {
             let t = value.rounded(.towardZero)
@@ -289,7 +289,7 @@ extension Tensor {
 /// SplitMix64: small, fast and the same on every platform (the seeded
 /// factories' generator, and the tests').
 package struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
+    package var state: UInt64
     package init(seed: UInt64) { state = seed }
     package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -8,7 +8,7 @@ public struct PythonInt: Sendable, Hashable, CustomStringConvertible {
     /// `true` when the value is below zero.
     public let isNegative: Bool
     /// The magnitude as base-2³² digits, least significant first, without leading zeros.
-    let magnitude: [UInt32]
+    package let magnitude: [UInt32]
 
     private init(isNegative: Bool, magnitude: [UInt32]) {
         var m = magnitude

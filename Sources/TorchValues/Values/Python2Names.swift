@@ -2,9 +2,9 @@
 /// unpickles a protocol 0–2 pickle (CPython's `_compat_pickle`, which
 /// `pickle.Unpickler(fix_imports=True)` applies): `httplib` is `http.client`,
 /// `__builtin__.xrange` is `builtins.range`. Generated from CPython 3.11's tables.
-enum Python2Names {
+package enum Python2Names {
     /// Whole modules renamed.
-    static let modules: [String: String] = [
+    package static let modules: [String: String] = [
         "BaseHTTPServer": "http.server",
         "CGIHTTPServer": "http.server",
         "ConfigParser": "configparser",
@@ -63,7 +63,7 @@ enum Python2Names {
     ]
 
     /// Single globals renamed or moved, as `module.name` → `module.name`.
-    static let globals: [String: String] = [
+    package static let globals: [String: String] = [
         "UserDict.IterableUserDict": "collections.UserDict",
         "UserDict.UserDict": "collections.UserDict",
         "UserList.UserList": "collections.UserList",

@@ -92,7 +92,7 @@ public enum DType: String, Sendable, CaseIterable, Hashable, CustomStringConvert
         }
     }
 
-    static let storageClasses: [String: DType] = [
+    package static let storageClasses: [String: DType] = [
         "DoubleStorage": .float64, "FloatStorage": .float32, "HalfStorage": .float16,
         "BFloat16Storage": .bfloat16, "LongStorage": .int64, "IntStorage": .int32,
         "ShortStorage": .int16, "CharStorage": .int8, "ByteStorage": .uint8,
@@ -101,7 +101,7 @@ public enum DType: String, Sendable, CaseIterable, Hashable, CustomStringConvert
         "QUInt4x2Storage": .quint4x2, "QUInt2x4Storage": .quint2x4,
     ]
 
-    static let aliases: [String: DType] = [
+    package static let aliases: [String: DType] = [
         "double": .float64, "float": .float32, "half": .float16, "long": .int64, "int": .int32,
         "short": .int16, "cdouble": .complex128, "cfloat": .complex64, "chalf": .complex32,
     ]

@@ -8,9 +8,9 @@ import Synchronization
 /// they are first read (from any thread).
 public final class PyList: @unchecked Sendable {
     @exclusivity(unchecked) private var _items: [Value]
-    @exclusivity(unchecked) var _itemTokens: TokenTable = [:]
+    @exclusivity(unchecked) package var _itemTokens: TokenTable = [:]
     /// Nesting depth bookkeeping for the unpickler's limits.
-    @exclusivity(unchecked) var depth: Int
+    @exclusivity(unchecked) package var depth: Int
     private let tape: PickleTape?
     private let node: Int32
     private let filled: Atomic<Bool>
@@ -22,7 +22,7 @@ public final class PyList: @unchecked Sendable {
         _modify { fillIfNeeded(); yield &_items }
     }
     /// Item position → identity token (see ``TokenHolder``).
-    var itemTokens: TokenTable {
+    package var itemTokens: TokenTable {
         get { fillIfNeeded(); return _itemTokens }
         set { fillIfNeeded(); _itemTokens = newValue }
         _modify { fillIfNeeded(); yield &_itemTokens }
@@ -37,7 +37,7 @@ public final class PyList: @unchecked Sendable {
         self.filled = Atomic(true)
     }
 
-    init(tape: PickleTape, node: Int32, depth: Int) {
+    package init(tape: PickleTape, node: Int32, depth: Int) {
         self._items = []
         self.depth = depth
         self.tape = tape
@@ -71,11 +71,11 @@ public final class PyTuple: @unchecked Sendable {
     public let items: [Value]
     /// Whether this is a plain tuple or a `torch.Size`.
     public let kind: Kind
-    @exclusivity(unchecked) var depth: Int
+    @exclusivity(unchecked) package var depth: Int
     // Hashing a tuple used as a dict key is cached: a DAG of tuples shared
     // through the memo would otherwise cost exponential time.
-    @exclusivity(unchecked) var cachedHash: Int?
-    @exclusivity(unchecked) var itemTokens: TokenTable = [:]
+    @exclusivity(unchecked) package var cachedHash: Int?
+    @exclusivity(unchecked) package var itemTokens: TokenTable = [:]
 
     /// Creates a tuple.
     public init(_ items: [Value], kind: Kind = .tuple) {
@@ -87,7 +87,7 @@ public final class PyTuple: @unchecked Sendable {
     /// A tuple of a decoded pickle of plain data. Made whole at once (a tuple
     /// may be a dict key, which its dict compares while filling itself); its
     /// lists and dicts fill themselves when read.
-    init(_ items: [Value], tokens: TokenTable, depth: Int) {
+    package init(_ items: [Value], tokens: TokenTable, depth: Int) {
         self.items = items
         self.kind = .tuple
         self.depth = depth
@@ -116,8 +116,8 @@ public final class PySet: @unchecked Sendable {
     /// `true` for a `frozenset`.
     public let isFrozen: Bool
     private var index: Set<HashKey> = []
-    var depth = 1
-    var itemTokens: TokenTable = [:]
+    package var depth = 1
+    package var itemTokens: TokenTable = [:]
 
     /// Creates an empty set.
     public init(frozen: Bool = false) { self.isFrozen = frozen }
@@ -132,7 +132,7 @@ public final class PySet: @unchecked Sendable {
     }
 
     /// Removes every item.
-    func removeAll() {
+    package func removeAll() {
         items = []
         index = []
         itemTokens = [:]

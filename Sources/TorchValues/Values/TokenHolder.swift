@@ -13,7 +13,7 @@ import Darwin
 /// that were reached more than once, a token naming the object: equal tokens,
 /// same object. The pickle encoder uses them to write a decoded file back
 /// byte for byte. Items without a token are distinct objects.
-protocol TokenHolder: AnyObject {
+package protocol TokenHolder: AnyObject {
     /// Item position → object token. Dicts number keys `2i` and values `2i + 1`.
     var itemTokens: TokenTable { get set }
     /// Sets (or with nil, removes) the token at a position, mutating the
@@ -25,22 +25,22 @@ protocol TokenHolder: AnyObject {
 }
 
 /// Tokens for a sequence that is not a container of its own (an object's arguments or list items).
-final class TokenMap: TokenHolder, @unchecked Sendable {
-    var itemTokens: TokenTable = [:]
-    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
-    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+package final class TokenMap: TokenHolder, @unchecked Sendable {
+    package var itemTokens: TokenTable = [:]
+    package func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    package func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
 }
 
 /// Strings that Python interns (identifiers in source code, keyword names):
 /// one object wherever they appear in a pickle. A value built in Swift marks a
 /// string interned with ``PyDict/set(_:forInternedKey:)``; the encoder then
 /// writes it once and refers back to it, as CPython's pickler does.
-enum InternedStrings {
+package enum InternedStrings {
     private static let lock = NSLockLike()
     nonisolated(unsafe) private static var tokens: [String: Int32] = [:]
 
     /// The identity token of an interned string (tokens of a range no file uses).
-    static func token(for text: String) -> Int32 {
+    package static func token(for text: String) -> Int32 {
         lock.withLock {
             if let t = tokens[text] { return t }
             let t = Int32.min + 1 + Int32(tokens.count)
@@ -51,11 +51,11 @@ enum InternedStrings {
 }
 
 /// A minimal lock, so TorchPickle needs no Foundation.
-final class NSLockLike: @unchecked Sendable {
+package final class NSLockLike: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
+    package init() { pthread_mutex_init(&mutex, nil) }
     deinit { pthread_mutex_destroy(&mutex) }
-    func withLock<R>(_ body: () -> R) -> R {
+    package func withLock<R>(_ body: () -> R) -> R {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return body()
@@ -63,18 +63,18 @@ final class NSLockLike: @unchecked Sendable {
 }
 
 extension PyList: TokenHolder {
-    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
-    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+    package func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    package func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
 }
 extension PyTuple: TokenHolder {
-    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
-    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+    package func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    package func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
 }
 extension PySet: TokenHolder {
-    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
-    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+    package func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    package func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
 }
 extension PyDict: TokenHolder {
-    func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
-    func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
+    package func setItemToken(_ token: Int32?, at position: Int) { itemTokens[position] = token }
+    package func removeItemTokens(where shouldRemove: (Int32) -> Bool) { itemTokens.removeAll(where: shouldRemove) }
 }

@@ -18,48 +18,57 @@ import Synchronization
 /// full machine), so a container is filled by exactly one parent. Lists and
 /// dicts fill themselves when first read; a tuple is made whole with its
 /// parent, since a dict compares its tuple keys while it fills itself.
-final class PickleTape: @unchecked Sendable {
+package final class PickleTape: @unchecked Sendable {
     /// What a node is (the low bits of its kind byte).
-    enum Kind: UInt8 {
+    package enum Kind: UInt8 {
         case none = 0, bool, int, float, string, bytes, list, tuple, dict
     }
     /// Kind-byte flags.
-    static let memoized: UInt8 = 0x40
-    static let shared: UInt8 = 0x80
-    static let unhashable: UInt8 = 0x20
-    static let kindMask: UInt8 = 0x0F
+    package static let memoized: UInt8 = 0x40
+    package static let shared: UInt8 = 0x80
+    package static let unhashable: UInt8 = 0x20
+    package static let kindMask: UInt8 = 0x0F
 
-    struct Span {
-        var offset: Int
-        var count: Int
+    package struct Span {
+        package var offset: Int
+        package var count: Int
+        package init(offset: Int, count: Int) {
+            self.offset = offset
+            self.count = count
+        }
     }
-    struct Container {
+    package struct Container {
         /// The first and last segment (-1: none yet), for chaining.
-        var first: Int32 = -1
-        var last: Int32 = -1
+        package var first: Int32 = -1
+        package var last: Int32 = -1
         /// Item nodes over all segments (key and value nodes for a dict).
-        var count: Int32 = 0
+        package var count: Int32 = 0
         /// Nesting depth, as the unpickler's limit counts it.
-        var depth: Int32 = 1
+        package var depth: Int32 = 1
+        package init() {}
     }
-    struct Segment {
-        var start: Int32
-        var count: Int32
-        var next: Int32 = -1
+    package struct Segment {
+        package var start: Int32
+        package var count: Int32
+        package var next: Int32 = -1
+        package init(start: Int32, count: Int32) {
+            self.start = start
+            self.count = count
+        }
     }
 
     /// The bytes of every `str` and `bytes`, one after another.
-    let bytes: [UInt8]
-    let kinds: [UInt8]
-    let payloads: [Int64]
-    let spans: [Span]
-    let containers: [Container]
-    let segments: [Segment]
-    let children: [Int32]
+    package let bytes: [UInt8]
+    package let kinds: [UInt8]
+    package let payloads: [Int64]
+    package let spans: [Span]
+    package let containers: [Container]
+    package let segments: [Segment]
+    package let children: [Int32]
     /// Held while a container fills itself, so that readers on several threads fill it once.
-    let lock = Mutex<Void>(())
+    package let lock = Mutex<Void>(())
 
-    init(bytes: [UInt8], kinds: [UInt8], payloads: [Int64], spans: [Span], containers: [Container],
+    package init(bytes: [UInt8], kinds: [UInt8], payloads: [Int64], spans: [Span], containers: [Container],
          segments: [Segment], children: [Int32]) {
         self.bytes = bytes
         self.kinds = kinds
@@ -70,10 +79,10 @@ final class PickleTape: @unchecked Sendable {
         self.children = children
     }
 
-    func kind(_ node: Int32) -> Kind { Kind(rawValue: kinds[Int(node)] & Self.kindMask) ?? .none }
+    package func kind(_ node: Int32) -> Kind { Kind(rawValue: kinds[Int(node)] & Self.kindMask) ?? .none }
 
     /// The identity token of a node that a container holds: strings and bytes reached more than once.
-    func token(_ node: Int32) -> Int32? {
+    package func token(_ node: Int32) -> Int32? {
         let k = kinds[Int(node)]
         guard k & Self.shared != 0 else { return nil }
         let kind = k & Self.kindMask
@@ -81,7 +90,7 @@ final class PickleTape: @unchecked Sendable {
     }
 
     /// The value of a node; a container comes back empty-handed, filling itself when read.
-    func value(_ node: Int32) -> Value {
+    package func value(_ node: Int32) -> Value {
         let payload = payloads[Int(node)]
         switch kind(node) {
         case .none: return .None
@@ -105,7 +114,7 @@ final class PickleTape: @unchecked Sendable {
     }
 
     /// Calls `body` with each segment's item nodes, in order.
-    func forEachSegment(of node: Int32, _ body: (ArraySlice<Int32>) -> Void) {
+    package func forEachSegment(of node: Int32, _ body: (ArraySlice<Int32>) -> Void) {
         var s = containers[Int(payloads[Int(node)])].first
         while s >= 0 {
             let segment = segments[Int(s)]
@@ -115,7 +124,7 @@ final class PickleTape: @unchecked Sendable {
     }
 
     /// The items of a list or tuple node, with the tokens of those that were one object with another.
-    func sequence(_ node: Int32) -> (items: [Value], tokens: TokenTable) {
+    package func sequence(_ node: Int32) -> (items: [Value], tokens: TokenTable) {
         var items: [Value] = []
         items.reserveCapacity(Int(containers[Int(payloads[Int(node)])].count))
         var tokens = TokenTable()
@@ -139,7 +148,7 @@ final class PickleTape: @unchecked Sendable {
 
     /// Fills a dict from its node, with the machine's rules: a key set again
     /// keeps its place and its first key object, and takes the new value.
-    func fill(_ dict: PyDict, from node: Int32) {
+    package func fill(_ dict: PyDict, from node: Int32) {
         dict.reserveUnfilled(Int(containers[Int(payloads[Int(node)])].count) / 2)
         var anyTokens = false
         forEachSegment(of: node) { segment in

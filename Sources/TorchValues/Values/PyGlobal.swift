@@ -9,12 +9,12 @@ public final class PyGlobal: @unchecked Sendable {
     /// The qualified name within the module.
     public let name: String
     /// What this library knows about the global, if anything.
-    let known: KnownGlobal?
+    package let known: KnownGlobal?
     /// Whether a pickle named it with `GLOBAL`/`STACK_GLOBAL` (a layout may
     /// instead come from `torch.serialization._get_layout`, as torch 2 writes it).
-    var pickledAsGlobal = false
+    package var pickledAsGlobal = false
 
-    init(module: String, name: String, known: KnownGlobal?) {
+    package init(module: String, name: String, known: KnownGlobal?) {
         self.module = module
         self.name = name
         self.known = known
@@ -57,12 +57,12 @@ public final class PyObject: @unchecked Sendable {
     /// The state given by `BUILD` (often a dict of attributes), if any.
     public package(set) var state: Value?
     /// Items appended to the object (a `list` subclass, a `deque`).
-    public internal(set) var listItems: [Value] = []
+    public package(set) var listItems: [Value] = []
     /// Items set on the object (a `dict` subclass).
-    public internal(set) var dictItems: PyDict?
-    var depth: Int
-    let argumentTokens = TokenMap()
-    let listTokens = TokenMap()
+    public package(set) var dictItems: PyDict?
+    package var depth: Int
+    package let argumentTokens = TokenMap()
+    package let listTokens = TokenMap()
 
     package init(callable: Value, construction: Construction, arguments: [Value], keywordArguments: Value? = nil) {
         self.callable = callable
@@ -109,7 +109,7 @@ public final class PyObject: @unchecked Sendable {
 extension Value {
     /// How deeply containers nest inside this value (0 for a scalar); tracked
     /// as the unpickler builds values, to bound recursion elsewhere.
-    var nestingDepth: Int {
+    package var nestingDepth: Int {
         switch self {
         case .list(let l): l.depth
         case .tuple(let t): t.depth
@@ -118,35 +118,5 @@ extension Value {
         case .object(let o): o.depth
         default: 0
         }
-    }
-}
-
-/// A call a pickle makes, which `pickle.load` (and `torch.load(weights_only=False)`)
-/// would execute: `REDUCE`, `NEWOBJ`, `NEWOBJ_EX`, `INST` or `OBJ` of a
-/// callable this library does not rebuild. Nothing is called here: the
-/// object keeps the callable and its arguments.
-///
-/// A call can matter even when its result is nowhere in what the pickle
-/// returns (popped, left on the stack, kept only in the memo, passed to
-/// another call): it would still have run.
-public struct PickleCall: Sendable {
-    /// What the call built here: its callable, arguments and any later state.
-    public let object: PyObject
-    /// The byte offset of the opcode that makes the call.
-    public let offset: Int
-    /// The opcode that makes the call.
-    public let opcode: Opcode
-    /// Where the pickle left the call's result when it stopped, besides
-    /// anything reachable from the object it returns.
-    public internal(set) var leftBehind: LeftBehind = .nowhere
-
-    /// Where a call's result stayed when the pickle stopped.
-    public enum LeftBehind: Sendable, Hashable {
-        /// Dropped (`POP`, `POP_MARK`), or only inside other values.
-        case nowhere
-        /// On the stack, below the object `STOP` returned.
-        case stack
-        /// In the memo only.
-        case memo
     }
 }

@@ -213,7 +213,7 @@ extension Tensor {
 
     /// Applies the conjugate and negative bits to elements laid out in `byteOrder`:
     /// negation flips the sign of every component, conjugation of the imaginary one.
-    func resolveBits(_ chunk: UnsafeMutableRawBufferPointer, byteOrder: ByteOrder) throws {
+    package func resolveBits(_ chunk: UnsafeMutableRawBufferPointer, byteOrder: ByteOrder) throws {
         let unit = dtype.byteSwapUnit
         let signByte = byteOrder == .little ? unit - 1 : 0
         guard dtype.isFloatingPoint || dtype.isComplex else {
@@ -232,11 +232,11 @@ extension Tensor {
     }
 
     /// The byte order of the storage (little for tensors built in memory).
-    func storageByteOrder() throws -> ByteOrder { storage?.byteOrder ?? .little }
+    package func storageByteOrder() throws -> ByteOrder { storage?.byteOrder ?? .little }
 
     /// Calls `body` for each innermost row: its first storage element, its
     /// length and its stride. Rows come in row-major order.
-    func forEachRow(_ body: (Int, Int, Int) throws -> Void) rethrows {
+    package func forEachRow(_ body: (Int, Int, Int) throws -> Void) rethrows {
         if shape.isEmpty {
             try body(storageOffset, 1, 1)
             return
@@ -261,9 +261,9 @@ extension Tensor {
         }
     }
 
-    enum Element: CustomStringConvertible {
+    package enum Element: CustomStringConvertible {
         case floating(Double), signed(Int64), unsigned(UInt64)
-        var description: String {
+        package var description: String {
             switch self {
             case .floating(let d): "\(d)"
             case .signed(let v): "\(v)"
@@ -273,7 +273,7 @@ extension Tensor {
     }
 
     /// Reads one element in native byte order.
-    func elementDecoder() throws -> (UnsafeRawPointer) -> Element {
+    package func elementDecoder() throws -> (UnsafeRawPointer) -> Element {
         // Elements arrive with the conjugate and negative bits already resolved.
         func f(_ x: Float) -> Element { .floating(Double(x)) }
         switch dtype {

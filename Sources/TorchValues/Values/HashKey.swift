@@ -5,10 +5,10 @@
 /// frozensets, dtypes and devices compare by content; everything else by
 /// identity, as Python's default `__eq__` does. Lists, dicts and sets are not
 /// hashable, in Python or here.
-struct HashKey: Hashable, @unchecked Sendable {
-    let value: Value
+package struct HashKey: Hashable, @unchecked Sendable {
+    package let value: Value
 
-    init(_ value: Value) throws(ValueError) {
+    package init(_ value: Value) throws(ValueError) {
         switch value {
         case .list, .dict, .byteArray:
             throw ValueError("unhashable type: '\(value.typeName)'")
@@ -22,10 +22,10 @@ struct HashKey: Hashable, @unchecked Sendable {
         self.value = value
     }
 
-    init(string: String) { self.value = .string(string) }
+    package init(string: String) { self.value = .string(string) }
 
     /// A key already checked to be hashable (one a dict holds).
-    init(validated value: Value) { self.value = value }
+    package init(validated value: Value) { self.value = value }
 
     private enum Number: Hashable {
         case integer(Int)
@@ -51,9 +51,9 @@ struct HashKey: Hashable, @unchecked Sendable {
         }
     }
 
-    static func == (lhs: HashKey, rhs: HashKey) -> Bool { equal(lhs.value, rhs.value) }
+    package static func == (lhs: HashKey, rhs: HashKey) -> Bool { equal(lhs.value, rhs.value) }
 
-    static func equal(_ a: Value, _ b: Value) -> Bool {
+    package static func equal(_ a: Value, _ b: Value) -> Bool {
         if let x = number(a) {
             guard let y = number(b) else { return false }
             return x == y
@@ -81,7 +81,7 @@ struct HashKey: Hashable, @unchecked Sendable {
         }
     }
 
-    func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         if case .string(let s) = value {
             // A str key (a state dict's) straight into the table's hasher, without a hasher of its own.
             var text = s
@@ -92,14 +92,14 @@ struct HashKey: Hashable, @unchecked Sendable {
     }
 
     /// A hash of the string's UTF-8 bytes, consistent with code-point equality.
-    static func utf8Hash(_ s: String) -> Int {
+    package static func utf8Hash(_ s: String) -> Int {
         var hasher = Hasher()
         var copy = s
         copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         return hasher.finalize()
     }
 
-    static func hashValue(of v: Value) -> Int {
+    package static func hashValue(of v: Value) -> Int {
         if let n = number(v) { return n.hashValue }
         switch v {
         case .None: return 0x4e6f6e65

@@ -103,7 +103,7 @@ extension Tensor {
     /// tensor's own when it is non-overlapping and dense, else dense strides
     /// in the order of the tensor's (ATen's `infer_dense_strides`, which
     /// sorts dimensions as TensorIterator does).
-    static func preservedStrides(shape: [Int], stride: [Int]) -> [Int] {
+    package static func preservedStrides(shape: [Int], stride: [Int]) -> [Int] {
         if isNonOverlappingAndDense(shape: shape, stride: stride) { return stride }
         let n = shape.count
         // Innermost first; an insertion sort that leaves stride-0 dimensions where they are.
@@ -142,7 +142,7 @@ extension Tensor {
 
     /// ATen's `is_non_overlapping_and_dense`: the elements fill a block of
     /// storage exactly, in some order of the dimensions.
-    static func isNonOverlappingAndDense(shape: [Int], stride: [Int]) -> Bool {
+    package static func isNonOverlappingAndDense(shape: [Int], stride: [Int]) -> Bool {
         if shape.count == 1 { return shape[0] < 2 || stride[0] == 1 }
         let perm = shape.indices.sorted { a, b in
             if shape[a] < 2 { return false }
@@ -160,12 +160,12 @@ extension Tensor {
 }
 
 /// Bit-exact element casts between PyTorch's floating-point types.
-enum FloatingCast {
+package enum FloatingCast {
     /// Reads an element, writes it converted; the flag says PyTorch converts it element-wise.
-    typealias Encoder = (UnsafeRawPointer, UnsafeMutableRawPointer, Bool) throws -> Void
+    package typealias Encoder = (UnsafeRawPointer, UnsafeMutableRawPointer, Bool) throws -> Void
 
     /// Reads one native-order element of `source` and writes it as `target`.
-    static func encoder(from source: DType, to target: DType) throws -> Encoder {
+    package static func encoder(from source: DType, to target: DType) throws -> Encoder {
         // The source element as binary32 bits, the way PyTorch widens it on the way to `target`.
         let widen: (UnsafeRawPointer) -> UInt32
         switch source {
@@ -214,7 +214,7 @@ extension FloatingCast {
     /// The binary32 bits PyTorch widens a float8 NaN to: sign, all-ones
     /// exponent, the mantissa's bits on top, quieted (e5m2, e4m3fn); the
     /// formats without a sign or infinity give `0x7F800001`.
-    static func float8NaN(_ dtype: DType) throws -> (UInt8) -> UInt32 {
+    package static func float8NaN(_ dtype: DType) throws -> (UInt8) -> UInt32 {
         switch dtype {
         case .float8_e5m2: return { b in UInt32(b >> 7) << 31 | 0x7FC0_0000 | UInt32(b & 0x3) << 21 }
         case .float8_e4m3fn: return { b in UInt32(b >> 7) << 31 | 0x7FC0_0000 | UInt32(b & 0x7) << 20 }
@@ -226,7 +226,7 @@ extension FloatingCast {
 
 extension Tensor {
     /// A decoder of one element of a narrow floating-point type to `Float`.
-    static func floatDecoder(_ dtype: DType) throws -> (UnsafeRawPointer) -> Float {
+    package static func floatDecoder(_ dtype: DType) throws -> (UnsafeRawPointer) -> Float {
         switch dtype {
         case .float8_e5m2: return { ScalarDecoding.e5m2[Int($0.load(as: UInt8.self))] }
         case .float8_e4m3fn: return { ScalarDecoding.e4m3fn[Int($0.load(as: UInt8.self))] }
