@@ -261,10 +261,7 @@ public final class Checkpoint: Sendable {
     /// for a TorchScript archive, its state_dict, by dotted name.
     public var tensors: [(path: [PathKey], tensor: Tensor)] {
         if let torchScript { return torchScript.stateDict.map { ([.key($0.name)], $0.tensor) } }
-        return Listing.walk(root).compactMap { leaf in
-            if case .tensor(let t) = leaf.value { return (leaf.path, t) }
-            return nil
-        }
+        return Listing.walkTensors(root)
     }
 
     /// Why ``write(to:durability:)`` cannot write this checkpoint back, or nil when it can

@@ -72,6 +72,33 @@ public enum Listing {
         return leaves
     }
 
+    /// The tensors among ``walk(_:)``'s leaves, in its order, without
+    /// building a path for any other leaf (a checkpoint's records and numbers).
+    static func walkTensors(_ root: Value) -> [(path: [PathKey], tensor: Tensor)] {
+        var tensors: [(path: [PathKey], tensor: Tensor)] = []
+        var seen = Set<ObjectIdentifier>()
+        var stack: [(Value, [PathKey])] = [(root, [])]
+        while let (value, path) = stack.popLast() {
+            if case .tensor(let t) = value {
+                tensors.append((path, t))
+                continue
+            }
+            if isLeaf(value) { continue }
+            if case .children(let children) = expand(value, path: path, seen: &seen, keeping: mayHoldTensors) {
+                stack.append(contentsOf: children.reversed())
+            }
+        }
+        return tensors
+    }
+
+    /// Whether a value is a tensor or may hold one.
+    static func mayHoldTensors(_ v: Value) -> Bool {
+        switch v {
+        case .tensor, .dict, .list, .tuple, .object: true
+        default: false
+        }
+    }
+
     /// What the walk finds inside a value that is not a leaf.
     enum Expansion {
         /// A container (or an object walked through its items) already walked.
@@ -85,22 +112,30 @@ public enum Listing {
     /// The items the walk visits in a container: dict items in insertion
     /// order, list and tuple items by index, an opaque object's dict items,
     /// list items or `NEWOBJ` arguments; `.seen` the second time.
-    static func expand(_ value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>) -> Expansion {
+    /// `keeping` leaves out the children it is false for (their paths are not built).
+    static func expand(_ value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>,
+                       keeping keep: (Value) -> Bool = { _ in true }) -> Expansion {
+        func keyed(_ items: Zip2Sequence<[Value], [Value]>) -> Expansion {
+            .children(items.compactMap { key, item in keep(item) ? (item, path + [PathKey(dictKey: key)]) : nil })
+        }
+        func indexed(_ items: [Value]) -> Expansion {
+            .children(items.enumerated().compactMap { index, item in keep(item) ? (item, path + [.index(index)]) : nil })
+        }
         switch value {
         case .dict(let d):
             guard seen.insert(ObjectIdentifier(d)).inserted else { return .seen }
-            return .children(d.items.map { ($1, path + [PathKey(dictKey: $0)]) })
+            return keyed(d.items)
         case .list(let l):
             guard seen.insert(ObjectIdentifier(l)).inserted else { return .seen }
-            return .children(l.items.enumerated().map { ($1, path + [.index($0)]) })
+            return indexed(l.items)
         case .tuple(let t):
             guard seen.insert(ObjectIdentifier(t)).inserted else { return .seen }
-            return .children(t.items.enumerated().map { ($1, path + [.index($0)]) })
+            return indexed(t.items)
         case .object(let o):
             guard seen.insert(ObjectIdentifier(o)).inserted else { return .seen }
-            if let d = o.dictItems { return .children(d.items.map { ($1, path + [PathKey(dictKey: $0)]) }) }
-            if !o.listItems.isEmpty { return .children(o.listItems.enumerated().map { ($1, path + [.index($0)]) }) }
-            if o.construction == .newObject { return .children(o.arguments.enumerated().map { ($1, path + [.index($0)]) }) }
+            if let d = o.dictItems { return keyed(d.items) }
+            if !o.listItems.isEmpty { return indexed(o.listItems) }
+            if o.construction == .newObject { return indexed(o.arguments) }
             return .children([])
         default:
             return .notContainer
