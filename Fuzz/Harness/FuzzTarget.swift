@@ -64,6 +64,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             return .refused(e)
         } catch let e as TorchScriptError {
             return .refused(e)
+        } catch let e as TensorError {
+            // A tensor's data that cannot be had (a storage read when listed).
+            return .refused(e)
         } catch {
             throw UntypedError(error: error)
         }

@@ -264,17 +264,27 @@ final class PagesReleasedAfterUse: @unchecked Sendable {
 /// Bytes this library allocated, freed with their last reference.
 final class OwnedBytes: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
-    /// Nil when the memory cannot be had (`malloc` fails), rather than stopping the process.
+    /// Nil when the memory cannot be had (`malloc` fails, or more than the
+    /// machine's memory is asked for), rather than stopping the process.
     init?(count: Int) {
-        guard let p = malloc(max(count, 1)) else { return nil }
+        guard count <= Self.physicalMemory, let p = malloc(max(count, 1)) else { return nil }
         pointer = p
     }
     /// Zeroed bytes (`calloc`), or nil when the memory cannot be had.
     init?(zeroed count: Int) {
-        guard let p = calloc(max(count, 1), 1) else { return nil }
+        guard count <= Self.physicalMemory, let p = calloc(max(count, 1), 1) else { return nil }
         pointer = p
     }
     deinit { free(pointer) }
+
+    /// The machine's memory: a hostile file's petabyte tensor is refused
+    /// before it is asked of the allocator (which a sanitizer or a fuzzer's
+    /// memory limit would stop the process for, where malloc returns nil).
+    static let physicalMemory: Int = {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return Int.max }
+        return pages.multipliedReportingOverflow(by: size).overflow ? Int.max : pages * size
+    }()
 }
 
 /// Copies a chunk's elements, arriving in row-major order, to their places in
