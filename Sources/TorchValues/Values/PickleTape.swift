@@ -177,3 +177,37 @@ package final class PickleTape: @unchecked Sendable {
         if anyTokens { dict._itemTokens.removeAll { kinds[Int($0)] & Self.shared == 0 } }
     }
 }
+
+/// Where a list or dict that the fast path decoded gets its items: its
+/// tape and node, and whether it has filled itself yet. Built in Swift, a
+/// container has no tape and counts as filled.
+package struct TapeSource: ~Copyable {
+    private let tape: PickleTape?
+    private let node: Int32
+    private let filled: Atomic<Bool>
+
+    /// No tape: the items are the container's own.
+    package init() {
+        tape = nil
+        node = 0
+        filled = Atomic(true)
+    }
+
+    /// The items are `node`'s, in `tape`.
+    package init(tape: PickleTape, node: Int32) {
+        self.tape = tape
+        self.node = node
+        filled = Atomic(false)
+    }
+
+    /// Runs `fill` the first time any thread asks, once, under the tape's lock.
+    @inline(__always)
+    package func fillIfNeeded(_ fill: (PickleTape, Int32) -> Void) {
+        guard let tape, !filled.load(ordering: .acquiring) else { return }
+        tape.lock.withLock { _ in
+            guard !filled.load(ordering: .relaxed) else { return }
+            fill(tape, node)
+            filled.store(true, ordering: .releasing)
+        }
+    }
+}

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A Python `dict` (or `OrderedDict`, `Counter`, `defaultdict`) in insertion
 /// order, with any hashable key.
 ///
@@ -56,9 +54,7 @@ public final class PyDict: @unchecked Sendable {
     private static let linearScanLimit = 8
     @exclusivity(unchecked) package var depth = 1
     @exclusivity(unchecked) package var _itemTokens: TokenTable = [:]
-    private let tape: PickleTape?
-    private let node: Int32
-    private let filled: Atomic<Bool>
+    private let source: TapeSource
 
     /// Item position → identity token (see ``TokenHolder``): keys `2i`, values `2i + 1`.
     package var itemTokens: TokenTable {
@@ -70,27 +66,18 @@ public final class PyDict: @unchecked Sendable {
     /// Creates an empty mapping.
     public init(kind: Kind = .dict) {
         self.kind = kind
-        self.tape = nil
-        self.node = 0
-        self.filled = Atomic(true)
+        self.source = TapeSource()
     }
 
     /// A dict of a decoded pickle of plain data, filled from it when first read.
     package init(tape: PickleTape, node: Int32, depth: Int) {
         self.kind = .dict
         self.depth = depth
-        self.tape = tape
-        self.node = node
-        self.filled = Atomic(false)
+        self.source = TapeSource(tape: tape, node: node)
     }
 
     @inline(__always) private func fillIfNeeded() {
-        guard let tape, !filled.load(ordering: .acquiring) else { return }
-        tape.lock.withLock { _ in
-            guard !filled.load(ordering: .relaxed) else { return }
-            tape.fill(self, from: node)
-            filled.store(true, ordering: .releasing)
-        }
+        source.fillIfNeeded { tape, node in tape.fill(self, from: node) }
     }
 
     /// Creates a dict with string keys, in the given order.

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A Python `list`: a reference type, so a list reached twice is one list.
 ///
 /// Values are built once by the unpickler and then only read; mutating a list
@@ -11,9 +9,7 @@ public final class PyList: @unchecked Sendable {
     @exclusivity(unchecked) package var _itemTokens: TokenTable = [:]
     /// Nesting depth bookkeeping for the unpickler's limits.
     @exclusivity(unchecked) package var depth: Int
-    private let tape: PickleTape?
-    private let node: Int32
-    private let filled: Atomic<Bool>
+    private let source: TapeSource
 
     /// The items, in order.
     public var items: [Value] {
@@ -32,26 +28,17 @@ public final class PyList: @unchecked Sendable {
     public init(_ items: [Value] = []) {
         self._items = items
         self.depth = 1 + (items.lazy.map(\.nestingDepth).max() ?? 0)
-        self.tape = nil
-        self.node = 0
-        self.filled = Atomic(true)
+        self.source = TapeSource()
     }
 
     package init(tape: PickleTape, node: Int32, depth: Int) {
         self._items = []
         self.depth = depth
-        self.tape = tape
-        self.node = node
-        self.filled = Atomic(false)
+        self.source = TapeSource(tape: tape, node: node)
     }
 
     @inline(__always) private func fillIfNeeded() {
-        guard let tape, !filled.load(ordering: .acquiring) else { return }
-        tape.lock.withLock { _ in
-            guard !filled.load(ordering: .relaxed) else { return }
-            (_items, _itemTokens) = tape.sequence(node)
-            filled.store(true, ordering: .releasing)
-        }
+        source.fillIfNeeded { tape, node in (_items, _itemTokens) = tape.sequence(node) }
     }
 
     /// The number of items.
