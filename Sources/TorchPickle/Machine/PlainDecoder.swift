@@ -120,21 +120,23 @@ package struct PlainDecoder {
         return push(kind, Int64(spans.count - 1))
     }
 
-    func kind(_ node: Int32) -> PickleTape.Kind {
+    // The helpers the opcodes call are mutating: a non-mutating call that is
+    // not inlined would copy the decoder (retaining every array) each time.
+    mutating func kind(_ node: Int32) -> PickleTape.Kind {
         PickleTape.Kind(rawValue: kinds[Int(node)] & PickleTape.kindMask) ?? .none
     }
 
-    func isContainer(_ node: Int32) -> Bool {
+    mutating func isContainer(_ node: Int32) -> Bool {
         // list, tuple and dict are the last three kinds.
         kinds[Int(node)] & PickleTape.kindMask >= PickleTape.Kind.list.rawValue
     }
 
-    func depth(_ node: Int32) -> Int32 {
+    mutating func depth(_ node: Int32) -> Int32 {
         isContainer(node) ? containers[Int(payloads[Int(node)])].depth : 0
     }
 
     /// Whether Python could use the node as a dict key.
-    func isHashable(_ node: Int32) -> Bool {
+    mutating func isHashable(_ node: Int32) -> Bool {
         switch kind(node) {
         case .list, .dict: false
         case .tuple: kinds[Int(node)] & PickleTape.unhashable == 0
@@ -145,7 +147,12 @@ package struct PlainDecoder {
     /// A new container holding the stack's items from `from` (which it pops).
     mutating func pushContainer(_ kind: PickleTape.Kind, from: Int) -> Bool {
         var flags: UInt8 = 0
-        if kind == .tuple, stack[from...].contains(where: { !isHashable($0) }) { flags = PickleTape.unhashable }
+        if kind == .tuple {
+            for i in from..<stack.count where !isHashable(stack[i]) {
+                flags = PickleTape.unhashable
+                break
+            }
+        }
         containers.append(.init())
         guard let n = node(kind, Int64(containers.count - 1), flags: flags), add(from: from, to: n) else { return false }
         return push(n)
@@ -160,7 +167,7 @@ package struct PlainDecoder {
               Int(containers[c].count) + count < Int(Int32.max), children.count + count < Int(Int32.max),
               segments.count < Int(Int32.max) else { return false }
         var depth = containers[c].depth
-        for item in stack[from...] { depth = max(depth, self.depth(item) + 1) }
+        for i in from..<stack.count { depth = max(depth, self.depth(stack[i]) + 1) }
         guard depth <= options.maxNestingDepth else { return false }
         containers[c].depth = depth
         segments.append(.init(start: Int32(children.count), count: Int32(count)))
@@ -169,7 +176,7 @@ package struct PlainDecoder {
         if containers[c].last >= 0 { segments[Int(containers[c].last)].next = s } else { containers[c].first = s }
         containers[c].last = s
         containers[c].count += Int32(count)
-        stack.removeSubrange(from...)
+        stack.removeLast(stack.count - from)
         return true
     }
 
@@ -207,7 +214,7 @@ package struct PlainDecoder {
                 }
             case 0x31: // POP_MARK
                 guard let mark = popMark() else { return nil }
-                stack.removeSubrange(mark...)
+                stack.removeLast(stack.count - mark)
             case 0x32: // DUP
                 guard stack.count > fence, let top = stack.last, !isContainer(top), push(top) else { return nil }
                 if kinds[Int(top)] & PickleTape.memoized != 0 { kinds[Int(top)] |= PickleTape.shared }
@@ -281,7 +288,7 @@ package struct PlainDecoder {
         }
     }
 
-    func keysAreHashable(from: Int) -> Bool {
+    mutating func keysAreHashable(from: Int) -> Bool {
         var i = from
         while i < stack.count {
             if !isHashable(stack[i]) { return false }

@@ -20,7 +20,7 @@ import Synchronization
 /// parent, since a dict compares its tuple keys while it fills itself.
 package final class PickleTape: @unchecked Sendable {
     /// What a node is (the low bits of its kind byte).
-    package enum Kind: UInt8 {
+    @frozen package enum Kind: UInt8 {
         case none = 0, bool, int, float, string, bytes, list, tuple, dict
     }
     /// Kind-byte flags.
