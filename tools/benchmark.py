@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark this library against PyTorch 2.15 and the safetensors package.
 
-usage: tools/benchmark.py [--runs N] [--dir DIR] [--skip-5g] [--keep] [--only dcp]
+usage: tools/benchmark.py [--runs N] [--dir DIR] [--skip-5g] [--keep] [--only dcp|pickle]
 
 Generates its inputs in DIR (default: a temporary folder; about 7.5 GB of
 disk with the 5 GiB case), builds `pth-bench` in release mode, and for each
@@ -152,7 +152,7 @@ def peak_rss():
 
 # --- inputs --------------------------------------------------------------------
 
-def make_inputs(d, with_5g, only_dcp=False):
+def make_inputs(d, with_5g, only=None):
     import torch
     from safetensors.torch import save_file
     torch.manual_seed(0)
@@ -165,8 +165,16 @@ def make_inputs(d, with_5g, only_dcp=False):
             os.replace(path + ".tmp", path)
         paths[name] = path
 
-    if only_dcp:
+    def values(path):
+        obj = [{"id": i, "score": i * 0.5, "name": f"name{i}", "tags": (f"t{i % 100}",)} for i in range(250_000)]
+        with open(path, "wb") as f:
+            f.write(pickle.dumps(obj, protocol=2))
+
+    if only == "dcp":
         once("dcp4g", dcp_4g)
+        return paths
+    if only == "pickle":
+        once("values.pkl", values)
         return paths
 
     def one_gib(path):
@@ -180,10 +188,6 @@ def make_inputs(d, with_5g, only_dcp=False):
         torch.save({"state_dict": sd, "records": records}, path)
     once("many.pth", many)
 
-    def values(path):
-        obj = [{"id": i, "score": i * 0.5, "name": f"name{i}", "tags": (f"t{i % 100}",)} for i in range(250_000)]
-        with open(path, "wb") as f:
-            f.write(pickle.dumps(obj, protocol=2))
     once("values.pkl", values)
 
     if with_5g:
@@ -276,6 +280,15 @@ def line(name, swift, other, other_name, target=None, rss_at_most_other=False):
     return ratio
 
 
+def pickle_case(bench, p, r):
+    """The pickle machine on values.pkl against CPython's C unpickler; then with every value read."""
+    loads = run_torch("pickle", p["values.pkl"], r)
+    line("pickle machine, 1,000,000 values", run_swift(bench, "pickle", p["values.pkl"], r),
+         loads, "pickle.loads (C)", 2, rss_at_most_other=True)
+    line("  the same, then every value read", run_swift(bench, "pickle-walk", p["values.pkl"], r),
+         loads, "pickle.loads (C)")
+
+
 def dcp_case(bench, p, r):
     """Converting a 4 GiB distributed checkpoint to .pth, both sides; the outputs compared."""
     dcp_runs = min(r, 3)
@@ -292,7 +305,8 @@ def dcp_case(bench, p, r):
 
 def main():
     if sys.argv[1:2] == ["--make-inputs"]:
-        make_inputs(sys.argv[2], "--skip-5g" not in sys.argv, "--only-dcp" in sys.argv)
+        only = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), None)
+        make_inputs(sys.argv[2], "--skip-5g" not in sys.argv, only)
         return 0
     if sys.argv[1:2] == ["--torch"]:
         print(json.dumps(torch_case(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
@@ -302,7 +316,7 @@ def main():
     ap.add_argument("--dir")
     ap.add_argument("--skip-5g", action="store_true")
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--only", choices=["dcp"], help="run one case alone (its inputs only)")
+    ap.add_argument("--only", choices=["dcp", "pickle"], help="run one case alone (its inputs only)")
     args = ap.parse_args()
 
     subprocess.run(["swift", "build", "-c", "release", "--product", "pth-bench"], cwd=ROOT, check=True,
@@ -315,7 +329,7 @@ def main():
         # In a child process, so that torch's memory for making them does not
         # count in this process or in the children it starts.
         subprocess.run([sys.executable, "-W", "ignore", __file__, "--make-inputs", d] + (["--skip-5g"] if args.skip_5g else [])
-                       + (["--only-dcp"] if args.only == "dcp" else []), check=True)
+                       + ([f"--only={args.only}"] if args.only else []), check=True)
         p = {name: os.path.join(d, name) for name in ("1g.pth", "1g.safetensors", "many.pth", "values.pkl", "5g.pth", "dcp4g")
              if os.path.exists(os.path.join(d, name))}
         print(f"inputs in {d} ({time.perf_counter() - start:.0f} s to make); {args.runs} runs per case, "
@@ -323,6 +337,9 @@ def main():
         r = args.runs
         if args.only == "dcp":
             dcp_case(bench, p, r)
+            return 0
+        if args.only == "pickle":
+            pickle_case(bench, p, r)
             return 0
         baseline = run_torch("baseline", p["values.pkl"], 1)  # torch imported, nothing else
         print(f"{'baseline: python with torch imported':<44} peak rss {mib(baseline['peak_rss_bytes'])}")
@@ -348,11 +365,7 @@ def main():
              run_torch("resave", p["1g.pth"], r), "torch.load+save")
         line("open 100,000 tensors + 300,000 values", run_swift(bench, "open", p["many.pth"], r),
              run_torch("open", p["many.pth"], r), "torch.load", 50)
-        loads = run_torch("pickle", p["values.pkl"], r)
-        line("pickle machine, 1,000,000 values", run_swift(bench, "pickle", p["values.pkl"], r),
-             loads, "pickle.loads (C)", 2, rss_at_most_other=True)
-        line("  the same, then every value read", run_swift(bench, "pickle-walk", p["values.pkl"], r),
-             loads, "pickle.loads (C)")
+        pickle_case(bench, p, r)
         line("safetensors: open 1 GiB, index 256 tensors", run_swift(bench, "st-open", p["1g.safetensors"], r),
              run_torch("st-open", p["1g.safetensors"], r), "safe_open")
         line("safetensors: read every tensor, 1 GiB", run_swift(bench, "st-read", p["1g.safetensors"], r),

@@ -65,6 +65,15 @@ struct PlainDecoderTests {
         }
     }
 
+    @Test("the decoder's node kinds and flags are the tape's")
+    func nodeKinds() {
+        #expect(NodeKind.allCases.map(\.rawValue) == NodeKind.allCases.map { PickleTape.Kind(rawValue: $0.rawValue)?.rawValue })
+        #expect(NodeKind.allCases.map { "\($0)" } == NodeKind.allCases.map { "\(PickleTape.Kind(rawValue: $0.rawValue)!)" })
+        #expect(PickleTape.Kind(rawValue: UInt8(NodeKind.allCases.count)) == nil)
+        #expect([NodeKind.mask, NodeKind.memoized, NodeKind.shared, NodeKind.unhashable]
+                == [PickleTape.kindMask, PickleTape.memoized, PickleTape.shared, PickleTape.unhashable])
+    }
+
     @Test("a string reached twice is one object: written back once, and referred to")
     func sharedStrings() throws {
         let v = try #require(Self.plainVectors.first { $0.name == "plain_shared_strings" && $0.proto == 4 })

@@ -89,7 +89,7 @@ package struct PlainDecoder {
 
     var fence: Int { marks.last ?? 0 }
 
-    mutating func node(_ kind: PickleTape.Kind, _ payload: Int64, flags: UInt8 = 0) -> Int32? {
+    mutating func node(_ kind: NodeKind, _ payload: Int64, flags: UInt8 = 0) -> Int32? {
         guard kinds.count < Int(Int32.max) else { return nil }
         kinds.append(kind.rawValue | flags)
         payloads.append(payload)
@@ -102,12 +102,12 @@ package struct PlainDecoder {
         return true
     }
 
-    mutating func push(_ kind: PickleTape.Kind, _ payload: Int64) -> Bool {
+    mutating func push(_ kind: NodeKind, _ payload: Int64) -> Bool {
         push(node(kind, payload))
     }
 
     /// A `str` (validated as the machine validates it) or `bytes` of `count` bytes at the position.
-    mutating func pushText(_ kind: PickleTape.Kind, count: UInt64?) -> Bool {
+    mutating func pushText(_ kind: NodeKind, count: UInt64?) -> Bool {
         guard let count, let offset = skip(count) else { return false }
         let bytes = UnsafeRawBufferPointer(rebasing: input[offset..<position])
         if kind == .string {
@@ -122,13 +122,13 @@ package struct PlainDecoder {
 
     // The helpers the opcodes call are mutating: a non-mutating call that is
     // not inlined would copy the decoder (retaining every array) each time.
-    mutating func kind(_ node: Int32) -> PickleTape.Kind {
-        PickleTape.Kind(rawValue: kinds[Int(node)] & PickleTape.kindMask) ?? .none
+    mutating func kind(_ node: Int32) -> NodeKind {
+        NodeKind(rawValue: kinds[Int(node)] & NodeKind.mask) ?? .none
     }
 
     mutating func isContainer(_ node: Int32) -> Bool {
         // list, tuple and dict are the last three kinds.
-        kinds[Int(node)] & PickleTape.kindMask >= PickleTape.Kind.list.rawValue
+        kinds[Int(node)] & NodeKind.mask >= NodeKind.list.rawValue
     }
 
     mutating func depth(_ node: Int32) -> Int32 {
@@ -139,17 +139,17 @@ package struct PlainDecoder {
     mutating func isHashable(_ node: Int32) -> Bool {
         switch kind(node) {
         case .list, .dict: false
-        case .tuple: kinds[Int(node)] & PickleTape.unhashable == 0
+        case .tuple: kinds[Int(node)] & NodeKind.unhashable == 0
         default: true
         }
     }
 
     /// A new container holding the stack's items from `from` (which it pops).
-    mutating func pushContainer(_ kind: PickleTape.Kind, from: Int) -> Bool {
+    mutating func pushContainer(_ kind: NodeKind, from: Int) -> Bool {
         var flags: UInt8 = 0
         if kind == .tuple {
             for i in from..<stack.count where !isHashable(stack[i]) {
-                flags = PickleTape.unhashable
+                flags = NodeKind.unhashable
                 break
             }
         }
@@ -217,7 +217,7 @@ package struct PlainDecoder {
                 stack.removeLast(stack.count - mark)
             case 0x32: // DUP
                 guard stack.count > fence, let top = stack.last, !isContainer(top), push(top) else { return nil }
-                if kinds[Int(top)] & PickleTape.memoized != 0 { kinds[Int(top)] |= PickleTape.shared }
+                if kinds[Int(top)] & NodeKind.memoized != 0 { kinds[Int(top)] |= NodeKind.shared }
 
             case 0x4E: guard push(.none, 0) else { return nil }                 // NONE
             case 0x88: guard push(.bool, 1) else { return nil }                 // NEWTRUE
@@ -308,7 +308,7 @@ package struct PlainDecoder {
         } else {
             return false
         }
-        kinds[Int(top)] |= PickleTape.memoized
+        kinds[Int(top)] |= NodeKind.memoized
         return true
     }
 
@@ -318,7 +318,20 @@ package struct PlainDecoder {
         guard index < memo.count else { return false }
         let node = memo[index]
         guard !isContainer(node), push(node) else { return false }
-        kinds[Int(node)] |= PickleTape.shared
+        kinds[Int(node)] |= NodeKind.shared
         return true
     }
+}
+
+/// ``PickleTape/Kind`` and the tape's kind-byte flags, as this module's own
+/// constants: the enum's `rawValue` and `==` are calls across the module
+/// boundary, made several times per opcode (a tenth of the fast path's time).
+/// A test checks that they are the tape's.
+package enum NodeKind: UInt8, CaseIterable {
+    case none = 0, bool, int, float, string, bytes, list, tuple, dict
+
+    package static let mask: UInt8 = 0x0F
+    package static let memoized: UInt8 = 0x40
+    package static let shared: UInt8 = 0x80
+    package static let unhashable: UInt8 = 0x20
 }
