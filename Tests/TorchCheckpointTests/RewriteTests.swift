@@ -37,14 +37,20 @@ struct RewriteTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).count == 1)
     }
 
+    /// A copy of a fixture in a directory of its own: the directory, the copy's path and its bytes.
+    static func copyOfFixture(_ name: String) throws -> (directory: URL, path: String, bytes: Data) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-copy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent(name).path
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(name)))
+        try bytes.write(to: URL(fileURLWithPath: path))
+        return (dir, path, bytes)
+    }
+
     @Test("a checkpoint written back in place, or saved over its own file, comes out the same: its records are copied by the kernel from the file it was read from")
     func inPlace() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-inplace-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, path, original) = try Self.copyOfFixture("state_dict.pth")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("state_dict.pth").path
-        let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("state_dict.pth")))
-        try original.write(to: URL(fileURLWithPath: path))
         try Checkpoint(path: path).write(to: path)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == original)
         let checkpoint = try Checkpoint(path: path)
@@ -55,12 +61,8 @@ struct RewriteTests {
 
     @Test("when the path names another file by the time of writing, records come from the mapped file as read")
     func sourceReplaced() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pth-replaced-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let (dir, path, original) = try Self.copyOfFixture("state_dict.pth")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("state_dict.pth").path
-        let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("state_dict.pth")))
-        try original.write(to: URL(fileURLWithPath: path))
         let checkpoint = try Checkpoint(path: path)
         // Another file, of the same size, takes the path: the kernel must not copy from it.
         try Data(repeating: 0x55, count: original.count).write(to: URL(fileURLWithPath: path + ".new"))
