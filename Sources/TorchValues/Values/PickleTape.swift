@@ -205,7 +205,8 @@ package struct TapeSource: ~Copyable {
     package func fillIfNeeded(_ fill: (PickleTape, Int32) -> Void) {
         guard let tape, !filled.load(ordering: .acquiring) else { return }
         tape.lock.withLock { _ in
-            guard !filled.load(ordering: .relaxed) else { return }
+            // Acquiring: the lock (a futex) is not a happens-before edge every checker sees.
+            guard !filled.load(ordering: .acquiring) else { return }
             fill(tape, node)
             filled.store(true, ordering: .releasing)
         }
