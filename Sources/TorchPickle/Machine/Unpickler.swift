@@ -243,15 +243,21 @@ struct Machine {
 
     /// Pops everything above the topmost mark, and the mark, with the items' identity tokens.
     mutating func popMarkWithTokens() throws(PickleError) -> (items: [Value], tokens: TokenTable) {
-        guard let mark = marks.popLast() else { throw fail(.missingMark, "no MARK to pop to") }
+        let mark = try popMarkPosition()
         let items = Array(stack[mark...])
         let tokens = tokens(from: mark)
         stack.removeSubrange(mark...)
         stackTokens.removeSubrange(mark...)
-        guard items.count <= options.maxContainerSize else {
-            throw fail(.limitExceeded, "\(items.count) items exceed UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
-        }
         return (items, tokens)
+    }
+
+    /// Pops the topmost mark and returns where its items start, leaving them on the stack.
+    mutating func popMarkPosition() throws(PickleError) -> Int {
+        guard let mark = marks.popLast() else { throw fail(.missingMark, "no MARK to pop to") }
+        guard stack.count - mark <= options.maxContainerSize else {
+            throw fail(.limitExceeded, "\(stack.count - mark) items exceed UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
+        }
+        return mark
     }
 
     mutating func checkDepth(_ value: Value) throws(PickleError) {
@@ -700,9 +706,9 @@ struct Machine {
             try checkDepth(.tuple(t))
             try push(.tuple(t))
         case .dict:
-            let (items, tokens) = try popMarkWithTokens()
+            let mark = try popMarkPosition()
             let d = PyDict()
-            try setItems(d, items, tokens: tokens)
+            try setItems(d, stackFrom: mark)
             try push(.dict(d))
         case .frozenSet:
             let (items, tokens) = try popMarkWithTokens()
@@ -718,27 +724,14 @@ struct Machine {
             let (items, tokens) = try popMarkWithTokens()
             try append(items, tokens: tokens, to: try top())
         case .setItem:
-            if stack.count - fence >= 3, case .dict(let d) = stack[stack.count - 3] {
-                // A plain dict: set straight from the stack.
-                try setItems(d, stackFrom: stack.count - 2)
-                break
-            }
-            let (value, valueToken) = try popWithToken()
-            let (key, keyToken) = try popWithToken()
-            var tokens: TokenTable = [:]
-            if let keyToken { tokens[0] = keyToken }
-            if let valueToken { tokens[1] = valueToken }
-            try setItems(on: try top(), [key, value], tokens: tokens)
+            // The key and value stay on the stack until set: no copy of them is made.
+            guard stack.count - fence >= 2 else { throw fail(.stackUnderflow, "the stack has no item to pop") }
+            guard stack.count - fence >= 3 else { throw fail(.stackUnderflow, "the stack is empty") }
+            try setItems(on: stack[stack.count - 3], stackFrom: stack.count - 2)
         case .setItems:
-            if let mark = marks.last, mark > (marks.count > 1 ? marks[marks.count - 2] : 0),
-               case .dict(let d) = stack[mark - 1] {
-                // A plain dict: set straight from the stack, without copying the items out first.
-                marks.removeLast()
-                try setItems(d, stackFrom: mark)
-                break
-            }
-            let (items, tokens) = try popMarkWithTokens()
-            try setItems(on: try top(), items, tokens: tokens)
+            let mark = try popMarkPosition()
+            guard mark > fence else { throw fail(.stackUnderflow, "the stack is empty") }
+            try setItems(on: stack[mark - 1], stackFrom: mark)
         case .addItems:
             let (items, tokens) = try popMarkWithTokens()
             guard case .set(let s) = try top(), !s.isFrozen else {
@@ -897,15 +890,16 @@ struct Machine {
         }
     }
 
-    mutating func setItems(on target: Value, _ items: [Value], tokens: TokenTable) throws(PickleError) {
+    /// Sets the key–value pairs on the stack from `start` on a dict, or on an
+    /// object of a dict subclass (`obj[key] = value`), and removes them.
+    mutating func setItems(on target: Value, stackFrom start: Int) throws(PickleError) {
         switch target {
         case .dict(let d):
-            try setItems(d, items, tokens: tokens)
+            try setItems(d, stackFrom: start)
         case .object(let o):
-            // A dict subclass: `obj[key] = value`.
             let d = o.dictItems ?? PyDict()
             o.dictItems = d
-            try setItems(d, items, tokens: tokens)
+            try setItems(d, stackFrom: start)
             o.depth = max(o.depth, d.depth + 1)
         default:
             throw fail(.invalidArgument, "cannot set items on a \(target.typeName)")
@@ -913,41 +907,12 @@ struct Machine {
         try checkDepth(target)
     }
 
-    mutating func setItems(_ d: PyDict, _ items: [Value], tokens: TokenTable) throws(PickleError) {
-        guard items.count % 2 == 0 else { throw fail(.invalidArgument, "odd number of items (\(items.count)) for key–value pairs") }
-        guard d.count + items.count / 2 <= options.maxContainerSize else {
-            throw fail(.limitExceeded, "dict grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
-        }
-        d.reserve(items.count / 2)
-        var i = 0
-        while i < items.count {
-            let entry: Int
-            do {
-                entry = try d.setReturningIndex(items[i + 1], for: items[i])
-            } catch {
-                throw fail(.invalidArgument, error.message)
-            }
-            if !tokens.isEmpty {
-                // Python keeps the first key object of an entry; a value replaces the old one.
-                let key = tokens[i], value = tokens[i + 1]
-                if key != nil || value != nil, d.itemTokens.isEmpty { tokenHolders.append(d) }
-                if let key, d.itemTokens[2 * entry] == nil { d.itemTokens[2 * entry] = key }
-                d.itemTokens[2 * entry + 1] = value
-            }
-            i += 2
-        }
-        try checkDepth(.dict(d))
-    }
-
     /// Sets the key–value pairs on the stack from `start` on a dict, and
-    /// removes them from the stack: SETITEMS and SETITEM without copying the
-    /// items out first (the same rules as ``setItems(_:_:tokens:)``).
+    /// removes them from the stack (`DICT`, `SETITEM`, `SETITEMS`, without
+    /// copying the items out first).
     mutating func setItems(_ d: PyDict, stackFrom start: Int) throws(PickleError) {
         let end = stack.count
         let count = end - start
-        guard count <= options.maxContainerSize else {
-            throw fail(.limitExceeded, "\(count) items exceed UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
-        }
         guard count % 2 == 0 else { throw fail(.invalidArgument, "odd number of items (\(count)) for key–value pairs") }
         guard d.count + count / 2 <= options.maxContainerSize else {
             throw fail(.limitExceeded, "dict grows past UnpicklerOptions.maxContainerSize (\(options.maxContainerSize))")
@@ -977,9 +942,7 @@ struct Machine {
         }
         stack.removeSubrange(start...)
         stackTokens.removeSubrange(start...)
-        if d.depth > options.maxNestingDepth {
-            throw fail(.limitExceeded, "containers nest deeper than \(options.maxNestingDepth) (UnpicklerOptions.maxNestingDepth)")
-        }
+        try checkDepth(.dict(d))
     }
 
     mutating func insert(_ item: Value, into s: PySet) throws(PickleError) {
