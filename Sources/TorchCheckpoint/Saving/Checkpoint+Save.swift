@@ -164,9 +164,9 @@ extension Checkpoint {
                     // Storages and the other records, as stored: copied by the kernel from the
                     // source file where it can, streamed from the map otherwise.
                     let bytes = try archive.bytes(of: entry)
-                    if let file = bytes.file, let fileOffset = bytes.fileOffset, let source = sources.descriptor(of: file) {
+                    if let source = sources.source(of: bytes) {
                         try bytes.withUnsafeBytes { raw throws(ZipError) in
-                            try writer.writeRecord(name, bytes: raw, copyingFrom: source.descriptor, at: Int64(source.offset) + Int64(fileOffset))
+                            try writer.writeRecord(name, bytes: raw, copyingFrom: source.descriptor, at: source.offset)
                         }
                     } else {
                         try bytes.withUnsafeBytes { raw throws(ZipError) in try writer.writeRecord(name, bytes: raw) }
@@ -252,11 +252,10 @@ extension Checkpoint {
         let raw = try storage.bytes()
         let unit = swapUnit ?? storage.dtype.byteSwapUnit
         let swap = (storage.byteOrder == .little) != littleEndian && unit > 1
-        if !swap, let sources, let record = (raw.owner as? RecordBox)?.bytes, let file = record.file,
-           let fileOffset = record.fileOffset, let source = sources.descriptor(of: file) {
+        if !swap, let record = (raw.owner as? RecordBox)?.bytes, let source = sources?.source(of: record) {
             // A stored record of a file read: the kernel copies it, the CRC-32 is computed on the way.
             try raw.withUnsafeBytes { bytes throws(ZipError) in
-                try writer.writeRecord(name, bytes: bytes, copyingFrom: source.descriptor, at: Int64(source.offset) + Int64(fileOffset)) {
+                try writer.writeRecord(name, bytes: bytes, copyingFrom: source.descriptor, at: source.offset) {
                     meter?.advance(by: $0)
                 }
             }
@@ -376,13 +375,19 @@ struct UntypedElementViews {
 final class SourceFiles {
     private var opened: [ObjectIdentifier: (file: MappedFile, source: (descriptor: Int32, offset: Int)?)] = [:]
 
-    /// A descriptor of `file` and where its first byte is, or nil when it cannot be opened again.
-    func descriptor(of file: MappedFile) -> (descriptor: Int32, offset: Int)? {
+    /// A descriptor of the file a stored record lies in, and where the record's
+    /// bytes start in it; nil for a record not in place, or a file that cannot be opened again.
+    func source(of record: RecordBytes) -> (descriptor: Int32, offset: Int64)? {
+        guard let file = record.file, let fileOffset = record.fileOffset else { return nil }
         let id = ObjectIdentifier(file)
-        if let known = opened[id] { return known.source }
-        let source = file.openForCopying()
-        opened[id] = (file, source)
-        return source
+        let source: (descriptor: Int32, offset: Int)?
+        if let known = opened[id] {
+            source = known.source
+        } else {
+            source = file.openForCopying()
+            opened[id] = (file, source)
+        }
+        return source.map { ($0.descriptor, Int64($0.offset) + Int64(fileOffset)) }
     }
 
     deinit {
