@@ -16,9 +16,10 @@ struct PlainDecoderTests {
     }()
 
     /// What the fast path makes of a pickle, or nil when it hands it to the full machine.
-    static func fastPath(_ bytes: [UInt8], options: UnpicklerOptions = .init()) -> (value: Value, end: Int, protocolVersion: Int)? {
+    static func fastPath(_ bytes: [UInt8], options: UnpicklerOptions = .init(),
+                         persistentLoad: (@Sendable (Value) throws -> Value)? = nil) -> Unpickler.Decoded? {
         bytes.withUnsafeBytes { raw in
-            var decoder = PlainDecoder(input: raw, position: 0, options: options)
+            var decoder = PlainDecoder(input: raw, position: 0, options: options, persistentLoad: persistentLoad)
             return decoder.run()
         }
     }
@@ -50,14 +51,26 @@ struct PlainDecoderTests {
         #expect(fast.value.pythonRepr == full.value.pythonRepr)
         if let repr = v.repr, !v.name.hasPrefix("plain_keys") { #expect(fast.value.pythonRepr == repr) }
         let version = max(fast.protocolVersion, 2)
-        let fromFast = try PickleEncoder(protocolVersion: version).encode(fast.value)
+        #expect(fast.globals == full.globals)
+        let fromFast = try PickleEncoder(protocolVersion: version, provenance: fast.provenance).encode(fast.value)
         let fromFull = try PickleEncoder(protocolVersion: version, provenance: full.provenance).encode(full.value)
         #expect(fromFast == fromFull, "the fast path's value writes back differently")
         if v.proto >= 2 { #expect(fromFast == v.bytes, "not CPython's bytes") }
     }
 
-    @Test("globals, calls, sets, containers reached twice and Python 2 strings go to the full machine",
-          arguments: ["ordered", "counter", "defaultdict", "sets", "shared", "recursive_list", "complex", "opaque",
+    @Test("an OrderedDict pickled with GLOBAL takes the fast path, a dict node that fills itself")
+    func orderedDict() throws {
+        for v in PickleMachineTests.vectors where v.name == "ordered" && (2...3).contains(v.proto) {
+            let fast = try #require(Self.fastPath(v.bytes), "\(v.testDescription)")
+            let d = try #require(fast.value.dict)
+            #expect(d.kind.pythonName == "OrderedDict")
+            #expect(d.keys.map(\.string) == ["z", "a"])
+            #expect(fast.globals == ["collections.OrderedDict"])
+        }
+    }
+
+    @Test("other globals, calls, sets, containers reached twice and Python 2 strings go to the full machine",
+          arguments: ["counter", "defaultdict", "sets", "shared", "recursive_list", "complex", "opaque",
                       "bytearray", "py2_strings", "text_numbers", "sets4", "inst", "obj"])
     func leftToFullMachine(_ name: String) {
         for v in PickleMachineTests.vectors where v.name == name && (v.proto >= 2 || v.proto == -1) {
@@ -70,8 +83,8 @@ struct PlainDecoderTests {
         #expect(NodeKind.allCases.map(\.rawValue) == NodeKind.allCases.map { PickleTape.Kind(rawValue: $0.rawValue)?.rawValue })
         #expect(NodeKind.allCases.map { "\($0)" } == NodeKind.allCases.map { "\(PickleTape.Kind(rawValue: $0.rawValue)!)" })
         #expect(PickleTape.Kind(rawValue: UInt8(NodeKind.allCases.count)) == nil)
-        #expect([NodeKind.mask, NodeKind.memoized, NodeKind.shared, NodeKind.unhashable]
-                == [PickleTape.kindMask, PickleTape.memoized, PickleTape.shared, PickleTape.unhashable])
+        #expect([NodeKind.mask, NodeKind.memoized, NodeKind.shared, NodeKind.unhashable, NodeKind.ordered]
+                == [PickleTape.kindMask, PickleTape.memoized, PickleTape.shared, PickleTape.unhashable, PickleTape.ordered])
     }
 
     @Test("a string reached twice is one object: written back once, and referred to")
@@ -166,5 +179,92 @@ struct PlainDecoderConcurrencyTests {
         #expect(Set(seen.map { $0 }).count == 1, "every task sees the same dict objects")
         #expect(list.count == 40)
         #expect(list.items[39].dict?["name"]?.string == "name39")
+    }
+}
+
+/// The fast path on what `torch.save` writes: tensors rebuilt by their calls,
+/// storages named by persistent ids, `OrderedDict`s; checked against the
+/// full machine on every checkpoint fixture.
+@Suite("The fast path for torch checkpoints")
+struct TorchFastPathTests {
+    static func fullMachine(_ name: String) throws -> Checkpoint {
+        var options = LoadOptions()
+        options.unpickler.usesPlainDecoder = false
+        return try Checkpoint(path: Fixtures.path(name), options: options)
+    }
+
+    /// A checkpoint's `data.pkl`, and a loader that makes each storage it names from its reference.
+    static func pickle(of name: String) throws -> (bytes: [UInt8], load: @Sendable (Value) throws -> Value) {
+        let archive = try ZipArchive(path: Fixtures.path(name))
+        let bytes = try archive.bytes(of: try #require(archive.record("data.pkl"))).withUnsafeBytes { Array($0) }
+        return (bytes, { pid in
+            let r = try StorageReference(persistentID: pid)
+            return .storage(Storage(key: r.key, dtype: r.dtype, isUntyped: r.isUntyped, location: r.location,
+                                    elementCount: r.elementCount) { RawBytes([UInt8](repeating: 0, count: r.byteCount)) })
+        })
+    }
+
+    @Test("every checkpoint fixture reads the same through the fast path as through the full machine: listing, globals, calls, storages and bytes written back",
+          arguments: Fixtures.checkpoints)
+    func sameAsFullMachine(_ name: String) throws {
+        let fast = try Fixtures.open(name)
+        let full = try Self.fullMachine(name)
+        #expect(Inspection(fast).render() == Inspection(full).render())
+        #expect(try Listing.json(try Listing.entries(of: fast.root)) == Listing.json(try Listing.entries(of: full.root)))
+        #expect(fast.root.pythonRepr == full.root.pythonRepr)
+        #expect(fast.globals == full.globals)
+        #expect(fast.calls.count == full.calls.count)
+        #expect(fast.storages.map(\.key) == full.storages.map(\.key))
+        #expect(fast.pickleProtocol == full.pickleProtocol)
+        guard fast.writeBackLimitation == nil, case .zip = fast.format, fast.torchScript == nil else { return }
+        let version = fast.pickleProtocol
+        let fromFast = try PickleEncoder(protocolVersion: version, provenance: fast.pickleProvenance).encodeWithStorages(fast.root)
+        let fromFull = try PickleEncoder(protocolVersion: version, provenance: full.pickleProvenance).encodeWithStorages(full.root)
+        #expect(fromFast.bytes == fromFull.bytes, "\(name): the fast path's value writes back differently")
+    }
+
+    @Test("what torch.save writes for state dicts takes the fast path: tensors, their storages, _metadata and the globals named",
+          arguments: ["state_dict.pth", "big_endian/state_dict.pth", "extra_state.pth", "dtypes.pth", "big_dict.pth",
+                      "views.pth", "cuda_tagged.pth", "quantized.pth", "list_root.pth", "dcp/two_ranks.pth"])
+    func takesFastPath(_ name: String) throws {
+        let (bytes, load) = try Self.pickle(of: name)
+        var options = UnpicklerOptions()
+        options.persistentLoadIsRepeatable = true
+        let decoded = PlainDecoderTests.fastPath(bytes, options: options, persistentLoad: load)
+        let taken = decoded != nil
+        #expect(taken, "\(name) went to the full machine")
+        guard let fast = decoded else { return }
+        let full = try Self.fullMachine(name)
+        #expect(fast.globals == full.globals)
+        #expect(Listing.walkTensors(fast.value).count == full.tensors.count)
+        #expect(!full.tensors.isEmpty)
+        if case .dict(let d) = full.root, let metadata = d.attribute("_metadata") {
+            #expect(fast.value.dict?.attribute("_metadata")?.pythonRepr == metadata.pythonRepr)
+        }
+    }
+
+    @Test("without a loader that may be called again, a persistent id is the full machine's")
+    func persistentIDsNeedRepeatableLoader() throws {
+        let (bytes, load) = try Self.pickle(of: "big_dict.pth")
+        let taken = PlainDecoderTests.fastPath(bytes, persistentLoad: load) != nil
+        #expect(!taken)
+    }
+
+    @Test("a container that holds no tensor is not filled by a walk for tensors")
+    func walkSkipsPlainContainers() throws {
+        let (bytes, load) = try Self.pickle(of: "big_dict.pth")
+        var options = UnpicklerOptions()
+        options.persistentLoadIsRepeatable = true
+        let records: [UInt8] = [0x80, 2, 0x7D, 0x58] + [7, 0, 0, 0] + Array("records".utf8) + [0x5D, 0x4B, 1, 0x61, 0x73, 0x2E]
+        let plain = try #require(PlainDecoderTests.fastPath(records, options: options))
+        let list = try #require(plain.value.dict?["records"]?.list)
+        #expect(!list.mayHoldObjects)
+        #expect(Listing.walkTensors(plain.value).isEmpty)
+        #expect(!list.mayHoldObjects, "the walk left the list unfilled")
+        #expect(list.count == 1)
+        #expect(list.mayHoldObjects, "a filled list no longer answers from its tape")
+        let state = PlainDecoderTests.fastPath(bytes, options: options, persistentLoad: load)
+        let holds = state?.value.dict?.mayHoldObjects
+        #expect(holds == true)
     }
 }

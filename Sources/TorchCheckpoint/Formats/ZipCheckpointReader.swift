@@ -149,7 +149,11 @@ extension ZipCheckpointReader {
         } catch {
             throw .container(path: path, error)
         }
-        let unpickler = Unpickler(options: options.unpickler, persistentLoad: persistentLoad)
+        var unpicklerOptions = options.unpickler
+        // Every caller resolves ids through a StorageTable, which gives the
+        // same storage for the same id: the fast path may resolve them too.
+        unpicklerOptions.persistentLoadIsRepeatable = true
+        let unpickler = Unpickler(options: unpicklerOptions, persistentLoad: persistentLoad)
         do {
             return try bytes.withUnsafeBytes { raw throws(PickleError) in try unpickler.decode(raw) }
         } catch {
@@ -168,13 +172,61 @@ final class StorageTable: @unchecked Sendable {
     let byteOrder: ByteOrder
     /// The folder of the storage records: `data`, or `constants` for a TorchScript archive's constants.pkl.
     let directory: String
-    private(set) var byKey: [String: (reference: StorageReference, storage: Storage)] = [:]
-    private(set) var ordered: [Storage] = []
+    /// Every storage resolved, in order of first reference, with its declaration.
+    private var resolved: [(reference: StorageReference, storage: Storage)] = []
+    /// Position in `resolved` by key: keys that are small decimal numbers
+    /// (every key `torch.save` writes) in an array, any other in a dictionary.
+    private var byNumber: [Int32] = []
+    private var byKey: [String: Int] = [:]
+    /// The entry of `<directory>/<n>` by number n, for names that no other name
+    /// collides with (then it is the entry miniz finds); -1 where none.
+    private var recordByNumber: [Int32] = []
+    private var recordsIndexed = false
 
     init(archive: ZipArchive, byteOrder: ByteOrder, directory: String = "data") {
         self.archive = archive
         self.byteOrder = byteOrder
         self.directory = directory
+    }
+
+    /// The storages, in order of first reference.
+    var ordered: [Storage] { resolved.map(\.storage) }
+
+    /// A storage key as a number below `limit`, when it is written as
+    /// `torch.save` writes one: decimal digits, no sign, no leading zero.
+    static func number(_ key: String, below limit: Int) -> Int? {
+        var key = key
+        return key.withUTF8 { number($0, below: limit) }
+    }
+
+    static func number(_ digits: some Collection<UInt8>, below limit: Int) -> Int? {
+        guard let first = digits.first, first != UInt8(ascii: "0") || digits.count == 1, digits.count <= 9 else { return nil }
+        var n = 0
+        for d in digits {
+            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
+            n = n * 10 + Int(d - UInt8(ascii: "0"))
+        }
+        return n < limit ? n : nil
+    }
+
+    /// Numbers the records `<directory>/<n>` once: looking each up by its
+    /// name is a hash of the whole name per storage.
+    private func indexRecords() {
+        recordsIndexed = true
+        let count = archive.entries.count
+        byNumber = Array(repeating: -1, count: count)
+        guard !archive.namesCollide else { return }
+        recordByNumber = Array(repeating: -1, count: count)
+        // Compared as miniz compares names: ASCII case ignored.
+        let folder = Array("\(archive.prefix)/\(directory)/".utf8).map(Self.lowered)
+        for entry in archive.entries {
+            var name = entry.name
+            let n: Int? = name.withUTF8 { utf8 in
+                guard utf8.count > folder.count, zip(utf8, folder).allSatisfy({ Self.lowered($0) == $1 }) else { return nil }
+                return Self.number(utf8[folder.count...], below: count)
+            }
+            if let n { recordByNumber[n] = Int32(entry.index) }
+        }
     }
 
     func resolve(_ pid: Value) throws -> Value {
@@ -184,28 +236,43 @@ final class StorageTable: @unchecked Sendable {
         } catch {
             throw PickleError(.persistentLoad, error.message, offset: 0, opcode: nil)
         }
-        if let known = byKey[reference.key] {
+        if !recordsIndexed { indexRecords() }
+        let number = Self.number(reference.key, below: byNumber.count)
+        let slot = number.map { Int(byNumber[$0]) } ?? byKey[reference.key] ?? -1
+        if slot >= 0 {
+            let known = resolved[slot]
             try reference.requireSameDeclaration(as: known.reference)
             return .storage(known.storage)
         }
-        let storage = try makeStorage(reference)
-        byKey[reference.key] = (reference, storage)
-        ordered.append(storage)
+        let storage = try makeStorage(reference, number: number)
+        if let number { byNumber[number] = Int32(resolved.count) } else { byKey[reference.key] = resolved.count }
+        resolved.append((reference, storage))
         return .storage(storage)
     }
 
-    private func makeStorage(_ reference: StorageReference) throws -> Storage {
-        let name = "\(directory)/\(reference.key)"
+    static func lowered(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte + 0x20 : byte }
+
+    /// The record of a storage: by number when its name collides with none.
+    private func record(of reference: StorageReference, number: Int?) -> ZipEntry? {
+        if let number, !recordByNumber.isEmpty {
+            let i = recordByNumber[number]
+            return i >= 0 ? archive.entries[Int(i)] : nil
+        }
+        return archive.record("\(directory)/\(reference.key)")
+    }
+
+    private func makeStorage(_ reference: StorageReference, number: Int?) throws -> Storage {
         let archive = self.archive
-        if Device(location: reference.location).type == "meta" {
+        if reference.location != "cpu", Device(location: reference.location).type == "meta" {
             // Meta storages carry no data and have no record.
             return Storage(key: reference.key, dtype: reference.dtype, isUntyped: reference.isUntyped,
                            location: reference.location, elementCount: reference.elementCount, byteOrder: byteOrder) {
                 throw TensorError("storage '\(reference.key)' is on the meta device and has no data")
             }
         }
-        guard let entry = archive.record(name) else {
-            throw PickleError(.persistentLoad, "storage '\(reference.key)' has no record '\(archive.prefix)/\(name)'", offset: 0, opcode: nil)
+        guard let entry = record(of: reference, number: number) else {
+            throw PickleError(.persistentLoad, "storage '\(reference.key)' has no record '\(archive.prefix)/\(directory)/\(reference.key)'",
+                              offset: 0, opcode: nil)
         }
         // Exactly, as torch.load requires ("record size ... does not match expected size"):
         // a record larger than its storage (a deflate bomb among them) is refused before it is read.

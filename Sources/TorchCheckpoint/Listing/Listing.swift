@@ -74,7 +74,7 @@ public enum Listing {
 
     /// The tensors among ``walk(_:)``'s leaves, in its order, without
     /// building a path for any other leaf (a checkpoint's records and numbers).
-    static func walkTensors(_ root: Value) -> [(path: [PathKey], tensor: Tensor)] {
+    package static func walkTensors(_ root: Value) -> [(path: [PathKey], tensor: Tensor)] {
         var tensors: [(path: [PathKey], tensor: Tensor)] = []
         var seen = Set<ObjectIdentifier>()
         var stack: [(Value, [PathKey])] = [(root, [])]
@@ -94,7 +94,10 @@ public enum Listing {
     /// Whether a value is a tensor or may hold one.
     static func mayHoldTensors(_ v: Value) -> Bool {
         switch v {
-        case .tensor, .dict, .list, .tuple, .object: true
+        case .tensor, .tuple, .object: true
+        // A container decoded from a tape that holds no object is skipped unread.
+        case .dict(let d): d.mayHoldObjects
+        case .list(let l): l.mayHoldObjects
         default: false
         }
     }

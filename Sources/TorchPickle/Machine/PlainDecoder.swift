@@ -1,22 +1,30 @@
-/// The pickle machine's fast path, for pickles of plain data: `None`,
-/// booleans, integers that fit in 64 bits, floats, `str`, `bytes`, lists,
-/// tuples and dicts, with the memo and frames of protocols 1 to 5 (what
-/// `pickle.dumps` writes for a dataset of records, a vocabulary, a table).
+/// The pickle machine's fast path, for pickles of plain data and for what
+/// `torch.save` writes: `None`, booleans, integers that fit in 64 bits,
+/// floats, `str`, `bytes`, lists, tuples and dicts, with the memo and frames
+/// of protocols 1 to 5 (what `pickle.dumps` writes for a dataset of records,
+/// a vocabulary, a table); and `GLOBAL`, `REDUCE` and `BINPERSID` where they
+/// rebuild a tensor, an empty `OrderedDict` or a storage (a state dict).
 ///
 /// It decodes into a ``PickleTape``: flat arrays of nodes, no object per
-/// value, strings validated but kept as bytes. The containers it returns fill
-/// themselves from the tape when first read.
+/// plain value, strings validated but kept as bytes. The containers it
+/// returns fill themselves from the tape when first read. Tensors and
+/// storages are made when their call is met, by the same code the machine
+/// calls, so every check on them runs while decoding.
 ///
-/// Anything else (a global, a call, a persistent id, protocol 0's text
+/// Anything else (another global or call, `BUILD`, protocol 0's text
 /// opcodes, a set, a container reached twice, a key that is not hashable, an
 /// error of any kind, a limit reached) makes it give up, returning nil: the
 /// full machine then reads the pickle from the start, with every rule and
 /// every error message it has. Its limits are never looser than the machine's.
+/// A persistent id is resolved here only when the loader may be called again
+/// for the same id (``UnpicklerOptions/persistentLoadIsRepeatable``), since
+/// the machine calls it again after a give-up.
 package struct PlainDecoder {
     let input: UnsafeRawBufferPointer
     let start: Int
     var position: Int
     let options: UnpicklerOptions
+    let persistentLoad: (@Sendable (Value) throws -> Value)?
 
     var kinds: [UInt8] = []
     var payloads: [Int64] = []
@@ -25,6 +33,12 @@ package struct PlainDecoder {
     var containers: [PickleTape.Container] = []
     var segments: [PickleTape.Segment] = []
     var children: [Int32] = []
+    var objects: [Value] = []
+    /// Every global named, once each, in order, as the machine lists them.
+    var namedGlobals: [String] = []
+    var namedGlobalSet = Set<String>()
+    /// Created at the first persistent id that names a storage.
+    var provenance: PickleProvenance?
 
     var stack: [Int32] = []
     var marks: [Int] = []
@@ -32,11 +46,13 @@ package struct PlainDecoder {
     var protocolVersion = 0
     var frameEnd = -1
 
-    package init(input: UnsafeRawBufferPointer, position: Int, options: UnpicklerOptions) {
+    package init(input: UnsafeRawBufferPointer, position: Int, options: UnpicklerOptions,
+                 persistentLoad: (@Sendable (Value) throws -> Value)? = nil) {
         self.input = input
         self.start = position
         self.position = position
         self.options = options
+        self.persistentLoad = options.persistentLoadIsRepeatable ? persistentLoad : nil
         stack.reserveCapacity(64)
         // Room for what the input can hold, reserved up front: pages are
         // touched only as they fill, and the arrays do not copy themselves to
@@ -54,13 +70,15 @@ package struct PlainDecoder {
         text.reserveCapacity(min(size / 2, cap * 8))
     }
 
-    /// The decoded pickle: its value, the offset past `STOP`, and its protocol;
+    /// The decoded pickle: its value, the offset past `STOP`, its protocol,
+    /// the globals it names and the identities of its storage references;
     /// nil when the full machine must read it.
-    package mutating func run() -> (value: Value, end: Int, protocolVersion: Int)? {
+    package mutating func run() -> Unpickler.Decoded? {
         guard start >= 0, start <= input.count, let root = decode() else { return nil }
         let tape = PickleTape(bytes: text, kinds: kinds, payloads: payloads, spans: spans,
-                              containers: containers, segments: segments, children: children)
-        return (tape.value(root), position, protocolVersion)
+                              containers: containers, segments: segments, children: children, objects: objects)
+        return Unpickler.Decoded(value: tape.value(root), end: position, protocolVersion: protocolVersion,
+                                 provenance: provenance ?? PickleProvenance(), calls: [], globals: namedGlobals)
     }
 
     // MARK: Reading
@@ -135,10 +153,18 @@ package struct PlainDecoder {
         isContainer(node) ? containers[Int(payloads[Int(node)])].depth : 0
     }
 
+    /// Whether the node is, or holds, an object node.
+    mutating func holdsObjects(_ node: Int32) -> Bool {
+        let k = kinds[Int(node)] & NodeKind.mask
+        if k == NodeKind.object.rawValue { return true }
+        return k >= NodeKind.list.rawValue && containers[Int(payloads[Int(node)])].holdsObjects
+    }
+
     /// Whether Python could use the node as a dict key.
     mutating func isHashable(_ node: Int32) -> Bool {
         switch kind(node) {
-        case .list, .dict: false
+        // An object as a key is the machine's to hash.
+        case .list, .dict, .object: false
         case .tuple: kinds[Int(node)] & NodeKind.unhashable == 0
         default: true
         }
@@ -167,9 +193,14 @@ package struct PlainDecoder {
               Int(containers[c].count) + count < Int(Int32.max), children.count + count < Int(Int32.max),
               segments.count < Int(Int32.max) else { return false }
         var depth = containers[c].depth
-        for i in from..<stack.count { depth = max(depth, self.depth(stack[i]) + 1) }
+        var holds = containers[c].holdsObjects
+        for i in from..<stack.count {
+            depth = max(depth, self.depth(stack[i]) + 1)
+            if !holds, holdsObjects(stack[i]) { holds = true }
+        }
         guard depth <= options.maxNestingDepth else { return false }
         containers[c].depth = depth
+        containers[c].holdsObjects = holds
         segments.append(.init(start: Int32(children.count), count: Int32(count)))
         children.append(contentsOf: stack[from...])
         let s = Int32(segments.count - 1)
@@ -277,6 +308,11 @@ package struct PlainDecoder {
             case 0x94: guard put(memo.count) else { return nil }                                // MEMOIZE
             case 0x68: guard let i = byte(), get(Int(i)) else { return nil }                    // BINGET
             case 0x6A: guard let i = integer(UInt32.self), get(Int(i)) else { return nil }      // LONG_BINGET
+
+            case 0x63: guard global() else { return nil }           // GLOBAL
+            case 0x52: guard reduce() else { return nil }           // REDUCE
+            case 0x51: guard persistentID() else { return nil }     // BINPERSID
+            case 0x62: guard build() else { return nil }            // BUILD
             default:
                 return nil
             }
@@ -323,14 +359,171 @@ package struct PlainDecoder {
     }
 }
 
+// MARK: Globals, calls and persistent ids
+
+extension PlainDecoder {
+    /// A new object node.
+    mutating func object(_ value: Value) -> Int32? {
+        objects.append(value)
+        return node(.object, Int64(objects.count - 1))
+    }
+
+    /// The text of a line that ends with a newline, decoded as the machine decodes it.
+    mutating func line() -> String? {
+        let from = position
+        var i = position
+        while i < input.count {
+            if input[i] == 0x0A {
+                position = i + 1
+                return String(decoding: UnsafeRawBufferPointer(rebasing: input[from..<i]), as: UTF8.self)
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// `GLOBAL`: the global as the machine makes it, noted in the globals named.
+    mutating func global() -> Bool {
+        guard let module = line(), let name = line() else { return false }
+        let qualified = GlobalRegistry.python3Name(module: module, name: name)
+        if namedGlobalSet.insert(qualified).inserted { namedGlobals.append(qualified) }
+        return push(object(Machine.global(module: module, name: name)))
+    }
+
+    /// `REDUCE` of a global this library rebuilds, where the machine would
+    /// record nothing beside the result: a tensor (its hooks an
+    /// `OrderedDict`), or an empty `OrderedDict` (a dict node, which
+    /// `SETITEMS` then fills). The call is the machine's own.
+    mutating func reduce() -> Bool {
+        guard stack.count - fence >= 2 else { return false }
+        let argumentNode = stack[stack.count - 1], callable = stack[stack.count - 2]
+        guard kind(argumentNode) == .tuple, kind(callable) == .object,
+              case .global(let g) = objects[Int(payloads[Int(callable)])], let known = g.known,
+              case .tuple(let arguments)? = materialize(argumentNode, memoTokens: false) else { return false }
+        let result: Value?
+        do {
+            result = try known.call(arguments.items, construction: .reduce)
+        } catch {
+            return false
+        }
+        stack.removeLast(2)
+        switch result {
+        case .tensor(let t)?:
+            // Hooks pickled as None are noted in the provenance by the machine.
+            if case .None = t.backwardHooks { return false }
+            return push(object(.tensor(t)))
+        case .dict(let d)? where arguments.items.isEmpty && known == .orderedDict:
+            guard case .orderedDict = d.kind else { return false }
+            containers.append(.init())
+            return push(node(.dict, Int64(containers.count - 1), flags: NodeKind.ordered))
+        default:
+            return false
+        }
+    }
+
+    /// `BUILD` of an `OrderedDict` with a dict of attributes (a state dict's
+    /// `_metadata`), once: recorded on the dict node, which takes the state
+    /// and its attributes when it is made.
+    mutating func build() -> Bool {
+        guard stack.count - fence >= 2 else { return false }
+        let state = stack[stack.count - 1], target = stack[stack.count - 2]
+        guard kind(target) == .dict, kinds[Int(target)] & NodeKind.ordered != 0, kind(state) == .dict else { return false }
+        let t = Int(payloads[Int(target)]), s = Int(payloads[Int(state)])
+        guard containers[t].state < 0 else { return false }
+        // Attribute names are str.
+        var segment = containers[s].first
+        while segment >= 0 {
+            let g = segments[Int(segment)]
+            var i = Int(g.start)
+            while i < Int(g.start + g.count) {
+                guard kind(children[i]) == .string else { return false }
+                i += 2
+            }
+            segment = g.next
+        }
+        let depth = max(containers[t].depth, containers[s].depth + 1)
+        guard depth <= options.maxNestingDepth else { return false }
+        containers[t].depth = depth
+        containers[t].state = state
+        if containers[s].holdsObjects { containers[t].holdsObjects = true }
+        stack.removeLast()
+        return true
+    }
+
+    /// `BINPERSID`: the loader's value for the id, a storage's reference noted
+    /// with the identities of the id's items, as the machine notes them.
+    mutating func persistentID() -> Bool {
+        guard let persistentLoad, stack.count > fence else { return false }
+        guard let pid = materialize(stack.removeLast(), memoTokens: true) else { return false }
+        let loaded: Value
+        do {
+            loaded = try persistentLoad(pid)
+        } catch {
+            return false
+        }
+        guard case .storage(let storage) = loaded else { return false }
+        if case .tuple(let t) = pid {
+            if provenance == nil { provenance = PickleProvenance() }
+            provenance?.recordReference(storage, tokens: t.itemTokens)
+        }
+        return push(object(loaded))
+    }
+
+    /// The value of a node that a call takes as an argument: plain values,
+    /// tuples of them, objects and empty dicts; nil for anything else (a list,
+    /// or a dict with items, is the machine's). With `memoTokens`, a tuple's
+    /// memoized strings carry their identity, as the machine's tuples do
+    /// while it runs (it drops those never reached again only from the
+    /// containers it returns).
+    mutating func materialize(_ node: Int32, memoTokens: Bool) -> Value? {
+        let payload = payloads[Int(node)]
+        switch kind(node) {
+        case .none: return .None
+        case .bool: return .bool(payload != 0)
+        case .int: return .int(Int(payload))
+        case .float: return .float(Double(bitPattern: UInt64(bitPattern: payload)))
+        case .string, .bytes:
+            let span = spans[Int(payload)]
+            let bytes = text[span.offset..<(span.offset + span.count)]
+            return kind(node) == .string ? .string(String(decoding: bytes, as: UTF8.self)) : .bytes(Array(bytes))
+        case .object: return objects[Int(payload)]
+        case .list: return nil
+        case .dict:
+            let c = containers[Int(payload)]
+            guard c.count == 0 else { return nil }
+            return .dict(PyDict(kind: kinds[Int(node)] & NodeKind.ordered != 0 ? .orderedDict : .dict))
+        case .tuple:
+            let c = containers[Int(payload)]
+            var items: [Value] = []
+            items.reserveCapacity(Int(c.count))
+            var tokens = TokenTable()
+            var s = c.first
+            while s >= 0 {
+                let segment = segments[Int(s)]
+                for i in Int(segment.start)..<Int(segment.start + segment.count) {
+                    let child = children[i]
+                    guard let item = materialize(child, memoTokens: memoTokens) else { return nil }
+                    let k = kinds[Int(child)]
+                    let textual = k & NodeKind.mask == NodeKind.string.rawValue || k & NodeKind.mask == NodeKind.bytes.rawValue
+                    if textual, k & (memoTokens ? NodeKind.memoized : NodeKind.shared) != 0 { tokens[items.count] = child }
+                    items.append(item)
+                }
+                s = segment.next
+            }
+            return .tuple(PyTuple(items, tokens: tokens, depth: Int(c.depth)))
+        }
+    }
+}
+
 /// ``PickleTape/Kind`` and the tape's kind-byte flags, as this module's own
 /// constants: the enum's `rawValue` and `==` are calls across the module
 /// boundary, made several times per opcode (a tenth of the fast path's time).
 /// A test checks that they are the tape's.
 package enum NodeKind: UInt8, CaseIterable {
-    case none = 0, bool, int, float, string, bytes, list, tuple, dict
+    case none = 0, bool, int, float, string, bytes, object, list, tuple, dict
 
     package static let mask: UInt8 = 0x0F
+    package static let ordered: UInt8 = 0x10
     package static let memoized: UInt8 = 0x40
     package static let shared: UInt8 = 0x80
     package static let unhashable: UInt8 = 0x20

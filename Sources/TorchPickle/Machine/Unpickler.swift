@@ -62,11 +62,8 @@ public struct Unpickler: Sendable {
     public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws(PickleError) -> Decoded {
         if options.usesPlainDecoder {
             // Plain data first, into a tape (PlainDecoder); anything else is the machine's.
-            var plain = PlainDecoder(input: bytes, position: offset, options: options)
-            if let (value, end, version) = plain.run() {
-                return Decoded(value: value, end: end, protocolVersion: version, provenance: PickleProvenance(),
-                               calls: [], globals: [])
-            }
+            var plain = PlainDecoder(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)
+            if let decoded = plain.run() { return decoded }
         }
         var machine = Machine(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)
         let (value, end) = try machine.run()

@@ -20,6 +20,11 @@ public struct UnpicklerOptions: Sendable {
     /// Whether pickles of plain data go through the fast path (``PlainDecoder``)
     /// first; off only in tests that compare it with the full machine.
     package var usesPlainDecoder = true
+    /// Whether the persistent loader gives the same value when called again
+    /// with the same id, with no other effect (the checkpoint readers' storage
+    /// tables): only then does the fast path resolve persistent ids, since
+    /// the full machine calls the loader again when the fast path gives up.
+    package var persistentLoadIsRepeatable = false
 
     /// What to do with objects that reach themselves, such as a list that
     /// contains itself.

@@ -1,11 +1,13 @@
 import Synchronization
 
-/// A pickle of plain data, decoded into flat arrays: what ``PlainDecoder``
-/// builds, and what the containers it returns fill themselves from the first
-/// time their items are read.
+/// A pickle decoded into flat arrays: what ``PlainDecoder`` builds, and what
+/// the containers it returns fill themselves from the first time their items
+/// are read.
 ///
 /// A node is one Python object: its kind and a 64-bit payload (the number
-/// itself, or an index into ``spans`` or ``containers``). A container's items
+/// itself, or an index into ``spans``, ``containers`` or ``objects``). An
+/// object node is a value made while decoding: a global, a tensor rebuilt by
+/// its call, a storage a persistent id named. A container's items
 /// are node numbers in ``children``, in segments (one per `APPENDS`,
 /// `SETITEMS`, `LIST`, `TUPLE` or `DICT`, chained in order). Strings and bytes
 /// are ranges of a copy of the pickle's bytes, validated while decoding and
@@ -21,9 +23,11 @@ import Synchronization
 package final class PickleTape: @unchecked Sendable {
     /// What a node is (the low bits of its kind byte).
     @frozen package enum Kind: UInt8 {
-        case none = 0, bool, int, float, string, bytes, list, tuple, dict
+        case none = 0, bool, int, float, string, bytes, object, list, tuple, dict
     }
     /// Kind-byte flags.
+    /// A dict node made by `collections.OrderedDict()`.
+    package static let ordered: UInt8 = 0x10
     package static let memoized: UInt8 = 0x40
     package static let shared: UInt8 = 0x80
     package static let unhashable: UInt8 = 0x20
@@ -45,6 +49,10 @@ package final class PickleTape: @unchecked Sendable {
         package var count: Int32 = 0
         /// Nesting depth, as the unpickler's limit counts it.
         package var depth: Int32 = 1
+        /// Whether an object node (a tensor, a storage, a global) is among the items, at any depth.
+        package var holdsObjects = false
+        /// The dict node `BUILD` gave an `OrderedDict` as its state (a state dict's `_metadata`), or -1.
+        package var state: Int32 = -1
         package init() {}
     }
     package struct Segment {
@@ -65,11 +73,13 @@ package final class PickleTape: @unchecked Sendable {
     package let containers: [Container]
     package let segments: [Segment]
     package let children: [Int32]
+    /// The values of object nodes.
+    package let objects: [Value]
     /// Held while a container fills itself, so that readers on several threads fill it once.
     package let lock = Mutex<Void>(())
 
     package init(bytes: [UInt8], kinds: [UInt8], payloads: [Int64], spans: [Span], containers: [Container],
-         segments: [Segment], children: [Int32]) {
+         segments: [Segment], children: [Int32], objects: [Value] = []) {
         self.bytes = bytes
         self.kinds = kinds
         self.payloads = payloads
@@ -77,6 +87,12 @@ package final class PickleTape: @unchecked Sendable {
         self.containers = containers
         self.segments = segments
         self.children = children
+        self.objects = objects
+    }
+
+    /// Whether a list or dict node holds an object node (a tensor among them) at any depth.
+    package func holdsObjects(_ node: Int32) -> Bool {
+        containers[Int(payloads[Int(node)])].holdsObjects
     }
 
     package func kind(_ node: Int32) -> Kind { Kind(rawValue: kinds[Int(node)] & Self.kindMask) ?? .none }
@@ -105,11 +121,17 @@ package final class PickleTape: @unchecked Sendable {
         case .bytes:
             let span = spans[Int(payload)]
             return .bytes(Array(bytes[span.offset..<(span.offset + span.count)]))
+        case .object: return objects[Int(payload)]
         case .list: return .list(PyList(tape: self, node: node, depth: Int(containers[Int(payload)].depth)))
         case .tuple:
             let (items, tokens) = sequence(node)
             return .tuple(PyTuple(items, tokens: tokens, depth: Int(containers[Int(payload)].depth)))
-        case .dict: return .dict(PyDict(tape: self, node: node, depth: Int(containers[Int(payload)].depth)))
+        case .dict:
+            let container = containers[Int(payload)]
+            let d = PyDict(tape: self, node: node, depth: Int(container.depth),
+                           kind: kinds[Int(node)] & Self.ordered != 0 ? .orderedDict : .dict)
+            if container.state >= 0 { build(d, state: container.state) }
+            return .dict(d)
         }
     }
 
@@ -144,6 +166,20 @@ package final class PickleTape: @unchecked Sendable {
         guard k & Self.memoized != 0 else { return nil }
         let kind = k & Self.kindMask
         return kind == Kind.string.rawValue || kind == Kind.bytes.rawValue ? node : nil
+    }
+
+    /// Gives a dict the state `BUILD` gave it, as the machine's `BUILD` does:
+    /// the state dict's items become its attributes. The state dict is filled
+    /// now, on its own (the caller may hold the tape's lock); the decoder let
+    /// through only a dict with `str` keys.
+    private func build(_ d: PyDict, state node: Int32) {
+        let state = PyDict(kind: .dict)
+        fill(state, from: node)
+        state.depth = Int(containers[Int(payloads[Int(node)])].depth)
+        for (key, value) in state.items {
+            if case .string(let name) = key { d.attributes.append((name, value)) }
+        }
+        d.state = .dict(state)
     }
 
     /// Fills a dict from its node, with the machine's rules: a key set again
@@ -198,6 +234,13 @@ package struct TapeSource: ~Copyable {
         self.tape = tape
         self.node = node
         filled = Atomic(false)
+    }
+
+    /// Whether the container may hold an object (a tensor among them): false
+    /// only while it has not filled itself and its tape says it holds none.
+    package var mayHoldObjects: Bool {
+        guard let tape, !filled.load(ordering: .acquiring) else { return true }
+        return tape.holdsObjects(node)
     }
 
     /// Runs `fill` the first time any thread asks, once, under the tape's lock.

@@ -69,12 +69,17 @@ public final class PyDict: @unchecked Sendable {
         self.source = TapeSource()
     }
 
-    /// A dict of a decoded pickle of plain data, filled from it when first read.
-    package init(tape: PickleTape, node: Int32, depth: Int) {
-        self.kind = .dict
+    /// A dict of a decoded pickle, filled from it when first read.
+    package init(tape: PickleTape, node: Int32, depth: Int, kind: Kind = .dict) {
+        self.kind = kind
         self.depth = depth
         self.source = TapeSource(tape: tape, node: node)
     }
+
+    /// Whether the dict may hold a tensor (or another object a pickle's call
+    /// made): false only for a dict decoded from a tape that says it holds
+    /// none, while it has not filled itself. A walk for tensors skips it.
+    package var mayHoldObjects: Bool { source.mayHoldObjects }
 
     @inline(__always) private func fillIfNeeded() {
         source.fillIfNeeded { tape, node in tape.fill(self, from: node) }

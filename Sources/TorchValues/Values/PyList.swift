@@ -37,6 +37,11 @@ public final class PyList: @unchecked Sendable {
         self.source = TapeSource(tape: tape, node: node)
     }
 
+    /// Whether the list may hold a tensor (or another object a pickle's call
+    /// made): false only for a list decoded from a tape that says it holds
+    /// none, while it has not filled itself. A walk for tensors skips it.
+    package var mayHoldObjects: Bool { source.mayHoldObjects }
+
     @inline(__always) private func fillIfNeeded() {
         source.fillIfNeeded { tape, node in (_items, _itemTokens) = tape.sequence(node) }
     }
