@@ -89,8 +89,11 @@ public final class ZipArchive: Sendable {
         // Each record's header and data lie before the next record's header, as every zip writer lays them out;
         // records that share or overlap their data are a zip bomb's construction (one small file, inflated
         // once per entry), refused before anything is inflated.
-        let ordered = entries.sorted { $0.localHeaderOffset < $1.localHeaderOffset }
-        for (a, b) in zip(ordered, ordered.dropFirst()) where a.dataOffset + a.compressedSize > b.localHeaderOffset {
+        // PyTorch writes records in order: sorted only when they are not.
+        let inOrder = entries.indices.dropFirst().allSatisfy { entries[$0 - 1].localHeaderOffset <= entries[$0].localHeaderOffset }
+        let ordered = inOrder ? entries : entries.sorted { $0.localHeaderOffset < $1.localHeaderOffset }
+        for i in ordered.indices.dropFirst() where ordered[i - 1].dataOffset + ordered[i - 1].compressedSize > ordered[i].localHeaderOffset {
+            let a = ordered[i - 1], b = ordered[i]
             throw ZipError(.overlappingRecords,
                            "its data (bytes \(a.dataOffset) to \(a.dataOffset + a.compressedSize)) overlaps record '\(b.name)', "
                            + "whose local header is at byte \(b.localHeaderOffset): records that share their data are how a zip bomb is built",
@@ -110,8 +113,7 @@ public final class ZipArchive: Sendable {
         self.entries = entries
         self.prefix = prefix
         self.relativeNames = relativeNames
-        let names = entries.map { Array($0.name.utf8) }
-        self.miniz = MinizLookup(names: names)
+        self.miniz = MinizLookup(names: entries.lazy.map(\.name))
         self.namesCollide = miniz.hasCollisions
     }
 

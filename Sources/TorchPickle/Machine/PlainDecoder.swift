@@ -398,8 +398,12 @@ extension PlainDecoder {
         guard stack.count - fence >= 2 else { return false }
         let argumentNode = stack[stack.count - 1], callable = stack[stack.count - 2]
         guard kind(argumentNode) == .tuple, kind(callable) == .object,
-              case .global(let g) = objects[Int(payloads[Int(callable)])], let known = g.known,
-              case .tuple(let arguments)? = materialize(argumentNode, memoTokens: false) else { return false }
+              case .global(let g) = objects[Int(payloads[Int(callable)])], let known = g.known else { return false }
+        if known == .rebuildTensorV2, let tensor = rebuildTensorV2(argumentNode) {
+            stack.removeLast(2)
+            return push(object(.tensor(tensor)))
+        }
+        guard case .tuple(let arguments)? = materialize(argumentNode, memoTokens: false) else { return false }
         let result: Value?
         do {
             result = try known.call(arguments.items, construction: .reduce)
@@ -419,6 +423,44 @@ extension PlainDecoder {
         default:
             return false
         }
+    }
+
+    /// The items of a tuple node, when it has one segment.
+    mutating func items(_ tuple: Int32) -> ArraySlice<Int32>? {
+        let c = containers[Int(payloads[Int(tuple)])]
+        if c.count == 0 { return [] }
+        guard c.first == c.last, c.first >= 0 else { return nil }
+        let segment = segments[Int(c.first)]
+        return children[Int(segment.start)..<Int(segment.start + segment.count)]
+    }
+
+    /// The ints of a tuple node of ints.
+    mutating func integers(_ node: Int32) -> [Int]? {
+        guard kind(node) == .tuple, let items = items(node) else { return nil }
+        var values: [Int] = []
+        values.reserveCapacity(items.count)
+        for item in items {
+            guard kind(item) == .int else { return nil }
+            values.append(Int(payloads[Int(item)]))
+        }
+        return values
+    }
+
+    /// `_rebuild_tensor_v2` in the form `torch.save` writes it (a storage, an
+    /// int offset, tuples of ints, a bool and an empty `OrderedDict()` of
+    /// hooks), without making its argument tuples: nil for any other form,
+    /// which the machine's call then takes, or for a check that fails.
+    mutating func rebuildTensorV2(_ arguments: Int32) -> Tensor? {
+        guard let a = items(arguments), a.count == 6 else { return nil }
+        let i = a.startIndex
+        guard kind(a[i]) == .object, case .storage(let storage) = objects[Int(payloads[Int(a[i])])],
+              kind(a[i + 1]) == .int, let shape = integers(a[i + 2]), let stride = integers(a[i + 3]),
+              kind(a[i + 4]) == .bool, kind(a[i + 5]) == .dict, kinds[Int(a[i + 5])] & NodeKind.ordered != 0,
+              containers[Int(payloads[Int(a[i + 5])])].count == 0, containers[Int(payloads[Int(a[i + 5])])].state < 0
+        else { return nil }
+        return try? TensorRebuild.rebuildTensorV2(storage: storage, offset: Int(payloads[Int(a[i + 1])]), shape: shape,
+                                                  stride: stride, requiresGrad: payloads[Int(a[i + 4])] != 0,
+                                                  hooks: .dict(PyDict(kind: .orderedDict)))
     }
 
     /// `BUILD` of an `OrderedDict` with a dict of attributes (a state dict's
@@ -490,7 +532,7 @@ extension PlainDecoder {
         case .list: return nil
         case .dict:
             let c = containers[Int(payload)]
-            guard c.count == 0 else { return nil }
+            guard c.count == 0, c.state < 0 else { return nil }
             return .dict(PyDict(kind: kinds[Int(node)] & NodeKind.ordered != 0 ? .orderedDict : .dict))
         case .tuple:
             let c = containers[Int(payload)]

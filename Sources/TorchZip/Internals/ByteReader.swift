@@ -32,53 +32,53 @@ struct ByteReader {
     var absolutePosition: UInt64 { fileOffset + UInt64(position) }
 
     /// Throws unless `count` bytes can be read at ``position``.
-    func require(_ count: Int, for what: String) throws(ZipError) {
+    func require(_ count: Int, for what: @autoclosure () -> String) throws(ZipError) {
         guard count >= 0, position >= 0, position <= bytes.count, count <= bytes.count - position else {
             throw ZipError(
                 .truncated,
-                "\(what) needs \(count) bytes, but the \(region) ends \(max(0, bytes.count - position)) bytes later (at byte \(fileOffset + UInt64(bytes.count)))",
+                "\(what()) needs \(count) bytes, but the \(region) ends \(max(0, bytes.count - position)) bytes later (at byte \(fileOffset + UInt64(bytes.count)))",
                 record: record, offset: absolutePosition)
         }
     }
 
     /// Reads a little-endian integer of type `T` and advances past it.
-    mutating func read<T: FixedWidthInteger>(_ type: T.Type, _ what: String) throws(ZipError) -> T {
+    mutating func read<T: FixedWidthInteger>(_ type: T.Type, _ what: @autoclosure () -> String) throws(ZipError) -> T {
         let size = MemoryLayout<T>.size
-        try require(size, for: what)
+        try require(size, for: what())
         let value = bytes.loadUnaligned(fromByteOffset: position, as: T.self)
         position += size
         return T(littleEndian: value)
     }
 
     /// Reads a little-endian `UInt16`.
-    mutating func readUInt16(_ what: String) throws(ZipError) -> UInt16 { try read(UInt16.self, what) }
+    mutating func readUInt16(_ what: @autoclosure () -> String) throws(ZipError) -> UInt16 { try read(UInt16.self, what()) }
     /// Reads a little-endian `UInt32`.
-    mutating func readUInt32(_ what: String) throws(ZipError) -> UInt32 { try read(UInt32.self, what) }
+    mutating func readUInt32(_ what: @autoclosure () -> String) throws(ZipError) -> UInt32 { try read(UInt32.self, what()) }
     /// Reads a little-endian `UInt64`.
-    mutating func readUInt64(_ what: String) throws(ZipError) -> UInt64 { try read(UInt64.self, what) }
+    mutating func readUInt64(_ what: @autoclosure () -> String) throws(ZipError) -> UInt64 { try read(UInt64.self, what()) }
 
     /// Returns the next `count` bytes (a view, no copy) and advances past them.
-    mutating func readBytes(_ count: Int, _ what: String) throws(ZipError) -> UnsafeRawBufferPointer {
-        try require(count, for: what)
+    mutating func readBytes(_ count: Int, _ what: @autoclosure () -> String) throws(ZipError) -> UnsafeRawBufferPointer {
+        try require(count, for: what())
         let slice = UnsafeRawBufferPointer(rebasing: bytes[position ..< position + count])
         position += count
         return slice
     }
 
     /// Advances by `count` bytes.
-    mutating func skip(_ count: Int, _ what: String) throws(ZipError) {
-        try require(count, for: what)
+    mutating func skip(_ count: Int, _ what: @autoclosure () -> String) throws(ZipError) {
+        try require(count, for: what())
         position += count
     }
 
     /// Reads a `UInt32` signature and throws ``ZipError/Code/badSignature`` unless it is `expected`.
-    mutating func expectSignature(_ expected: UInt32, _ what: String) throws(ZipError) {
+    mutating func expectSignature(_ expected: UInt32, _ what: @autoclosure () -> String) throws(ZipError) {
         let at = absolutePosition
-        let found = try readUInt32("\(what) signature")
+        let found = try readUInt32("\(what()) signature")
         guard found == expected else {
             throw ZipError(
                 .badSignature,
-                "\(what) signature is \(hex(found)), expected \(hex(expected))",
+                "\(what()) signature is \(hex(found)), expected \(hex(expected))",
                 record: record, offset: at)
         }
     }

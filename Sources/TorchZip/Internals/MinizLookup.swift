@@ -9,29 +9,65 @@
 /// This type reproduces that choice, so that a reader and a verifier see the
 /// record `torch.load` reads (checked against torch 2.15 by the tests).
 struct MinizLookup: Sendable {
-    /// Entry names, as bytes.
-    private let names: [[UInt8]]
+    /// Entry names, as bytes with ASCII case folded, one after another.
+    private let folded: [UInt8]
+    /// Where each entry's folded name starts in ``folded``; one more at the end.
+    private let starts: [Int]
     /// Entry indices in miniz's sorted order; only when two names collide.
     private let sorted: [Int]
-    /// Entry index by name with ASCII case folded; when no two names collide,
-    /// miniz's binary search finds exactly this entry, so a hash lookup
-    /// replaces sorting (100,000 records: sorting them was a tenth of opening).
-    private let folded: [[UInt8]: Int]
+    /// Entry index + 1 by folded name, open addressing (0: empty), when no
+    /// two names collide: miniz's binary search then finds exactly this entry,
+    /// so a hash lookup replaces sorting (100,000 records: sorting them was a
+    /// tenth of opening). One buffer for all names, not an array per name;
+    /// hashed with Swift's `Hasher`, seeded per process, so names a file
+    /// chose cannot be made to pile up in one run of slots.
+    private let table: [Int32]
+    /// The table's size minus one (a power of two).
+    private let mask: Int
     /// Whether two names are equal with ASCII case ignored.
     let hasCollisions: Bool
 
-    init(names: [[UInt8]]) {
-        self.names = names
-        var folded: [[UInt8]: Int] = [:]
-        folded.reserveCapacity(names.count)
-        var collide = false
-        for (i, name) in names.enumerated() where folded.updateValue(i, forKey: Self.folded(name)) != nil {
-            collide = true
-            break
+    init<Names: Collection<String>>(names: Names) {
+        var folded: [UInt8] = []
+        var starts: [Int] = []
+        starts.reserveCapacity(names.count + 1)
+        for name in names {
+            starts.append(folded.count)
+            folded.append(contentsOf: name.utf8.lazy.map(Self.lowered))
         }
+        starts.append(folded.count)
+        var capacity = 16
+        while capacity < 2 * names.count { capacity <<= 1 }
+        var table = [Int32](repeating: 0, count: capacity)
+        let mask = capacity - 1
+        var collide = false
+        folded.withUnsafeBytes { bytes in
+            for i in 0..<(starts.count - 1) {
+                let name = UnsafeRawBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]])
+                var slot = Self.hash(name) & mask
+                while table[slot] != 0 {
+                    let j = Int(table[slot]) - 1
+                    if name.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[starts[j]..<starts[j + 1]])) {
+                        collide = true
+                        return
+                    }
+                    slot = (slot + 1) & mask
+                }
+                table[slot] = Int32(i + 1)
+            }
+        }
+        self.folded = folded
+        self.starts = starts
+        self.mask = mask
         self.hasCollisions = collide
-        self.folded = collide ? [:] : folded
-        self.sorted = collide ? Self.heapSorted(names) : []
+        self.table = collide ? [] : table
+        self.sorted = collide ? Self.heapSorted(names.map { Array($0.utf8) }) : []
+    }
+
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var hasher = Hasher()
+        hasher.combine(bytes: bytes)
+        return hasher.finalize()
     }
 
     /// The name with ASCII upper case folded to lower case.
@@ -42,21 +78,35 @@ struct MinizLookup: Sendable {
 
     /// The index of the entry miniz finds for `name`, or nil.
     func locate(_ name: [UInt8]) -> Int? {
-        guard hasCollisions else { return folded[Self.folded(name)] }
-        var low = 0, high = sorted.count - 1
-        while low <= high {
-            let middle = low + (high - low) / 2
-            let order = Self.compare(names[sorted[middle]], name)
-            if order == 0 { return sorted[middle] }
-            if order < 0 { low = middle + 1 } else { high = middle - 1 }
+        let key = Self.folded(name)
+        return folded.withUnsafeBytes { bytes -> Int? in
+            key.withUnsafeBytes { key -> Int? in
+                if !hasCollisions {
+                    var slot = Self.hash(key) & mask
+                    while table[slot] != 0 {
+                        let j = Int(table[slot]) - 1
+                        if key.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[starts[j]..<starts[j + 1]])) { return j }
+                        slot = (slot + 1) & mask
+                    }
+                    return nil
+                }
+                var low = 0, high = sorted.count - 1
+                while low <= high {
+                    let middle = low + (high - low) / 2
+                    let j = sorted[middle]
+                    let order = Self.compare(UnsafeRawBufferPointer(rebasing: bytes[starts[j]..<starts[j + 1]]), key)
+                    if order == 0 { return j }
+                    if order < 0 { low = middle + 1 } else { high = middle - 1 }
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     static func lowered(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte + 0x20 : byte }
 
     /// Case-insensitive byte order; on a common prefix the shorter name is smaller.
-    static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    static func compare(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Int {
         for (x, y) in zip(a, b) {
             let l = Int(lowered(x)), r = Int(lowered(y))
             if l != r { return l - r }
