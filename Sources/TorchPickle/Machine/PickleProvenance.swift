@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Object identities of strings a pickle used but the value model does not
 /// keep: the items of persistent ids, and the module and name strings of
 /// protocol-4 globals.
@@ -8,8 +10,23 @@
 /// these identities back so a decoded file is written byte for byte.
 public final class PickleProvenance: @unchecked Sendable {
     /// For each storage, the identity tokens of the items of each persistent
-    /// id that referenced it, in order of reference.
-    var storageReferences: [ObjectIdentifier: [TokenTable]] = [:]
+    /// id that referenced it, in order of reference: built from
+    /// ``referenceOwners`` and ``referenceTokens`` when first asked (by the
+    /// encoder), since a checkpoint is often read and never written back.
+    var storageReferences: [ObjectIdentifier: [TokenTable]] {
+        referenceTable.withLock { table in
+            if let table { return table }
+            var built: [ObjectIdentifier: [TokenTable]] = [:]
+            built.reserveCapacity(referenceOwners.count)
+            for (owner, tokens) in zip(referenceOwners, referenceTokens) { built[owner, default: []].append(tokens) }
+            table = built
+            return built
+        }
+    }
+    /// Each persistent id's storage, and its items' tokens, in the order the pickle referred to them.
+    private var referenceOwners: [ObjectIdentifier] = []
+    private var referenceTokens: [TokenTable] = []
+    private let referenceTable = Mutex<[ObjectIdentifier: [TokenTable]]?>(nil)
     /// For each global (`module\nname`), the tokens of its module and name strings.
     var globalNames: [String: (module: Int32?, name: Int32?)] = [:]
     /// For an immutable value rebuilt by a call (bytes from `_codecs.encode(text, 'latin1')`,
@@ -47,10 +64,12 @@ public final class PickleProvenance: @unchecked Sendable {
     /// An empty provenance (what a value built in Swift has).
     public init() {}
 
+    /// Notes a persistent id's reference to a storage (while decoding, before the provenance is shared).
     func recordReference(_ storage: AnyObject, tokens: TokenTable) {
-        let id = ObjectIdentifier(storage)
-        if storageReferences[id] == nil { storages.append(storage) }
-        storageReferences[id, default: []].append(tokens)
+        referenceOwners.append(ObjectIdentifier(storage))
+        referenceTokens.append(tokens)
+        // Kept alive (once per reference: cheaper than asking whether it already is).
+        storages.append(storage)
     }
 
     func recordHooksPickledAsNone(_ tensor: AnyObject) {

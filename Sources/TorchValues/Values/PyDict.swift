@@ -120,6 +120,20 @@ public final class PyDict: @unchecked Sendable {
     }
 
     private func set(_ value: Value, for key: Value, hashKey: HashKey) -> Int {
+        if indexed {
+            // One hash for a new key (the common case): insert, and put the old position back if it was there.
+            let position = _keys.count
+            if let existing = index.updateValue(position, forKey: hashKey) {
+                index[hashKey] = existing
+                _values[existing] = value
+                depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
+                return existing
+            }
+            _keys.append(key)
+            _values.append(value)
+            depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
+            return position
+        }
         let position: Int
         if let i = self.storedPosition(of: hashKey) {
             _values[i] = value

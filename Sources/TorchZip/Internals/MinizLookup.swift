@@ -31,9 +31,11 @@ struct MinizLookup: Sendable {
         var folded: [UInt8] = []
         var starts: [Int] = []
         starts.reserveCapacity(names.count + 1)
-        for name in names {
+        for var name in names {
             starts.append(folded.count)
-            folded.append(contentsOf: name.utf8.lazy.map(Self.lowered))
+            name.withUTF8 { utf8 in
+                for byte in utf8 { folded.append(Self.lowered(byte)) }
+            }
         }
         starts.append(folded.count)
         var capacity = 16
