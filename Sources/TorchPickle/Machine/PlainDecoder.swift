@@ -403,6 +403,12 @@ extension PlainDecoder {
             stack.removeLast(2)
             return push(object(.tensor(tensor)))
         }
+        if known == .orderedDict, containers[Int(payloads[Int(argumentNode)])].count == 0 {
+            // `OrderedDict()`: what the call makes, an empty OrderedDict, as a dict node SETITEMS fills.
+            stack.removeLast(2)
+            containers.append(.init())
+            return push(node(.dict, Int64(containers.count - 1), flags: NodeKind.ordered))
+        }
         guard case .tuple(let arguments)? = materialize(argumentNode, memoTokens: false) else { return false }
         let result: Value?
         do {
