@@ -27,7 +27,7 @@ for sanitizer in "${sanitizers[@]}"; do
         echo "== reading one checkpoint from many tasks, under ThreadSanitizer" >&2
         swift build --build-tests --sanitize=thread --scratch-path .build-tsan
         TSAN_OPTIONS=halt_on_error=1 \
-            swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter "ConcurrentReadingTests|ManyFilesConcurrencyTests|PlainDecoderConcurrencyTests"
+            swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter "ConcurrentReadingTests|ManyFilesConcurrencyTests|PlainDecoderConcurrencyTests|TapeDictTests"
         ;;
     *)
         echo "usage: tools/sanitizers.sh [address|thread]..." >&2

@@ -113,7 +113,7 @@ public final class ZipArchive: Sendable {
         self.entries = entries
         self.prefix = prefix
         self.relativeNames = relativeNames
-        self.miniz = MinizLookup(names: entries.lazy.map(\.name))
+        self.miniz = MinizLookup(entries: entries)
         self.namesCollide = miniz.hasCollisions
     }
 

@@ -153,6 +153,73 @@ struct PlainDecoderTests {
     }
 }
 
+/// A pickled dict of `count` str keys `k0`, `k1`, … with int values, in one SETITEMS; `duplicate` repeats `k0` last with -1.
+func pickledStringDict(count: Int, duplicate: Bool = false) -> [UInt8] {
+    var bytes: [UInt8] = [0x80, 2, 0x7D, 0x28]
+    func key(_ text: String) { bytes += [0x8C, UInt8(text.utf8.count)] + Array(text.utf8) }
+    for i in 0..<count {
+        key("k\(i)")
+        bytes += [0x4A] + withUnsafeBytes(of: Int32(i).littleEndian, Array.init)
+    }
+    if duplicate {
+        key("k0")
+        bytes += [0x4A] + withUnsafeBytes(of: Int32(-1).littleEndian, Array.init)
+    }
+    return bytes + [0x75, 0x2E]
+}
+
+@Suite("Dicts filled from the tape")
+struct TapeDictTests {
+    @Test("a large dict of distinct str keys is walked in order, then looked up by key, and set as Python sets")
+    func distinctKeys() throws {
+        let d = try #require(try Unpickler().load(pickledStringDict(count: 500)).dict)
+        #expect(d.keys.count == 500)
+        #expect(d.keys.first?.string == "k0" && d.keys.last?.string == "k499")
+        #expect(d["k123"]?.int == 123)
+        #expect(d["k499"]?.int == 499)
+        #expect(d["k500"] == nil)
+        d["k7"] = .int(70)
+        d["new"] = .int(1)
+        #expect(d.count == 501)
+        #expect(d.keys[7].string == "k7" && d["k7"]?.int == 70)
+        #expect(d.removeValue(forKey: "k0")?.int == 0)
+        #expect(d["k1"]?.int == 1 && d.keys.first?.string == "k1")
+        #expect(d.copy()["k250"]?.int == 250)
+    }
+
+    @Test("a key set again keeps its first place and takes the last value, as in Python")
+    func duplicateKey() throws {
+        let d = try #require(try Unpickler().load(pickledStringDict(count: 20, duplicate: true)).dict)
+        #expect(d.count == 20)
+        #expect(d.keys.first?.string == "k0")
+        #expect(d["k0"]?.int == -1)
+        #expect(d["k19"]?.int == 19)
+    }
+
+    @Test("eight tasks look keys up in one large decoded dict: each finds every value")
+    func concurrentLookups() async throws {
+        let d = try #require(try Unpickler().load(pickledStringDict(count: 2000)).dict)
+        let found = await withTaskGroup(of: Int.self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    var hits = 0, i = t
+                    while i < 2000 {
+                        if d["k\(i)"]?.int == i { hits += 1 }
+                        i += 3
+                    }
+                    return hits
+                }
+            }
+            var total = 0
+            for await hits in group { total += hits }
+            return total
+        }
+        // Task t looks up k(t), k(t+3), … below 2000.
+        let expected = (0..<8).map { t in (2000 - t + 2) / 3 }.reduce(0, +)
+        #expect(found == expected)
+    }
+}
+
 /// Containers the fast path returns fill themselves when first read, once,
 /// whichever thread reads first (run under ThreadSanitizer by tools/sanitizers.sh).
 @Suite("Plain containers read from many tasks")

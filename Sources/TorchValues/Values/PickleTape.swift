@@ -174,7 +174,8 @@ package final class PickleTape: @unchecked Sendable {
     /// through only a dict with `str` keys.
     private func build(_ d: PyDict, state node: Int32) {
         let state = PyDict(kind: .dict)
-        fill(state, from: node)
+        // Built in Swift, it has no tape to build its positions by key later.
+        fill(state, from: node, defersIndex: false)
         state.depth = Int(containers[Int(payloads[Int(node)])].depth)
         for (key, value) in state.items {
             if case .string(let name) = key { d.attributes.append((name, value)) }
@@ -184,8 +185,17 @@ package final class PickleTape: @unchecked Sendable {
 
     /// Fills a dict from its node, with the machine's rules: a key set again
     /// keeps its place and its first key object, and takes the new value.
-    package func fill(_ dict: PyDict, from node: Int32) {
-        dict.reserveUnfilled(Int(containers[Int(payloads[Int(node)])].count) / 2)
+    /// A large dict whose keys are all distinct `str`s (a state dict) is
+    /// filled without its positions by key, which it builds when a key is
+    /// first looked up (`defersIndex`, for a dict that fills itself from
+    /// this tape).
+    package func fill(_ dict: PyDict, from node: Int32, defersIndex: Bool = true) {
+        let count = Int(containers[Int(payloads[Int(node)])].count) / 2
+        let distinct = defersIndex && PyDict.isIndexed(count: count) && keysAreDistinctStrings(node)
+        dict.reserveUnfilled(count, index: !distinct)
+        func place(_ value: Value, _ key: Value) -> Int {
+            distinct ? dict.appendUnfilled(value, for: key) : dict.setUnfilled(value, for: key)
+        }
         var anyTokens = false
         forEachSegment(of: node) { segment in
             // As the machine does per SETITEMS: tokens are recorded for a
@@ -194,7 +204,7 @@ package final class PickleTape: @unchecked Sendable {
                 var i = segment.startIndex
                 while i + 1 < segment.endIndex {
                     // The decoder let only hashable keys through.
-                    _ = dict.setUnfilled(value(segment[i + 1]), for: value(segment[i]))
+                    _ = place(value(segment[i + 1]), value(segment[i]))
                     i += 2
                 }
                 return
@@ -203,7 +213,7 @@ package final class PickleTape: @unchecked Sendable {
             var i = segment.startIndex
             while i + 1 < segment.endIndex {
                 let key = segment[i], item = segment[i + 1]
-                let entry = dict.setUnfilled(value(item), for: value(key))
+                let entry = place(value(item), value(key))
                 if let keyToken = memoToken(key), dict._itemTokens[2 * entry] == nil { dict._itemTokens[2 * entry] = keyToken }
                 dict._itemTokens[2 * entry + 1] = memoToken(item)
                 i += 2
@@ -211,6 +221,49 @@ package final class PickleTape: @unchecked Sendable {
         }
         // Only objects reached more than once keep their identity.
         if anyTokens { dict._itemTokens.removeAll { kinds[Int($0)] & Self.shared == 0 } }
+    }
+
+    /// Whether every key of a dict node is a `str` node and no two are equal
+    /// (the same code points: the same UTF-8 bytes), found by hashing their
+    /// bytes in place, without making a `String` of any.
+    private func keysAreDistinctStrings(_ node: Int32) -> Bool {
+        let count = Int(containers[Int(payloads[Int(node)])].count) / 2
+        var capacity = 16
+        while capacity < 2 * count { capacity <<= 1 }
+        let mask = capacity - 1
+        var table = [Int32](repeating: -1, count: capacity)
+        var distinct = true
+        bytes.withUnsafeBytes { text in
+            func span(_ key: Int32) -> UnsafeRawBufferPointer {
+                let s = spans[Int(payloads[Int(key)])]
+                return UnsafeRawBufferPointer(rebasing: text[s.offset..<(s.offset + s.count)])
+            }
+            forEachSegment(of: node) { segment in
+                guard distinct else { return }
+                var i = segment.startIndex
+                while i + 1 < segment.endIndex {
+                    let key = segment[i]
+                    guard kind(key) == .string else {
+                        distinct = false
+                        return
+                    }
+                    let bytes = span(key)
+                    var hasher = Hasher()
+                    hasher.combine(bytes: bytes)
+                    var slot = hasher.finalize() & mask
+                    while table[slot] >= 0 {
+                        if span(table[slot]).elementsEqual(bytes) {
+                            distinct = false
+                            return
+                        }
+                        slot = (slot + 1) & mask
+                    }
+                    table[slot] = key
+                    i += 2
+                }
+            }
+        }
+        return distinct
     }
 }
 
@@ -221,12 +274,15 @@ package struct TapeSource: ~Copyable {
     private let tape: PickleTape?
     private let node: Int32
     private let filled: Atomic<Bool>
+    /// Whether a dict filled from the tape has built its positions by key.
+    private let indexed: Atomic<Bool>
 
     /// No tape: the items are the container's own.
     package init() {
         tape = nil
         node = 0
         filled = Atomic(true)
+        indexed = Atomic(true)
     }
 
     /// The items are `node`'s, in `tape`.
@@ -234,6 +290,18 @@ package struct TapeSource: ~Copyable {
         self.tape = tape
         self.node = node
         filled = Atomic(false)
+        indexed = Atomic(false)
+    }
+
+    /// Runs `build` the first time any thread asks after the fill, once, under the tape's lock.
+    @inline(__always)
+    package func indexIfNeeded(_ build: () -> Void) {
+        guard let tape, !indexed.load(ordering: .acquiring) else { return }
+        tape.lock.withLock { _ in
+            guard !indexed.load(ordering: .acquiring) else { return }
+            build()
+            indexed.store(true, ordering: .releasing)
+        }
     }
 
     /// Whether the container may hold an object (a tensor among them): false

@@ -111,12 +111,36 @@ public final class PyDict: @unchecked Sendable {
     /// Sets the value for a key and returns the entry's position.
     package func setReturningIndex(_ value: Value, for key: Value) throws(ValueError) -> Int {
         fillIfNeeded()
+        indexIfNeeded()
         return set(value, for: key, hashKey: try HashKey(key))
     }
 
     /// Sets a key the decoder found hashable, while the dict fills itself from its pickle.
     package func setUnfilled(_ value: Value, for key: Value) -> Int {
         set(value, for: key, hashKey: HashKey(validated: key))
+    }
+
+    /// Appends a key that no other key of the dict equals, while the dict
+    /// fills itself from its pickle; the positions by key are built when a
+    /// key is first looked up (a walk over the items never needs them).
+    package func appendUnfilled(_ value: Value, for key: Value) -> Int {
+        _keys.append(key)
+        _values.append(value)
+        depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
+        return _keys.count - 1
+    }
+
+    /// Builds the positions by key, once the dict has outgrown ``linearScanLimit``.
+    private func buildIndex() {
+        guard !indexed, _keys.count > Self.linearScanLimit else { return }
+        index.reserveCapacity(_keys.count)
+        for (i, k) in _keys.enumerated() { index[HashKey(validated: k)] = i }
+        indexed = true
+    }
+
+    /// Builds the positions by key of a dict filled from a tape without them, once, under the tape's lock.
+    @inline(__always) private func indexIfNeeded() {
+        source.indexIfNeeded { buildIndex() }
     }
 
     private func set(_ value: Value, for key: Value, hashKey: HashKey) -> Int {
@@ -144,10 +168,8 @@ public final class PyDict: @unchecked Sendable {
             _values.append(value)
             if indexed {
                 index[hashKey] = position
-            } else if _keys.count > Self.linearScanLimit {
-                index.reserveCapacity(_keys.count)
-                for (i, k) in _keys.enumerated() { index[HashKey(validated: k)] = i }
-                indexed = true
+            } else {
+                buildIndex()
             }
         }
         depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
@@ -157,6 +179,7 @@ public final class PyDict: @unchecked Sendable {
     /// Where a key is, by Python's equality.
     private func position(of key: HashKey) -> Int? {
         fillIfNeeded()
+        indexIfNeeded()
         return storedPosition(of: key)
     }
 
@@ -175,6 +198,7 @@ public final class PyDict: @unchecked Sendable {
     /// A shallow copy: the same keys and values (and their identities), kind and attributes.
     public func copy() -> PyDict {
         fillIfNeeded()
+        indexIfNeeded()
         let d = PyDict(kind: kind)
         d._keys = _keys
         d._values = _values
@@ -229,12 +253,15 @@ public final class PyDict: @unchecked Sendable {
         reserveUnfilled(count)
     }
 
-    package func reserveUnfilled(_ count: Int) {
+    package func reserveUnfilled(_ count: Int, index withIndex: Bool = true) {
         guard _keys.isEmpty else { return }
         _keys.reserveCapacity(count)
         _values.reserveCapacity(count)
-        if count > Self.linearScanLimit { index.reserveCapacity(count) }
+        if withIndex, count > Self.linearScanLimit { index.reserveCapacity(count) }
     }
+
+    /// Whether a dict of `count` items looks keys up through positions by key.
+    package static func isIndexed(count: Int) -> Bool { count > linearScanLimit }
 
     /// The value for a key, compared with Python's equality.
     public subscript(key: Value) -> Value? {

@@ -27,17 +27,26 @@ struct MinizLookup: Sendable {
     /// Whether two names are equal with ASCII case ignored.
     let hasCollisions: Bool
 
-    init<Names: Collection<String>>(names: Names) {
-        var folded: [UInt8] = []
+    init(entries: [ZipEntry]) {
+        var total = 0
+        for entry in entries { total += entry.name.utf8.count }
         var starts: [Int] = []
-        starts.reserveCapacity(names.count + 1)
-        for var name in names {
-            starts.append(folded.count)
-            name.withUTF8 { utf8 in
-                for byte in utf8 { folded.append(Self.lowered(byte)) }
+        starts.reserveCapacity(entries.count + 1)
+        let folded = [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
+            count = 0
+            for entry in entries {
+                starts.append(count)
+                var name = entry.name
+                name.withUTF8 { utf8 in
+                    for byte in utf8 where count < total {
+                        buffer[count] = Self.lowered(byte)
+                        count += 1
+                    }
+                }
             }
         }
         starts.append(folded.count)
+        let names = entries
         var capacity = 16
         while capacity < 2 * names.count { capacity <<= 1 }
         var table = [Int32](repeating: 0, count: capacity)
@@ -63,7 +72,7 @@ struct MinizLookup: Sendable {
         self.mask = mask
         self.hasCollisions = collide
         self.table = collide ? [] : table
-        self.sorted = collide ? Self.heapSorted(names.map { Array($0.utf8) }) : []
+        self.sorted = collide ? Self.heapSorted(names.map { Array($0.name.utf8) }) : []
     }
 
     static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
