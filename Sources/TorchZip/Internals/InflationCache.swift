@@ -10,6 +10,12 @@ import Synchronization
 final class InflationCache: Sendable {
     private let buffers = Mutex<[Int: InflatedBuffer]>([:])
     private let reader = Mutex<LibzipReader?>(nil)
+    /// Every critical section below starts with an acquiring load of this
+    /// counter and ends with a releasing add to it. The locks already order
+    /// the holders, but ThreadSanitizer cannot see it (Swift's `Mutex` waits
+    /// on a futex inside the uninstrumented standard library), and reported a
+    /// record inflated on one thread and looked up on another as a race.
+    private let order = Atomic<Int>(0)
     /// What a record of a method without a known ratio bound (bzip2, xz, zstd)
     /// gets at first, whatever its header claims.
     static let initialCapacity = 16 << 20
@@ -22,11 +28,13 @@ final class InflationCache: Sendable {
     ///   - file: The archive's mapped file.
     ///   - entryCount: How many entries the archive has, to check libzip agrees.
     func buffer(for entry: ZipEntry, count: Int, in file: MappedFile, entryCount: Int) throws(ZipError) -> InflatedBuffer {
-        if let cached = buffers.withLock({ $0[entry.index] }) {
+        if let cached = buffers.withLock({ buffers in ordered { buffers[entry.index] } }) {
             return cached
         }
         return try reader.withLock { (handle: inout LibzipReader?) throws(ZipError) -> InflatedBuffer in
-            if let cached = buffers.withLock({ $0[entry.index] }) {
+            _ = order.load(ordering: .acquiring)
+            defer { order.wrappingAdd(1, ordering: .releasing) }
+            if let cached = buffers.withLock({ buffers in ordered { buffers[entry.index] } }) {
                 return cached
             }
             let libzip: LibzipReader
@@ -41,8 +49,15 @@ final class InflationCache: Sendable {
             let buffer = try InflatedBuffer(count: count, record: entry.name,
                                             initialCapacity: entry.isDeflated ? nil : Self.initialCapacity)
             try libzip.inflate(entry, into: buffer)
-            buffers.withLock { $0[entry.index] = buffer }
+            buffers.withLock { buffers in ordered { buffers[entry.index] = buffer } }
             return buffer
         }
+    }
+
+    /// Runs a critical section's body between the counter's acquiring load and releasing add.
+    @inline(__always) private func ordered<R>(_ body: () -> R) -> R {
+        _ = order.load(ordering: .acquiring)
+        defer { order.wrappingAdd(1, ordering: .releasing) }
+        return body()
     }
 }
