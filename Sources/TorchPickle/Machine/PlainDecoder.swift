@@ -310,6 +310,7 @@ package struct PlainDecoder {
             case 0x6A: guard let i = integer(UInt32.self), get(Int(i)) else { return nil }      // LONG_BINGET
 
             case 0x63: guard global() else { return nil }           // GLOBAL
+            case 0x93: guard stackGlobal() else { return nil }      // STACK_GLOBAL
             case 0x52: guard reduce() else { return nil }           // REDUCE
             case 0x51: guard persistentID() else { return nil }     // BINPERSID
             case 0x62: guard build() else { return nil }            // BUILD
@@ -385,9 +386,40 @@ extension PlainDecoder {
     /// `GLOBAL`: the global as the machine makes it, noted in the globals named.
     mutating func global() -> Bool {
         guard let module = line(), let name = line() else { return false }
+        return push(global(module: module, name: name))
+    }
+
+    mutating func global(module: String, name: String) -> Int32? {
         let qualified = GlobalRegistry.python3Name(module: module, name: name)
         if namedGlobalSet.insert(qualified).inserted { namedGlobals.append(qualified) }
-        return push(object(Machine.global(module: module, name: name)))
+        return object(Machine.global(module: module, name: name))
+    }
+
+    /// `STACK_GLOBAL` (protocols 4 and 5): the module and name strings'
+    /// identities are noted, as the machine notes them, so that a string used
+    /// as both a module name and a key is written back as one object.
+    mutating func stackGlobal() -> Bool {
+        guard stack.count - fence >= 2 else { return false }
+        let nameNode = stack[stack.count - 1], moduleNode = stack[stack.count - 2]
+        guard kind(nameNode) == .string, kind(moduleNode) == .string else { return false }
+        let name = text(of: nameNode), module = text(of: moduleNode)
+        stack.removeLast(2)
+        if provenance == nil { provenance = PickleProvenance() }
+        provenance?.globalNames[module + "\n" + name] = (memoToken(moduleNode), memoToken(nameNode))
+        return push(global(module: module, name: name))
+    }
+
+    /// The text of a `str` node.
+    mutating func text(of node: Int32) -> String {
+        let span = spans[Int(payloads[Int(node)])]
+        return String(decoding: text[span.offset..<(span.offset + span.count)], as: UTF8.self)
+    }
+
+    /// The identity token a memoized `str` or `bytes` node has while the machine runs: its number.
+    mutating func memoToken(_ node: Int32) -> Int32? {
+        let k = kinds[Int(node)]
+        let textual = k & NodeKind.mask == NodeKind.string.rawValue || k & NodeKind.mask == NodeKind.bytes.rawValue
+        return textual && k & NodeKind.memoized != 0 ? node : nil
     }
 
     /// `REDUCE` of a global this library rebuilds, where the machine would
