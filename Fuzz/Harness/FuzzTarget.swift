@@ -96,7 +96,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let encoded = try PickleEncoder(protocolVersion: version, provenance: decoded.provenance).encode(decoded.value)
         // What the encoder writes, the machine reads.
         _ = try encoded.withUnsafeBytes { raw throws(PickleError) in try Unpickler().decode(raw) }
-        // What the fast path for plain data reads, the full machine reads the same.
+        // What the fast path reads (plain data, and the globals and calls of torch.save's
+        // state dicts), the full machine reads the same.
         var plain = PlainDecoder(input: input, position: 0, options: .init())
         guard let fast = plain.run() else { return }
         var options = UnpicklerOptions()
@@ -109,6 +110,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
         let fastWalk = Listing.walk(fast.value).map { "\($0)" }, fullWalk = Listing.walk(full.value).map { "\($0)" }
         if fast.end != full.end || fast.protocolVersion != full.protocolVersion || fastWalk != fullWalk
+            || fast.globals != full.globals
             || (try? PickleEncoder(protocolVersion: version, provenance: full.provenance).encode(full.value)) != encoded {
             fatalError("the fast path and the full machine read this pickle differently")
         }

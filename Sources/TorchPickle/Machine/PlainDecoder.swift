@@ -557,15 +557,10 @@ extension PlainDecoder {
     /// containers it returns).
     mutating func materialize(_ node: Int32, memoTokens: Bool) -> Value? {
         let payload = payloads[Int(node)]
-        switch kind(node) {
-        case .none: return .None
-        case .bool: return .bool(payload != 0)
-        case .int: return .int(Int(payload))
-        case .float: return .float(Double(bitPattern: UInt64(bitPattern: payload)))
-        case .string, .bytes:
-            let span = spans[Int(payload)]
-            let bytes = text[span.offset..<(span.offset + span.count)]
-            return kind(node) == .string ? .string(String(decoding: bytes, as: UTF8.self)) : .bytes(Array(bytes))
+        let kind = kind(node)
+        switch kind {
+        case .none, .bool, .int, .float, .string, .bytes:
+            return PickleTape.leafValue(PickleTape.Kind(rawValue: kind.rawValue) ?? .none, payload, bytes: text, spans: spans)
         case .object: return objects[Int(payload)]
         case .list: return nil
         case .dict:

@@ -105,10 +105,12 @@ package final class PickleTape: @unchecked Sendable {
         return kind == Kind.string.rawValue || kind == Kind.bytes.rawValue ? node : nil
     }
 
-    /// The value of a node; a container comes back empty-handed, filling itself when read.
-    package func value(_ node: Int32) -> Value {
-        let payload = payloads[Int(node)]
-        switch kind(node) {
+    /// The value of a node that holds nothing else (`None`, a bool, an int, a
+    /// float, a `str`, `bytes`), from its kind, payload and the text it
+    /// points into; nil for an object or a container. The decoder uses it too.
+    @inline(__always)
+    package static func leafValue(_ kind: Kind, _ payload: Int64, bytes: [UInt8], spans: [Span]) -> Value? {
+        switch kind {
         case .none: return .None
         case .bool: return .bool(payload != 0)
         case .int: return .int(Int(payload))
@@ -121,6 +123,17 @@ package final class PickleTape: @unchecked Sendable {
         case .bytes:
             let span = spans[Int(payload)]
             return .bytes(Array(bytes[span.offset..<(span.offset + span.count)]))
+        case .object, .list, .tuple, .dict: return nil
+        }
+    }
+
+    /// The value of a node; a container comes back empty-handed, filling itself when read.
+    package func value(_ node: Int32) -> Value {
+        let payload = payloads[Int(node)]
+        let kind = kind(node)
+        switch kind {
+        case .none, .bool, .int, .float, .string, .bytes:
+            return Self.leafValue(kind, payload, bytes: bytes, spans: spans) ?? .None
         case .object: return objects[Int(payload)]
         case .list: return .list(PyList(tape: self, node: node, depth: Int(containers[Int(payload)].depth)))
         case .tuple:
