@@ -65,7 +65,10 @@ struct CentralDirectoryParser {
         try reader.skip(6, "central directory entry attributes")
         let offset32 = try reader.readUInt32("central directory entry local header offset")
         let nameBytes = try reader.readBytes(nameLength, "central directory entry #\(index) name")
-        let validName = String(validating: nameBytes, as: UTF8.self)
+        // ASCII (every name a writer of checkpoints makes) is valid UTF-8 without the generic check.
+        var high: UInt8 = 0
+        for byte in nameBytes { high |= byte }
+        let validName = high < 0x80 ? String(decoding: nameBytes, as: UTF8.self) : String(validating: nameBytes, as: UTF8.self)
         let name = validName ?? String(decoding: nameBytes, as: UTF8.self)
         reader.record = name
         let extra = try reader.readBytes(extraLength, "extra field")
