@@ -123,6 +123,20 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             // Views larger than their storage are hashed up to 16 MiB in all: within the
             // fuzzer's per-input time, and still past every small view a mutation makes.
             let listing = Listing.json(try Listing.entries(of: checkpoint, expandedViewLimit: Self.expandedViewLimit))
+            // What the fast path read (a state dict's tensors, storages and
+            // OrderedDicts among them), the full machine reads the same.
+            var fullOptions = LoadOptions()
+            fullOptions.unpickler.usesPlainDecoder = false
+            let full: Checkpoint
+            do {
+                full = try Checkpoint(file: file, options: fullOptions)
+            } catch {
+                fatalError("the fast path read a checkpoint the full machine refuses: \(error)")
+            }
+            let fullListing = Listing.json(try Listing.entries(of: full, expandedViewLimit: Self.expandedViewLimit))
+            if fullListing != listing || full.globals != checkpoint.globals || full.storages.map(\.key) != checkpoint.storages.map(\.key) {
+                fatalError("the fast path and the full machine read this checkpoint differently:\n\(listing)\n---\n\(fullListing)")
+            }
             _ = Inspection(checkpoint).render()
             try checkpoint.verifyRecords()
             // Written back, it reads as the same objects: what the writer
