@@ -337,3 +337,72 @@ struct TorchFastPathTests {
         #expect(holds == true)
     }
 }
+
+/// Pickles on which the fast path once differed from the full machine (found by review): each now
+/// goes to the machine, and reads and writes back as the machine reads and writes it.
+@Suite("What the fast path leaves to the full machine")
+struct FastPathRefusalTests {
+    static func text(_ s: String) -> [UInt8] { [0x58] + withUnsafeBytes(of: UInt32(s.utf8.count).littleEndian, Array.init) + Array(s.utf8) }
+    static func global(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
+    static let orderedDict = global("collections", "OrderedDict") + [0x29, 0x52]
+
+    /// `_rebuild_parameter_with_state` of a float tensor of 4 elements, with `state` pickled as given.
+    static func parameter(state: [UInt8]) -> [UInt8] {
+        let pid = [0x28] + text("storage") + global("torch", "FloatStorage") + text("0") + text("cpu") + [0x4B, 4, 0x74, 0x51]
+        let tensor = global("torch._utils", "_rebuild_tensor_v2") + [0x28] + pid
+            + [0x4B, 0, 0x4B, 4, 0x85, 0x4B, 1, 0x85, 0x89] + orderedDict + [0x74, 0x52]
+        return [0x80, 2] + global("torch._utils", "_rebuild_parameter_with_state") + [0x28] + tensor + [0x89] + orderedDict
+            + state + [0x74, 0x52, 0x2E]
+    }
+
+    static let load: @Sendable (Value) throws -> Value = { pid in
+        let r = try StorageReference(persistentID: pid)
+        return .storage(Storage(key: r.key, dtype: r.dtype, bytes: RawBytes([UInt8](repeating: 0, count: r.byteCount))))
+    }
+
+    static func expectSameAsMachine(_ bytes: [UInt8]) throws {
+        var full = UnpicklerOptions()
+        full.usesPlainDecoder = false
+        var fast = UnpicklerOptions()
+        fast.persistentLoadIsRepeatable = true
+        let a = try bytes.withUnsafeBytes { try Unpickler(options: fast, persistentLoad: load).decode($0) }
+        let b = try bytes.withUnsafeBytes { try Unpickler(options: full, persistentLoad: load).decode($0) }
+        let version = max(b.protocolVersion, 2)
+        #expect(try PickleEncoder(protocolVersion: version, provenance: a.provenance).encode(a.value)
+                == PickleEncoder(protocolVersion: version, provenance: b.provenance).encode(b.value))
+        #expect(a.value.pythonRepr == b.value.pythonRepr)
+    }
+
+    @Test("BUILD with an OrderedDict as the state: the machine keeps it an OrderedDict")
+    func orderedState() throws {
+        let bytes: [UInt8] = [0x80, 2] + Self.orderedDict + Self.orderedDict + [0x62, 0x2E]
+        let taken = PlainDecoderTests.fastPath(bytes) != nil
+        #expect(!taken)
+        try Self.expectSameAsMachine(bytes)
+        #expect(try Unpickler().load(bytes).dict?.state?.dict?.kind.pythonName == "OrderedDict")
+    }
+
+    @Test("DUP of a str not yet memoized, then PUT of one copy: the copies' identities differ in the machine")
+    func dupBeforePut() throws {
+        // SHORT_BINUNICODE 'm', DUP, BINPUT 0, STACK_GLOBAL, STOP.
+        let bytes: [UInt8] = [0x80, 4, 0x8C, 1, 0x6D, 0x32, 0x71, 0, 0x93, 0x2E]
+        let taken = PlainDecoderTests.fastPath(bytes) != nil
+        #expect(!taken)
+        try Self.expectSameAsMachine(bytes)
+    }
+
+    @Test("a call whose arguments hold a memoized str (a parameter's state): the machine keeps its identity")
+    func memoizedArgument() throws {
+        var options = UnpicklerOptions()
+        options.persistentLoadIsRepeatable = true
+        let memoized = Self.parameter(state: Self.text("x") + [0x71, 0, 0x85])
+        let plain = Self.parameter(state: Self.text("x") + [0x85])
+        let takesMemoized = PlainDecoderTests.fastPath(memoized, options: options, persistentLoad: Self.load) != nil
+        let takesPlain = PlainDecoderTests.fastPath(plain, options: options, persistentLoad: Self.load) != nil
+        #expect(!takesMemoized)
+        #expect(takesPlain)
+        try Self.expectSameAsMachine(memoized)
+        try Self.expectSameAsMachine(plain)
+        #expect(try memoized.withUnsafeBytes { try Unpickler(persistentLoad: Self.load).load($0) }.tensor?.isParameter == true)
+    }
+}

@@ -64,8 +64,10 @@ public final class PickleProvenance: @unchecked Sendable {
     /// An empty provenance (what a value built in Swift has).
     public init() {}
 
-    /// Notes a persistent id's reference to a storage (while decoding, before the provenance is shared).
+    /// Notes a persistent id's reference to a storage: only while decoding,
+    /// before ``storageReferences`` is first read (which keeps what it built).
     func recordReference(_ storage: AnyObject, tokens: TokenTable) {
+        assert(referenceTable.withLock { $0 == nil }, "a storage reference recorded after the table was built")
         referenceOwners.append(ObjectIdentifier(storage))
         referenceTokens.append(tokens)
         // Kept alive (once per reference: cheaper than asking whether it already is).

@@ -247,7 +247,10 @@ package struct PlainDecoder {
                 guard let mark = popMark() else { return nil }
                 stack.removeLast(stack.count - mark)
             case 0x32: // DUP
-                guard stack.count > fence, let top = stack.last, !isContainer(top), push(top) else { return nil }
+                // A str or bytes not yet memoized is left to the machine: its identity belongs to
+                // the stack slot there, so a PUT of one copy would not give the other a token.
+                guard stack.count > fence, let top = stack.last, !isContainer(top),
+                      memoToken(top) != nil || !isText(top), push(top) else { return nil }
                 if kinds[Int(top)] & NodeKind.memoized != 0 { kinds[Int(top)] |= NodeKind.shared }
 
             case 0x4E: guard push(.none, 0) else { return nil }                 // NONE
@@ -415,6 +418,12 @@ extension PlainDecoder {
         return String(decoding: text[span.offset..<(span.offset + span.count)], as: UTF8.self)
     }
 
+    /// Whether the node is a `str` or `bytes`.
+    mutating func isText(_ node: Int32) -> Bool {
+        let kind = kinds[Int(node)] & NodeKind.mask
+        return kind == NodeKind.string.rawValue || kind == NodeKind.bytes.rawValue
+    }
+
     /// The identity token a memoized `str` or `bytes` node has while the machine runs: its number.
     mutating func memoToken(_ node: Int32) -> Int32? {
         let k = kinds[Int(node)]
@@ -507,9 +516,12 @@ extension PlainDecoder {
     mutating func build() -> Bool {
         guard stack.count - fence >= 2 else { return false }
         let state = stack[stack.count - 1], target = stack[stack.count - 2]
-        guard kind(target) == .dict, kinds[Int(target)] & NodeKind.ordered != 0, kind(state) == .dict else { return false }
+        // The state is a plain dict without a state of its own (the machine keeps an
+        // OrderedDict state as it is, which a tape dict made here would not).
+        guard kind(target) == .dict, kinds[Int(target)] & NodeKind.ordered != 0, kind(state) == .dict,
+              kinds[Int(state)] & NodeKind.ordered == 0 else { return false }
         let t = Int(payloads[Int(target)]), s = Int(payloads[Int(state)])
-        guard containers[t].state < 0 else { return false }
+        guard containers[t].state < 0, containers[s].state < 0 else { return false }
         // Attribute names are str.
         var segment = containers[s].first
         while segment >= 0 {
@@ -551,10 +563,10 @@ extension PlainDecoder {
 
     /// The value of a node that a call takes as an argument: plain values,
     /// tuples of them, objects and empty dicts; nil for anything else (a list,
-    /// or a dict with items, is the machine's). With `memoTokens`, a tuple's
-    /// memoized strings carry their identity, as the machine's tuples do
-    /// while it runs (it drops those never reached again only from the
-    /// containers it returns).
+    /// or a dict with items, is the machine's). With `memoTokens` (a
+    /// persistent id), a tuple's memoized strings carry their identity, as
+    /// the machine's tuples do while it runs; without (a call's arguments), a
+    /// memoized string or bytes anywhere in them gives up.
     mutating func materialize(_ node: Int32, memoTokens: Bool) -> Value? {
         let payload = payloads[Int(node)]
         let kind = kind(node)
@@ -578,9 +590,12 @@ extension PlainDecoder {
                 for i in Int(segment.start)..<Int(segment.start + segment.count) {
                     let child = children[i]
                     guard let item = materialize(child, memoTokens: memoTokens) else { return nil }
-                    let k = kinds[Int(child)]
-                    let textual = k & NodeKind.mask == NodeKind.string.rawValue || k & NodeKind.mask == NodeKind.bytes.rawValue
-                    if textual, k & (memoTokens ? NodeKind.memoized : NodeKind.shared) != 0 { tokens[items.count] = child }
+                    if let token = memoToken(child) {
+                        // A call's result may keep its arguments (a parameter's state), whose
+                        // tokens the machine prunes only at STOP: such calls are the machine's.
+                        guard memoTokens else { return nil }
+                        tokens[items.count] = token
+                    }
                     items.append(item)
                 }
                 s = segment.next
