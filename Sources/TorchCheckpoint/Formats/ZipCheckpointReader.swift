@@ -193,20 +193,10 @@ final class StorageTable: @unchecked Sendable {
     var ordered: [Storage] { resolved.map(\.storage) }
 
     /// A storage key as a number below `limit`, when it is written as
-    /// `torch.save` writes one: decimal digits, no sign, no leading zero.
+    /// `torch.save` writes one (as its record's name is).
     static func number(_ key: String, below limit: Int) -> Int? {
         var key = key
-        return key.withUTF8 { number($0, below: limit) }
-    }
-
-    static func number(_ digits: some Collection<UInt8>, below limit: Int) -> Int? {
-        guard let first = digits.first, first != UInt8(ascii: "0") || digits.count == 1, digits.count <= 9 else { return nil }
-        var n = 0
-        for d in digits {
-            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
-            n = n * 10 + Int(d - UInt8(ascii: "0"))
-        }
-        return n < limit ? n : nil
+        return key.withUTF8 { ZipArchive.number($0, below: limit) }
     }
 
     /// Numbers the records `<directory>/<n>` once: looking each up by its
@@ -215,18 +205,7 @@ final class StorageTable: @unchecked Sendable {
         recordsIndexed = true
         let count = archive.entries.count
         byNumber = Array(repeating: -1, count: count)
-        guard !archive.namesCollide else { return }
-        recordByNumber = Array(repeating: -1, count: count)
-        // Compared as miniz compares names: ASCII case ignored.
-        let folder = Array("\(archive.prefix)/\(directory)/".utf8).map(Self.lowered)
-        for entry in archive.entries {
-            var name = entry.name
-            let n: Int? = name.withUTF8 { utf8 in
-                guard utf8.count > folder.count, zip(utf8, folder).allSatisfy({ Self.lowered($0) == $1 }) else { return nil }
-                return Self.number(utf8[folder.count...], below: count)
-            }
-            if let n { recordByNumber[n] = Int32(entry.index) }
-        }
+        recordByNumber = archive.recordsByNumber(in: directory, below: count) ?? []
     }
 
     func resolve(_ pid: Value) throws -> Value {
@@ -249,8 +228,6 @@ final class StorageTable: @unchecked Sendable {
         resolved.append((reference, storage))
         return .storage(storage)
     }
-
-    static func lowered(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte + 0x20 : byte }
 
     /// The record of a storage: by number when its name collides with none.
     private func record(of reference: StorageReference, number: Int?) -> ZipEntry? {

@@ -84,15 +84,6 @@ public enum Listing {
                 continue
             }
             if isLeaf(value) { continue }
-            if case .dict(let d) = value {
-                // A dict's items go straight onto the stack, last first, as `expand` gives them.
-                guard seen.insert(ObjectIdentifier(d)).inserted else { continue }
-                let keys = d.keys, values = d.values
-                for i in keys.indices.reversed() where mayHoldTensors(values[i]) {
-                    stack.append((values[i], path + [PathKey(dictKey: keys[i])]))
-                }
-                continue
-            }
             if case .children(let children) = expand(value, path: path, seen: &seen, keeping: mayHoldTensors) {
                 stack.append(contentsOf: children.reversed())
             }

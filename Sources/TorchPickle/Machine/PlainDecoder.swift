@@ -426,9 +426,7 @@ extension PlainDecoder {
 
     /// The identity token a memoized `str` or `bytes` node has while the machine runs: its number.
     mutating func memoToken(_ node: Int32) -> Int32? {
-        let k = kinds[Int(node)]
-        let textual = k & NodeKind.mask == NodeKind.string.rawValue || k & NodeKind.mask == NodeKind.bytes.rawValue
-        return textual && k & NodeKind.memoized != 0 ? node : nil
+        isText(node) && kinds[Int(node)] & NodeKind.memoized != 0 ? node : nil
     }
 
     /// `REDUCE` of a global this library rebuilds, where the machine would
@@ -463,10 +461,6 @@ extension PlainDecoder {
             // Hooks pickled as None are noted in the provenance by the machine.
             if case .None = t.backwardHooks { return false }
             return push(object(.tensor(t)))
-        case .dict(let d)? where arguments.items.isEmpty && known == .orderedDict:
-            guard case .orderedDict = d.kind else { return false }
-            containers.append(.init())
-            return push(node(.dict, Int64(containers.count - 1), flags: NodeKind.ordered))
         default:
             return false
         }
@@ -580,27 +574,22 @@ extension PlainDecoder {
             guard c.count == 0, c.state < 0 else { return nil }
             return .dict(PyDict(kind: kinds[Int(node)] & NodeKind.ordered != 0 ? .orderedDict : .dict))
         case .tuple:
-            let c = containers[Int(payload)]
+            // A tuple is made whole by one opcode: its items are one segment.
+            guard let children = items(node) else { return nil }
             var items: [Value] = []
-            items.reserveCapacity(Int(c.count))
+            items.reserveCapacity(children.count)
             var tokens = TokenTable()
-            var s = c.first
-            while s >= 0 {
-                let segment = segments[Int(s)]
-                for i in Int(segment.start)..<Int(segment.start + segment.count) {
-                    let child = children[i]
-                    guard let item = materialize(child, memoTokens: memoTokens) else { return nil }
-                    if let token = memoToken(child) {
-                        // A call's result may keep its arguments (a parameter's state), whose
-                        // tokens the machine prunes only at STOP: such calls are the machine's.
-                        guard memoTokens else { return nil }
-                        tokens[items.count] = token
-                    }
-                    items.append(item)
+            for child in children {
+                guard let item = materialize(child, memoTokens: memoTokens) else { return nil }
+                if let token = memoToken(child) {
+                    // A call's result may keep its arguments (a parameter's state), whose
+                    // tokens the machine prunes only at STOP: such calls are the machine's.
+                    guard memoTokens else { return nil }
+                    tokens[items.count] = token
                 }
-                s = segment.next
+                items.append(item)
             }
-            return .tuple(PyTuple(items, tokens: tokens, depth: Int(c.depth)))
+            return .tuple(PyTuple(items, tokens: tokens, depth: Int(containers[Int(payload)].depth)))
         }
     }
 }

@@ -144,33 +144,17 @@ public final class PyDict: @unchecked Sendable {
     }
 
     private func set(_ value: Value, for key: Value, hashKey: HashKey) -> Int {
-        if indexed {
-            // One hash for a new key (the common case): insert, and put the old position back if it was there.
-            let position = _keys.count
-            if let existing = index.updateValue(position, forKey: hashKey) {
-                index[hashKey] = existing
-                _values[existing] = value
-                depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
-                return existing
-            }
-            _keys.append(key)
-            _values.append(value)
-            depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
-            return position
-        }
         let position: Int
-        if let i = self.storedPosition(of: hashKey) {
-            _values[i] = value
-            position = i
+        // With an index, one hash for a new key (the common case): insert, and put the old position back if it was there.
+        if let existing = indexed ? index.updateValue(_keys.count, forKey: hashKey) : storedPosition(of: hashKey) {
+            if indexed { index[hashKey] = existing }
+            _values[existing] = value
+            position = existing
         } else {
             position = _keys.count
             _keys.append(key)
             _values.append(value)
-            if indexed {
-                index[hashKey] = position
-            } else {
-                buildIndex()
-            }
+            buildIndex()
         }
         depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
         return position

@@ -32,32 +32,32 @@ final class InflationCache: Sendable {
             return cached
         }
         return try reader.withLock { (handle: inout LibzipReader?) throws(ZipError) -> InflatedBuffer in
-            _ = order.load(ordering: .acquiring)
-            defer { order.wrappingAdd(1, ordering: .releasing) }
-            if let cached = buffers.withLock({ buffers in ordered { buffers[entry.index] } }) {
-                return cached
+            try ordered { () throws(ZipError) -> InflatedBuffer in
+                if let cached = buffers.withLock({ buffers in ordered { buffers[entry.index] } }) {
+                    return cached
+                }
+                let libzip: LibzipReader
+                if let handle {
+                    libzip = handle
+                } else {
+                    libzip = try LibzipReader(file: file, entryCount: entryCount)
+                    handle = libzip
+                }
+                // Deflate's ratio is bounded (ZipArchive.bytes(of:) checked the claim
+                // against it); other methods' is not, so their buffers grow with the output.
+                let buffer = try InflatedBuffer(count: count, record: entry.name,
+                                                initialCapacity: entry.isDeflated ? nil : Self.initialCapacity)
+                try libzip.inflate(entry, into: buffer)
+                buffers.withLock { buffers in ordered { buffers[entry.index] = buffer } }
+                return buffer
             }
-            let libzip: LibzipReader
-            if let handle {
-                libzip = handle
-            } else {
-                libzip = try LibzipReader(file: file, entryCount: entryCount)
-                handle = libzip
-            }
-            // Deflate's ratio is bounded (ZipArchive.bytes(of:) checked the claim
-            // against it); other methods' is not, so their buffers grow with the output.
-            let buffer = try InflatedBuffer(count: count, record: entry.name,
-                                            initialCapacity: entry.isDeflated ? nil : Self.initialCapacity)
-            try libzip.inflate(entry, into: buffer)
-            buffers.withLock { buffers in ordered { buffers[entry.index] = buffer } }
-            return buffer
         }
     }
 
     /// Runs a critical section's body between the counter's acquiring load and releasing add.
-    @inline(__always) private func ordered<R>(_ body: () -> R) -> R {
+    @inline(__always) private func ordered<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         _ = order.load(ordering: .acquiring)
         defer { order.wrappingAdd(1, ordering: .releasing) }
-        return body()
+        return try body()
     }
 }
