@@ -237,14 +237,22 @@ extension Tensor {
     /// Calls `body` for each innermost row: its first storage element, its
     /// length and its stride. Rows come in row-major order.
     package func forEachRow(_ body: (Int, Int, Int) throws -> Void) rethrows {
+        try Self.forEachRow(shape: shape, stride: stride, offset: storageOffset, body)
+    }
+
+    /// Calls `body` for each innermost row of elements laid out by `shape`
+    /// and `stride` from `offset`: its first element, its length and its
+    /// stride, in row-major order (once, with length 1, for no dimensions).
+    package static func forEachRow(shape: [Int], stride: [Int], offset: Int,
+                                   _ body: (Int, Int, Int) throws -> Void) rethrows {
         if shape.isEmpty {
-            try body(storageOffset, 1, 1)
+            try body(offset, 1, 1)
             return
         }
         let last = shape.count - 1
         let rowCount = shape[last], rowStride = stride[last]
         var index = [Int](repeating: 0, count: last)
-        var start = storageOffset
+        var start = offset
         while true {
             try body(start, rowCount, rowStride)
             // Advance the odometer over the outer dimensions.

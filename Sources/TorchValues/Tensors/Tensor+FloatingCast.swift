@@ -77,20 +77,13 @@ extension Tensor {
                     return
                 }
                 // Row-major source elements, placed by the result's strides.
+                guard count > 0 else { return }
                 var i = 0
-                var index = [Int](repeating: 0, count: shape.count)
-                var place = 0
-                while i < count {
-                    try encode(from + i * dtype.itemSize, to + place * size, place >= vectorEnd)
-                    i += 1
-                    var d = shape.count - 1
-                    while d >= 0 {
-                        index[d] += 1
-                        place += strides[d]
-                        if index[d] < shape[d] { break }
-                        place -= strides[d] * shape[d]
-                        index[d] = 0
-                        d -= 1
+                try Tensor.forEachRow(shape: shape, stride: strides, offset: 0) { start, length, step in
+                    for k in 0..<length {
+                        let place = start + k * step
+                        try encode(from + i * dtype.itemSize, to + place * size, place >= vectorEnd)
+                        i += 1
                     }
                 }
             }
