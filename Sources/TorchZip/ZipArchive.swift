@@ -39,9 +39,6 @@ public final class ZipArchive: Sendable {
     /// wrote to a stream; never assumed).
     public let prefix: String
 
-    /// Names relative to the prefix, in central directory order.
-    private let relativeNames: [String]
-
     /// Which entry PyTorch finds for a name.
     private let miniz: MinizLookup
 
@@ -100,19 +97,8 @@ public final class ZipArchive: Sendable {
                            record: a.name, offset: a.localHeaderOffset)
         }
         let prefix = String(decoding: first.name.utf8[..<slash], as: UTF8.self)
-        let folder = Array((prefix + "/").utf8)
-
-        var relativeNames: [String] = []
-        relativeNames.reserveCapacity(entries.count)
-        for entry in entries {
-            let utf8 = entry.name.utf8
-            if utf8.starts(with: folder) {
-                relativeNames.append(String(decoding: utf8.dropFirst(folder.count), as: UTF8.self))
-            }
-        }
         self.entries = entries
         self.prefix = prefix
-        self.relativeNames = relativeNames
         self.miniz = MinizLookup(entries: entries)
         self.namesCollide = miniz.hasCollisions
     }
@@ -142,13 +128,10 @@ public final class ZipArchive: Sendable {
         var byNumber = [Int32](repeating: -1, count: limit)
         // Compared as miniz compares names: ASCII case ignored.
         let start = Array("\(prefix)/\(folder)/".utf8).map(MinizLookup.lowered)
-        for entry in entries {
-            var name = entry.name
-            let n: Int? = name.withUTF8 { utf8 in
-                guard utf8.count > start.count, zip(utf8, start).allSatisfy({ MinizLookup.lowered($0) == $1 }) else { return nil }
-                return Self.number(UnsafeBufferPointer(rebasing: utf8[start.count...]), below: limit)
-            }
-            if let n { byNumber[n] = Int32(entry.index) }
+        miniz.forEachFoldedName { index, name in
+            guard name.count > start.count, Self.bytes(name, startWith: start),
+                  let n = Self.number(UnsafeBufferPointer(rebasing: name[start.count...]), below: limit) else { return }
+            byNumber[n] = Int32(index)
         }
         return byNumber
     }
@@ -175,7 +158,40 @@ public final class ZipArchive: Sendable {
 
     /// The names of the records under the ``prefix``, relative to it, in
     /// central directory order; entries outside the prefix folder are left out.
-    public var recordNames: [String] { relativeNames }
+    ///
+    /// Made on each call (an archive of 100,000 tensors has 100,000 names).
+    public var recordNames: [String] {
+        let folder = Array((prefix + "/").utf8)
+        var names: [String] = []
+        names.reserveCapacity(entries.count)
+        for entry in entries {
+            var name = entry.name
+            name.withUTF8 { utf8 in
+                if Self.bytes(utf8, startWith: folder) {
+                    names.append(String(decoding: UnsafeBufferPointer(rebasing: utf8[folder.count...]), as: UTF8.self))
+                }
+            }
+        }
+        return names
+    }
+
+    /// Whether a record's name (relative to the ``prefix``) starts with
+    /// `start`, compared byte for byte: `containsRecord(under: "code/")`
+    /// without making every name.
+    package func containsRecord(under start: String) -> Bool {
+        let full = Array((prefix + "/" + start).utf8)
+        return entries.contains { entry in
+            var name = entry.name
+            return name.withUTF8 { Self.bytes($0, startWith: full) }
+        }
+    }
+
+    /// Whether `bytes` start with `start`.
+    static func bytes(_ bytes: UnsafeBufferPointer<UInt8>, startWith start: [UInt8]) -> Bool {
+        guard bytes.count >= start.count else { return false }
+        for i in start.indices where bytes[i] != start[i] { return false }
+        return true
+    }
 
     /// The bytes of a record.
     ///

@@ -118,7 +118,7 @@ public enum Verification {
                                        + "\(data.localHeaderOffset) (PyTorch's zip reader finds it by binary search), "
                                        + "the others are scanned below")
             }
-            if archive.record("constants.pkl") != nil || archive.recordNames.contains(where: { $0.hasPrefix("code/") }) {
+            if archive.record("constants.pkl") != nil || archive.containsRecord(under: "code/") {
                 report.refusedFormat = "a TorchScript archive: torch.load(weights_only=True) refuses those (use torch.jit.load)"
             }
             // PyTorch's zip reader (miniz) inflates only deflate; this library reads whatever libzip does.

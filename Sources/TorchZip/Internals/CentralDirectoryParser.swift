@@ -10,10 +10,6 @@ struct CentralDirectoryParser {
     /// that local headers do not make the kernel map the data around them;
     /// nil, or a false return, reads them through ``file``.
     var readWithoutMapping: ((_ offset: Int, _ into: UnsafeMutableRawBufferPointer) -> Bool)? = nil
-    /// The last bytes read without the map: local headers of small records lie
-    /// close together, so one read serves many (100,000 tiny tensors: a few
-    /// hundred reads instead of 100,000).
-    private let window = HeaderWindow()
 
     /// Parses every central directory entry, in order, reading each local
     /// header to find where the data starts.
@@ -30,13 +26,17 @@ struct CentralDirectoryParser {
             UnsafeRawBufferPointer(rebasing: file[start ..< start + size]),
             fileOffset: end.directoryOffset, region: "central directory")
         var entries: [ZipEntry] = []
+        // The last bytes read without the map: local headers of small records lie
+        // close together, so one read serves many (100,000 tiny tensors: a few
+        // thousand reads instead of 100,000).
+        var window = HeaderWindow()
         // Bounded by maxEntryCount and by directorySize / 46 (EndOfCentralDirectory checked both).
         entries.reserveCapacity(Int(clamping: end.entryCount))
         while reader.remaining > 0 {
             guard entries.count < maxEntryCount else {
                 throw ZipError(.tooManyEntries, "the central directory holds more than the limit of \(maxEntryCount) entries", offset: reader.absolutePosition)
             }
-            entries.append(try parseEntry(index: entries.count, reader: &reader))
+            entries.append(try parseEntry(index: entries.count, reader: &reader, window: &window))
         }
         let found = UInt64(entries.count)
         // InfoZIP stores the count modulo 65536 when it overflows without zip64.
@@ -47,23 +47,44 @@ struct CentralDirectoryParser {
     }
 
     /// Parses the central directory entry at the reader's position.
-    private func parseEntry(index: Int, reader: inout ByteReader) throws(ZipError) -> ZipEntry {
+    private func parseEntry(index: Int, reader: inout ByteReader, window: inout HeaderWindow) throws(ZipError) -> ZipEntry {
         let headerOffset = reader.absolutePosition
         reader.record = nil
-        try reader.expectSignature(ZipSignature.centralHeader, "central directory entry #\(index)")
-        try reader.skip(4, "central directory entry versions")
-        let flags = try reader.readUInt16("central directory entry flags")
-        let method = try reader.readUInt16("central directory entry compression method")
-        let timestamp = try reader.readUInt32("central directory entry time and date")
-        let crc = try reader.readUInt32("central directory entry CRC-32")
-        let compressed32 = try reader.readUInt32("central directory entry compressed size")
-        let uncompressed32 = try reader.readUInt32("central directory entry uncompressed size")
-        let nameLength = Int(try reader.readUInt16("central directory entry name length"))
-        let extraLength = Int(try reader.readUInt16("central directory entry extra field length"))
-        let commentLength = Int(try reader.readUInt16("central directory entry comment length"))
-        let diskStart = try reader.readUInt16("central directory entry disk number")
-        try reader.skip(6, "central directory entry attributes")
-        let offset32 = try reader.readUInt32("central directory entry local header offset")
+        let flags: UInt16, method: UInt16, timestamp: UInt32, crc: UInt32, compressed32: UInt32, uncompressed32: UInt32
+        let nameLength: Int, extraLength: Int, commentLength: Int, diskStart: UInt16, offset32: UInt32
+        let fixed = ZipSignature.centralHeaderSize
+        if reader.remaining >= fixed, reader.bytes.loadLittleEndian(UInt32.self, at: reader.position) == ZipSignature.centralHeader {
+            // The fixed part is all there: read in place, each field at its offset.
+            let b = reader.bytes, at = reader.position
+            flags = b.loadLittleEndian(UInt16.self, at: at + 8)
+            method = b.loadLittleEndian(UInt16.self, at: at + 10)
+            timestamp = b.loadLittleEndian(UInt32.self, at: at + 12)
+            crc = b.loadLittleEndian(UInt32.self, at: at + 16)
+            compressed32 = b.loadLittleEndian(UInt32.self, at: at + 20)
+            uncompressed32 = b.loadLittleEndian(UInt32.self, at: at + 24)
+            nameLength = Int(b.loadLittleEndian(UInt16.self, at: at + 28))
+            extraLength = Int(b.loadLittleEndian(UInt16.self, at: at + 30))
+            commentLength = Int(b.loadLittleEndian(UInt16.self, at: at + 32))
+            diskStart = b.loadLittleEndian(UInt16.self, at: at + 34)
+            offset32 = b.loadLittleEndian(UInt32.self, at: at + 42)
+            reader.position += fixed
+        } else {
+            // Field by field, so that a truncated or foreign entry says which field is missing.
+            try reader.expectSignature(ZipSignature.centralHeader, "central directory entry #\(index)")
+            try reader.skip(4, "central directory entry versions")
+            flags = try reader.readUInt16("central directory entry flags")
+            method = try reader.readUInt16("central directory entry compression method")
+            timestamp = try reader.readUInt32("central directory entry time and date")
+            crc = try reader.readUInt32("central directory entry CRC-32")
+            compressed32 = try reader.readUInt32("central directory entry compressed size")
+            uncompressed32 = try reader.readUInt32("central directory entry uncompressed size")
+            nameLength = Int(try reader.readUInt16("central directory entry name length"))
+            extraLength = Int(try reader.readUInt16("central directory entry extra field length"))
+            commentLength = Int(try reader.readUInt16("central directory entry comment length"))
+            diskStart = try reader.readUInt16("central directory entry disk number")
+            try reader.skip(6, "central directory entry attributes")
+            offset32 = try reader.readUInt32("central directory entry local header offset")
+        }
         let nameBytes = try reader.readBytes(nameLength, "central directory entry #\(index) name")
         // ASCII (every name a writer of checkpoints makes) is valid UTF-8 without the generic check.
         var high: UInt8 = 0
@@ -99,7 +120,7 @@ struct CentralDirectoryParser {
         if method == 0 && compressedSize != uncompressedSize {
             throw ZipError(.sizeMismatch, "stored (method 0) but the compressed size \(compressedSize) differs from the uncompressed size \(uncompressedSize)", record: name, offset: headerOffset)
         }
-        let dataOffset = try locateData(of: name, localHeaderOffset: localHeaderOffset, compressedSize: compressedSize)
+        let dataOffset = try locateData(of: name, localHeaderOffset: localHeaderOffset, compressedSize: compressedSize, window: &window)
         return ZipEntry(
             index: index, name: name, hasValidUTF8Name: validName != nil,
             compressionMethod: method, flags: flags, dosTimestamp: timestamp, crc32: crc,
@@ -110,7 +131,8 @@ struct CentralDirectoryParser {
     /// Reads the local header at `localHeaderOffset` and returns where the data
     /// starts, after checking that the header and the data lie before the
     /// central directory.
-    private func locateData(of name: String, localHeaderOffset: UInt64, compressedSize: UInt64) throws(ZipError) -> UInt64 {
+    private func locateData(of name: String, localHeaderOffset: UInt64, compressedSize: UInt64,
+                            window: inout HeaderWindow) throws(ZipError) -> UInt64 {
         // Local headers and data precede the central directory.
         let limit = end.directoryOffset
         guard localHeaderOffset < limit, let headerStart = Int(exactly: localHeaderOffset),
@@ -172,25 +194,36 @@ struct CentralDirectoryParser {
     }
 }
 
-/// A window of the file read with `pread`, for local headers.
-final class HeaderWindow {
+/// A window of the file read with `pread`, for local headers: one buffer,
+/// reused (neither allocated nor cleared per read).
+struct HeaderWindow: ~Copyable {
     private var start = 0
-    private var bytes: [UInt8] = []
+    private var count = 0
+    private var buffer: UnsafeMutableRawBufferPointer?
     private static let size = 32 * 1024
+
+    deinit { buffer?.deallocate() }
 
     /// Runs `body` on `count` bytes at `offset` (from the window, or read
     /// anew with up to 32 KiB after them, not past `limit`); nil when they cannot be read.
-    func withBytes<R>(at offset: Int, count: Int, limit: Int,
+    mutating func withBytes<R>(at offset: Int, count wanted: Int, limit: Int,
                       read: (Int, UnsafeMutableRawBufferPointer) -> Bool,
                       _ body: (UnsafeRawBufferPointer) -> R?) -> R? {
-        if offset < start || offset + count > start + bytes.count {
-            let length = min(max(Self.size, count), limit - offset)
-            guard length >= count else { return nil }
-            var fresh = [UInt8](repeating: 0, count: length)
-            guard fresh.withUnsafeMutableBytes({ read(offset, $0) }) else { return nil }
+        if offset < start || offset + wanted > start + count {
+            let length = min(max(Self.size, wanted), limit - offset)
+            guard length >= wanted else { return nil }
+            if let buffer, buffer.count < length {
+                buffer.deallocate()
+                self.buffer = nil
+            }
+            let target = buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: max(length, Self.size), alignment: 16)
+            buffer = target
+            count = 0
+            guard read(offset, UnsafeMutableRawBufferPointer(rebasing: target[0..<length])) else { return nil }
             start = offset
-            bytes = fresh
+            count = length
         }
-        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[(offset - start) ..< (offset - start + count)])) }
+        guard let buffer else { return nil }
+        return body(UnsafeRawBufferPointer(rebasing: buffer[(offset - start) ..< (offset - start + wanted)]))
     }
 }

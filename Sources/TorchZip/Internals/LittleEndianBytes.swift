@@ -32,3 +32,11 @@ extension Array where Element == UInt8 {
         return try result.get()
     }
 }
+
+extension UnsafeRawBufferPointer {
+    /// The little-endian integer at `offset`, which the caller has checked lies within the buffer.
+    @inline(__always)
+    func loadLittleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}

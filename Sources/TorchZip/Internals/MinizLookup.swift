@@ -75,6 +75,13 @@ struct MinizLookup: Sendable {
         self.sorted = collide ? Self.heapSorted(names.map { Array($0.name.utf8) }) : []
     }
 
+    /// Calls `body` with each entry's index and its name, ASCII case folded, in order.
+    func forEachFoldedName(_ body: (Int, UnsafeBufferPointer<UInt8>) -> Void) {
+        folded.withUnsafeBufferPointer { bytes in
+            for i in 0..<(starts.count - 1) { body(i, UnsafeBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]])) }
+        }
+    }
+
     static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
         var hasher = Hasher()
         hasher.combine(bytes: bytes)
