@@ -72,8 +72,8 @@ enum ZipCheckpointReader {
             throw .missingRecord(path: path, record: "\(archive.prefix)/data.pkl")
         }
         let table = StorageTable(archive: archive, byteOrder: byteOrder)
-        let decoded = try decodePickle(pickleEntry, in: archive, options: options) { pid in try table.resolve(pid) }
-        let isTorchScript = record("constants.pkl") != nil || archive.recordNames.contains { $0.hasPrefix("code/") }
+        let decoded = try decodePickle(pickleEntry, in: archive, options: options, storages: table)
+        let isTorchScript = record("constants.pkl") != nil || archive.containsRecord(under: "code/")
         let torchScript: TorchScriptArchive?
         do {
             torchScript = isTorchScript ? try TorchScriptLoader.load(archive: archive, root: decoded.value, byteOrder: byteOrder, options: options) : nil
@@ -109,11 +109,13 @@ extension ZipCheckpointReader {
                         record: entry.name, offset: entry.localHeaderOffset))
                 }
             }
-            if entry.name.hasPrefix("/") || entry.name.hasPrefix("\\") {
+            var name = entry.name
+            let (absolute, climbs) = name.withUTF8 { ($0.first == UInt8(ascii: "/") || $0.first == UInt8(ascii: "\\"), Self.climbsOut($0)) }
+            if absolute {
                 throw .container(path: archive.file.path, ZipError(
                     .badCentralDirectory, "an absolute record name", record: entry.name, offset: entry.localHeaderOffset))
             }
-            if Self.climbsOut(entry.name) {
+            if climbs {
                 throw .container(path: archive.file.path, ZipError(
                     .badCentralDirectory, "a record name that climbs out of the archive with '..'", record: entry.name,
                     offset: entry.localHeaderOffset))
@@ -121,10 +123,10 @@ extension ZipCheckpointReader {
         }
     }
 
-    /// Whether a record name has a `..` component.
-    static func climbsOut(_ name: String) -> Bool {
+    /// Whether a record name's bytes have a `..` component.
+    static func climbsOut(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
         var dots = 0, componentLength = 0
-        for byte in name.utf8 {
+        for byte in name {
             if byte == UInt8(ascii: "/") {
                 if componentLength == 2, dots == 2 { return true }
                 dots = 0
@@ -140,7 +142,7 @@ extension ZipCheckpointReader {
     /// Decodes one pickle record (`data.pkl`, or a TorchScript archive's
     /// `constants.pkl`), its CRC-32 verified first when the options ask.
     static func decodePickle(_ entry: ZipEntry, in archive: ZipArchive, options: LoadOptions,
-                             persistentLoad: @escaping @Sendable (Value) throws -> Value) throws(CheckpointError) -> Unpickler.Decoded {
+                             storages table: StorageTable) throws(CheckpointError) -> Unpickler.Decoded {
         let path = archive.file.path
         let bytes: RecordBytes
         do {
@@ -150,10 +152,10 @@ extension ZipCheckpointReader {
             throw .container(path: path, error)
         }
         var unpicklerOptions = options.unpickler
-        // Every caller resolves ids through a StorageTable, which gives the
-        // same storage for the same id: the fast path may resolve them too.
+        // The table gives the same storage for the same id: the fast path may resolve them too.
         unpicklerOptions.persistentLoadIsRepeatable = true
-        let unpickler = Unpickler(options: unpicklerOptions, persistentLoad: persistentLoad)
+        var unpickler = Unpickler(options: unpicklerOptions) { pid in try table.resolve(pid) }
+        unpickler.storageLoad = { reference in try table.resolve(reference) }
         do {
             return try bytes.withUnsafeBytes { raw throws(PickleError) in try unpickler.decode(raw) }
         } catch {
@@ -172,40 +174,65 @@ final class StorageTable: @unchecked Sendable {
     let byteOrder: ByteOrder
     /// The folder of the storage records: `data`, or `constants` for a TorchScript archive's constants.pkl.
     let directory: String
-    /// Every storage resolved, in order of first reference, with its declaration.
-    private var resolved: [(reference: StorageReference, storage: Storage)] = []
-    /// Position in `resolved` by key: keys that are small decimal numbers
-    /// (every key `torch.save` writes) in an array, any other in a dictionary.
-    private var byNumber: [Int32] = []
-    private var byKey: [String: Int] = [:]
-    /// The entry of `<directory>/<n>` by number n, for names that no other name
-    /// collides with (then it is the entry miniz finds); -1 where none.
-    private var recordByNumber: [Int32] = []
-    private var recordsIndexed = false
+    /// What the table has resolved, mutated in one access per reference.
+    private var state = State()
+
+    private struct State {
+        /// Every storage resolved, in order of first reference, with its declaration.
+        var resolved: [(reference: StorageReference, storage: Storage)] = []
+        /// Position in `resolved` by key: keys that are small decimal numbers
+        /// (every key `torch.save` writes) in an array, any other in a dictionary.
+        var byNumber: [Int32] = []
+        var byKey: [String: Int] = [:]
+        /// The entry of `<directory>/<n>` by number n, for names that no other name
+        /// collides with (then it is the entry miniz finds); -1 where none.
+        var recordByNumber: [Int32] = []
+        var recordsIndexed = false
+
+        /// Numbers the records `<directory>/<n>` once: looking each up by its
+        /// name is a hash of the whole name per storage.
+        mutating func indexRecords(of table: StorageTable) {
+            recordsIndexed = true
+            let count = table.archive.entries.count
+            byNumber = Array(repeating: -1, count: count)
+            recordByNumber = table.archive.recordsByNumber(in: table.directory, below: count) ?? []
+        }
+
+        mutating func resolve(_ reference: StorageReference, in table: StorageTable) throws -> Storage {
+            if !recordsIndexed { indexRecords(of: table) }
+            let number = StorageTable.number(reference.key, below: byNumber.count)
+            let slot = number.map { Int(byNumber[$0]) } ?? byKey[reference.key] ?? -1
+            if slot >= 0 {
+                let known = resolved[slot]
+                try reference.requireSameDeclaration(as: known.reference)
+                return known.storage
+            }
+            let numbered = number.flatMap { recordByNumber.isEmpty ? nil : recordByNumber[$0] }
+            let storage = try table.makeStorage(reference, numberedEntry: numbered)
+            if let number { byNumber[number] = Int32(resolved.count) } else { byKey[reference.key] = resolved.count }
+            resolved.append((reference, storage))
+            return storage
+        }
+    }
+
+    /// What the storages read their records from.
+    private let records: ArchiveRecords
 
     init(archive: ZipArchive, byteOrder: ByteOrder, directory: String = "data") {
         self.archive = archive
+        self.records = ArchiveRecords(archive)
         self.byteOrder = byteOrder
         self.directory = directory
     }
 
     /// The storages, in order of first reference.
-    var ordered: [Storage] { resolved.map(\.storage) }
+    var ordered: [Storage] { state.resolved.map(\.storage) }
 
     /// A storage key as a number below `limit`, when it is written as
     /// `torch.save` writes one (as its record's name is).
     static func number(_ key: String, below limit: Int) -> Int? {
         var key = key
         return key.withUTF8 { ZipArchive.number($0, below: limit) }
-    }
-
-    /// Numbers the records `<directory>/<n>` once: looking each up by its
-    /// name is a hash of the whole name per storage.
-    private func indexRecords() {
-        recordsIndexed = true
-        let count = archive.entries.count
-        byNumber = Array(repeating: -1, count: count)
-        recordByNumber = archive.recordsByNumber(in: directory, below: count) ?? []
     }
 
     func resolve(_ pid: Value) throws -> Value {
@@ -215,31 +242,17 @@ final class StorageTable: @unchecked Sendable {
         } catch {
             throw PickleError(.persistentLoad, error.message, offset: 0, opcode: nil)
         }
-        if !recordsIndexed { indexRecords() }
-        let number = Self.number(reference.key, below: byNumber.count)
-        let slot = number.map { Int(byNumber[$0]) } ?? byKey[reference.key] ?? -1
-        if slot >= 0 {
-            let known = resolved[slot]
-            try reference.requireSameDeclaration(as: known.reference)
-            return .storage(known.storage)
-        }
-        let storage = try makeStorage(reference, number: number)
-        if let number { byNumber[number] = Int32(resolved.count) } else { byKey[reference.key] = resolved.count }
-        resolved.append((reference, storage))
-        return .storage(storage)
+        return .storage(try resolve(reference))
     }
 
-    /// The record of a storage: by number when its name collides with none.
-    private func record(of reference: StorageReference, number: Int?) -> ZipEntry? {
-        if let number, !recordByNumber.isEmpty {
-            let i = recordByNumber[number]
-            return i >= 0 ? archive.entries[Int(i)] : nil
-        }
-        return archive.record("\(directory)/\(reference.key)")
+    /// The storage of a reference: made at its first reference, the same one after.
+    func resolve(_ reference: StorageReference) throws -> Storage {
+        try state.resolve(reference, in: self)
     }
 
-    private func makeStorage(_ reference: StorageReference, number: Int?) throws -> Storage {
-        let archive = self.archive
+    /// Makes a storage; its record is the entry `numberedEntry` when the
+    /// table found it by number (-1: there is none), else the one miniz finds by name.
+    fileprivate func makeStorage(_ reference: StorageReference, numberedEntry: Int32?) throws -> Storage {
         if reference.location != "cpu", Device(location: reference.location).type == "meta" {
             // Meta storages carry no data and have no record.
             return Storage(key: reference.key, dtype: reference.dtype, isUntyped: reference.isUntyped,
@@ -247,23 +260,34 @@ final class StorageTable: @unchecked Sendable {
                 throw TensorError("storage '\(reference.key)' is on the meta device and has no data")
             }
         }
-        guard let entry = record(of: reference, number: number) else {
+        let index = numberedEntry.map(Int.init) ?? archive.record("\(directory)/\(reference.key)")?.index ?? -1
+        guard index >= 0 else {
             throw PickleError(.persistentLoad, "storage '\(reference.key)' has no record '\(archive.prefix)/\(directory)/\(reference.key)'",
                               offset: 0, opcode: nil)
         }
         // Exactly, as torch.load requires ("record size ... does not match expected size"):
         // a record larger than its storage (a deflate bomb among them) is refused before it is read.
-        guard entry.uncompressedSize == UInt64(reference.byteCount) else {
+        guard archive.entries[index].uncompressedSize == UInt64(reference.byteCount) else {
+            let entry = archive.entries[index]
             throw PickleError(.persistentLoad,
                               "record '\(entry.name)' holds \(entry.uncompressedSize) bytes but the pickle declares \(reference.elementCount) \(reference.dtype.name) elements (\(reference.byteCount) bytes)",
                               offset: 0, opcode: nil)
         }
         return Storage(key: reference.key, dtype: reference.dtype, isUntyped: reference.isUntyped,
-                       location: reference.location, elementCount: reference.elementCount, byteOrder: byteOrder) {
-            let bytes = try archive.bytes(of: entry)
-            let box = RecordBox(bytes)
-            return RawBytes(baseAddress: box.baseAddress, count: bytes.count, owner: box)
-        }
+                       location: reference.location, elementCount: reference.elementCount, byteOrder: byteOrder,
+                       record: index, of: records)
+    }
+}
+
+/// The records of an archive, by entry index, as storages read them.
+final class ArchiveRecords: StorageRecordSource {
+    let archive: ZipArchive
+    init(_ archive: ZipArchive) { self.archive = archive }
+
+    func bytes(ofRecord record: Int) throws -> RawBytes {
+        let bytes = try archive.bytes(of: archive.entries[record])
+        let box = RecordBox(bytes)
+        return RawBytes(baseAddress: box.baseAddress, count: bytes.count, owner: box)
     }
 }
 

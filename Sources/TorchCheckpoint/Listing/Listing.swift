@@ -118,11 +118,19 @@ public enum Listing {
     /// `keeping` leaves out the children it is false for (their paths are not built).
     static func expand(_ value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>,
                        keeping keep: (Value) -> Bool = { _ in true }) -> Expansion {
+        // The path one key longer, in one allocation (`path + [key]` makes two).
+        func extended(_ key: PathKey) -> [PathKey] {
+            var longer: [PathKey] = []
+            longer.reserveCapacity(path.count + 1)
+            longer.append(contentsOf: path)
+            longer.append(key)
+            return longer
+        }
         func keyed(_ items: Zip2Sequence<[Value], [Value]>) -> Expansion {
-            .children(items.compactMap { key, item in keep(item) ? (item, path + [PathKey(dictKey: key)]) : nil })
+            .children(items.compactMap { key, item in keep(item) ? (item, extended(PathKey(dictKey: key))) : nil })
         }
         func indexed(_ items: [Value]) -> Expansion {
-            .children(items.enumerated().compactMap { index, item in keep(item) ? (item, path + [.index(index)]) : nil })
+            .children(items.enumerated().compactMap { index, item in keep(item) ? (item, extended(.index(index))) : nil })
         }
         switch value {
         case .dict(let d):

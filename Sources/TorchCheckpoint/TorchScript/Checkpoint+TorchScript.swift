@@ -23,7 +23,7 @@ extension Checkpoint {
                 let table = StorageTable(archive: archive, byteOrder: .little, directory: directory)
                 var options = LoadOptions()
                 options.verifyPickleCRC = false
-                let decoded = try? ZipCheckpointReader.decodePickle(entry, in: archive, options: options) { pid in try table.resolve(pid) }.value
+                let decoded = try? ZipCheckpointReader.decodePickle(entry, in: archive, options: options, storages: table).value
                 guide = decoded.flatMap { TorchScriptPickler.decisions(in: original, decodedValue: $0) }.map { .decisions($0) }
                     ?? .original(original)
             }

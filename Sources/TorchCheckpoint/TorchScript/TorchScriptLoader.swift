@@ -22,7 +22,7 @@ struct TorchScriptLoader {
         var constantStorages: [Storage] = []
         if let entry = archive.record("constants.pkl") {
             let table = StorageTable(archive: archive, byteOrder: byteOrder, directory: "constants")
-            constants = try ZipCheckpointReader.decodePickle(entry, in: archive, options: options) { pid in try table.resolve(pid) }.value
+            constants = try ZipCheckpointReader.decodePickle(entry, in: archive, options: options, storages: table).value
             constantStorages = table.ordered
         }
         return try loader.build(root: root, constants: constants, constantStorages: constantStorages)

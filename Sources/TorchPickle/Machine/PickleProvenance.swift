@@ -11,21 +11,20 @@ import Synchronization
 public final class PickleProvenance: @unchecked Sendable {
     /// For each storage, the identity tokens of the items of each persistent
     /// id that referenced it, in order of reference: built from
-    /// ``referenceOwners`` and ``referenceTokens`` when first asked (by the
-    /// encoder), since a checkpoint is often read and never written back.
+    /// ``references`` when first asked (by the encoder), since a checkpoint
+    /// is often read and never written back.
     var storageReferences: [ObjectIdentifier: [TokenTable]] {
         referenceTable.withLock { table in
             if let table { return table }
-            var built: [ObjectIdentifier: [TokenTable]] = [:]
-            built.reserveCapacity(referenceOwners.count)
-            for (owner, tokens) in zip(referenceOwners, referenceTokens) { built[owner, default: []].append(tokens) }
+            let built = references.table()
             table = built
             return built
         }
     }
-    /// Each persistent id's storage, and its items' tokens, in the order the pickle referred to them.
-    private var referenceOwners: [ObjectIdentifier] = []
-    private var referenceTokens: [TokenTable] = []
+    /// Each persistent id's storage and its items' tokens, in the order the pickle referred to them.
+    var references = StorageReferenceLog() {
+        willSet { assert(referenceTable.withLock { $0 == nil }, "a storage reference recorded after the table was built") }
+    }
     private let referenceTable = Mutex<[ObjectIdentifier: [TokenTable]]?>(nil)
     /// For each global (`module\nname`), the tokens of its module and name strings.
     var globalNames: [String: (module: Int32?, name: Int32?)] = [:]
@@ -58,31 +57,69 @@ public final class PickleProvenance: @unchecked Sendable {
     /// 0.4 wrote `tensor._backward_hooks`, which is `None` for a tensor without
     /// hooks; later versions write an empty `OrderedDict`).
     var hooksPickledAsNone: Set<ObjectIdentifier> = []
-    // Keeps the storages (and tensors above) alive, so their identifiers stay unique.
-    var storages: [AnyObject] = []
+    // Keeps the tensors above and the dicts below alive, so their identifiers stay unique.
+    var keptAlive: [AnyObject] = []
 
     /// An empty provenance (what a value built in Swift has).
     public init() {}
 
     /// Notes a persistent id's reference to a storage: only while decoding,
     /// before ``storageReferences`` is first read (which keeps what it built).
-    func recordReference(_ storage: AnyObject, tokens: TokenTable) {
-        assert(referenceTable.withLock { $0 == nil }, "a storage reference recorded after the table was built")
-        referenceOwners.append(ObjectIdentifier(storage))
-        referenceTokens.append(tokens)
-        // Kept alive (once per reference: cheaper than asking whether it already is).
-        storages.append(storage)
+    func recordReference(_ storage: Storage, tokens: TokenTable) {
+        references.record(storage)
+        for (position, token) in tokens { references.recordToken(position: position, token: token) }
     }
 
     func recordHooksPickledAsNone(_ tensor: AnyObject) {
-        if hooksPickledAsNone.insert(ObjectIdentifier(tensor)).inserted { storages.append(tensor) }
+        if hooksPickledAsNone.insert(ObjectIdentifier(tensor)).inserted { keptAlive.append(tensor) }
     }
 
     func recordPairsForm(_ dict: PyDict, _ form: PairsForm) {
-        if pairsForms.updateValue(form, forKey: ObjectIdentifier(dict)) == nil { storages.append(dict) }
+        if pairsForms.updateValue(form, forKey: ObjectIdentifier(dict)) == nil { keptAlive.append(dict) }
     }
 
     func picklesHooksAsNone(_ tensor: AnyObject) -> Bool {
         hooksPickledAsNone.contains(ObjectIdentifier(tensor))
+    }
+}
+
+/// The storage references of a pickle, in order, with the identity tokens of
+/// each persistent id's items: flat arrays, no table per reference (a
+/// checkpoint of 100,000 tensors makes 100,000 references while decoding).
+struct StorageReferenceLog: Sendable {
+    /// Each reference's storage (kept alive, so its identifier stays unique).
+    private var storages: [Storage] = []
+    /// The (position, token) pairs of every reference's items, flat.
+    private var tokenPairs: [Int32] = []
+    /// Where each reference's pairs end in `tokenPairs`.
+    private var tokenEnds: [Int] = []
+
+    /// Notes a reference, whose items' tokens ``recordToken(position:token:)`` then adds.
+    mutating func record(_ storage: Storage) {
+        storages.append(storage)
+        tokenEnds.append(tokenPairs.count)
+    }
+
+    /// The token of an item of the reference last noted, by position.
+    mutating func recordToken(position: Int, token: Int32) {
+        tokenPairs.append(Int32(truncatingIfNeeded: position))
+        tokenPairs.append(token)
+        tokenEnds[tokenEnds.count - 1] = tokenPairs.count
+    }
+
+    /// For each storage, its references' tokens, in order.
+    func table() -> [ObjectIdentifier: [TokenTable]] {
+        var table: [ObjectIdentifier: [TokenTable]] = [:]
+        table.reserveCapacity(storages.count)
+        var pair = 0
+        for (storage, end) in zip(storages, tokenEnds) {
+            var tokens = TokenTable()
+            while pair < end {
+                tokens[Int(tokenPairs[pair])] = tokenPairs[pair + 1]
+                pair += 2
+            }
+            table[ObjectIdentifier(storage), default: []].append(tokens)
+        }
+        return table
     }
 }

@@ -25,6 +25,7 @@ package struct PlainDecoder {
     var position: Int
     let options: UnpicklerOptions
     let persistentLoad: (@Sendable (Value) throws -> Value)?
+    let storageLoad: (@Sendable (StorageReference) throws -> Storage)?
 
     var kinds: [UInt8] = []
     var payloads: [Int64] = []
@@ -37,8 +38,10 @@ package struct PlainDecoder {
     /// Every global named, once each, in order, as the machine lists them.
     var namedGlobals: [String] = []
     var namedGlobalSet = Set<String>()
-    /// Created at the first persistent id that names a storage.
+    /// Created at the first `STACK_GLOBAL`.
     var provenance: PickleProvenance?
+    /// The storage references, which the provenance takes at the end.
+    var references = StorageReferenceLog()
 
     var stack: [Int32] = []
     var marks: [Int] = []
@@ -47,12 +50,14 @@ package struct PlainDecoder {
     var frameEnd = -1
 
     package init(input: UnsafeRawBufferPointer, position: Int, options: UnpicklerOptions,
-                 persistentLoad: (@Sendable (Value) throws -> Value)? = nil) {
+                 persistentLoad: (@Sendable (Value) throws -> Value)? = nil,
+                 storageLoad: (@Sendable (StorageReference) throws -> Storage)? = nil) {
         self.input = input
         self.start = position
         self.position = position
         self.options = options
         self.persistentLoad = options.persistentLoadIsRepeatable ? persistentLoad : nil
+        self.storageLoad = options.persistentLoadIsRepeatable ? storageLoad : nil
         stack.reserveCapacity(64)
         // Room for what the input can hold, reserved up front: pages are
         // touched only as they fill, and the arrays do not copy themselves to
@@ -77,8 +82,10 @@ package struct PlainDecoder {
         guard start >= 0, start <= input.count, let root = decode() else { return nil }
         let tape = PickleTape(bytes: text, kinds: kinds, payloads: payloads, spans: spans,
                               containers: containers, segments: segments, children: children, objects: objects)
+        let provenance = provenance ?? PickleProvenance()
+        provenance.references = references
         return Unpickler.Decoded(value: tape.value(root), end: position, protocolVersion: protocolVersion,
-                                 provenance: provenance ?? PickleProvenance(), calls: [], globals: namedGlobals)
+                                 provenance: provenance, calls: [], globals: namedGlobals)
     }
 
     // MARK: Reading
@@ -187,28 +194,48 @@ package struct PlainDecoder {
     /// Adds the stack's items from `from` (which it pops) to a container, as one segment.
     mutating func add(from: Int, to container: Int32) -> Bool {
         let count = stack.count - from
-        let c = Int(payloads[Int(container)])
         guard count > 0 else { return true }
-        guard Int(containers[c].count) + count <= (kind(container) == .dict ? 2 : 1) * options.maxContainerSize,
-              Int(containers[c].count) + count < Int(Int32.max), children.count + count < Int(Int32.max),
+        let c = Int(payloads[Int(container)])
+        // Read and written back once: each subscript of the array is a uniqueness check.
+        var record = containers[c]
+        guard Int(record.count) + count <= (kind(container) == .dict ? 2 : 1) * options.maxContainerSize,
+              Int(record.count) + count < Int(Int32.max), children.count + count < Int(Int32.max),
               segments.count < Int(Int32.max) else { return false }
-        var depth = containers[c].depth
-        var holds = containers[c].holdsObjects
+        var depth = record.depth
+        var holds = record.holdsObjects
         for i in from..<stack.count {
-            depth = max(depth, self.depth(stack[i]) + 1)
-            if !holds, holdsObjects(stack[i]) { holds = true }
+            let item = stack[i]
+            let k = kinds[Int(item)] & NodeKind.mask
+            if k >= NodeKind.list.rawValue {
+                let inner = containers[Int(payloads[Int(item)])]
+                depth = max(depth, inner.depth + 1)
+                holds = holds || inner.holdsObjects
+            } else if k == NodeKind.object.rawValue {
+                holds = true
+            }
+            children.append(item)
         }
         guard depth <= options.maxNestingDepth else { return false }
-        containers[c].depth = depth
-        containers[c].holdsObjects = holds
-        segments.append(.init(start: Int32(children.count), count: Int32(count)))
-        children.append(contentsOf: stack[from...])
-        let s = Int32(segments.count - 1)
-        if containers[c].last >= 0 { segments[Int(containers[c].last)].next = s } else { containers[c].first = s }
-        containers[c].last = s
-        containers[c].count += Int32(count)
-        stack.removeLast(stack.count - from)
+        record.depth = depth
+        record.holdsObjects = holds
+        let s = Int32(segments.count)
+        segments.append(.init(start: Int32(children.count - count), count: Int32(count)))
+        if record.last >= 0 { segments[Int(record.last)].next = s } else { record.first = s }
+        record.last = s
+        record.count += Int32(count)
+        containers[c] = record
+        pop(count)
         return true
+    }
+
+    /// Pops `count` items off the stack.
+    mutating func pop(_ count: Int) {
+        // A few one at a time: removeLast(_:) replaces a subrange, several times the work for a few items.
+        if count > 8 {
+            stack.removeLast(count)
+        } else {
+            for _ in 0..<count { stack.removeLast() }
+        }
     }
 
     /// The topmost mark's position, popped, with the container below it when `target` is asked for.
@@ -245,7 +272,7 @@ package struct PlainDecoder {
                 }
             case 0x31: // POP_MARK
                 guard let mark = popMark() else { return nil }
-                stack.removeLast(stack.count - mark)
+                pop(stack.count - mark)
             case 0x32: // DUP
                 // A str or bytes not yet memoized is left to the machine: its identity belongs to
                 // the stack slot there, so a PUT of one copy would not give the other a token.
@@ -406,7 +433,7 @@ extension PlainDecoder {
         let nameNode = stack[stack.count - 1], moduleNode = stack[stack.count - 2]
         guard kind(nameNode) == .string, kind(moduleNode) == .string else { return false }
         let name = text(of: nameNode), module = text(of: moduleNode)
-        stack.removeLast(2)
+        pop(2)
         if provenance == nil { provenance = PickleProvenance() }
         provenance?.globalNames[module + "\n" + name] = (memoToken(moduleNode), memoToken(nameNode))
         return push(global(module: module, name: name))
@@ -415,7 +442,18 @@ extension PlainDecoder {
     /// The text of a `str` node.
     mutating func text(of node: Int32) -> String {
         let span = spans[Int(payloads[Int(node)])]
-        return String(decoding: text[span.offset..<(span.offset + span.count)], as: UTF8.self)
+        return text.withUnsafeBufferPointer { String(decoding: $0[span.offset..<(span.offset + span.count)], as: UTF8.self) }
+    }
+
+    /// Whether a `str` node is `'storage'`, the tag of a persistent id.
+    mutating func isStorageTag(_ node: Int32) -> Bool {
+        let span = spans[Int(payloads[Int(node)])]
+        let tag: StaticString = "storage"
+        guard span.count == tag.utf8CodeUnitCount else { return false }
+        return text.withUnsafeBufferPointer { text in
+            for i in 0..<span.count where text[span.offset + i] != tag.utf8Start[i] { return false }
+            return true
+        }
     }
 
     /// Whether the node is a `str` or `bytes`.
@@ -438,13 +476,14 @@ extension PlainDecoder {
         let argumentNode = stack[stack.count - 1], callable = stack[stack.count - 2]
         guard kind(argumentNode) == .tuple, kind(callable) == .object,
               case .global(let g) = objects[Int(payloads[Int(callable)])], let known = g.known else { return false }
-        if known == .rebuildTensorV2, let tensor = rebuildTensorV2(argumentNode) {
-            stack.removeLast(2)
+        // Matched, not compared: KnownGlobal's == is a call through its Equatable witness.
+        if case .rebuildTensorV2 = known, let tensor = rebuildTensorV2(argumentNode) {
+            pop(2)
             return push(object(.tensor(tensor)))
         }
-        if known == .orderedDict, containers[Int(payloads[Int(argumentNode)])].count == 0 {
+        if case .orderedDict = known, containers[Int(payloads[Int(argumentNode)])].count == 0 {
             // `OrderedDict()`: what the call makes, an empty OrderedDict, as a dict node SETITEMS fills.
-            stack.removeLast(2)
+            pop(2)
             containers.append(.init())
             return push(node(.dict, Int64(containers.count - 1), flags: NodeKind.ordered))
         }
@@ -455,7 +494,7 @@ extension PlainDecoder {
         } catch {
             return false
         }
-        stack.removeLast(2)
+        pop(2)
         switch result {
         case .tensor(let t)?:
             // Hooks pickled as None are noted in the provenance by the machine.
@@ -478,11 +517,12 @@ extension PlainDecoder {
     /// The ints of a tuple node of ints.
     mutating func integers(_ node: Int32) -> [Int]? {
         guard kind(node) == .tuple, let items = items(node) else { return nil }
-        var values: [Int] = []
-        values.reserveCapacity(items.count)
+        for item in items where kinds[Int(item)] & NodeKind.mask != NodeKind.int.rawValue { return nil }
+        var values = [Int](repeating: 0, count: items.count)
+        var i = 0
         for item in items {
-            guard kind(item) == .int else { return nil }
-            values.append(Int(payloads[Int(item)]))
+            values[i] = Int(payloads[Int(item)])
+            i += 1
         }
         return values
     }
@@ -539,20 +579,53 @@ extension PlainDecoder {
     /// `BINPERSID`: the loader's value for the id, a storage's reference noted
     /// with the identities of the id's items, as the machine notes them.
     mutating func persistentID() -> Bool {
-        guard let persistentLoad, stack.count > fence else { return false }
-        guard let pid = materialize(stack.removeLast(), memoTokens: true) else { return false }
+        guard stack.count > fence else { return false }
+        let pid = stack[stack.count - 1]
+        if let storageLoad, let reference = storageReference(pid) {
+            // The form torch.save writes, resolved from its nodes.
+            let storage: Storage
+            do {
+                storage = try storageLoad(reference)
+            } catch {
+                return false
+            }
+            stack.removeLast()
+            references.record(storage)
+            if let items = items(pid) {
+                for (position, item) in items.enumerated() {
+                    if let token = memoToken(item) { references.recordToken(position: position, token: token) }
+                }
+            }
+            return push(object(.storage(storage)))
+        }
+        guard let persistentLoad, let value = materialize(pid, memoTokens: true) else { return false }
         let loaded: Value
         do {
-            loaded = try persistentLoad(pid)
+            loaded = try persistentLoad(value)
         } catch {
             return false
         }
         guard case .storage(let storage) = loaded else { return false }
-        if case .tuple(let t) = pid {
-            if provenance == nil { provenance = PickleProvenance() }
-            provenance?.recordReference(storage, tokens: t.itemTokens)
+        stack.removeLast()
+        if case .tuple(let t) = value {
+            references.record(storage)
+            for (position, token) in t.itemTokens { references.recordToken(position: position, token: token) }
         }
         return push(object(loaded))
+    }
+
+    /// A persistent id in the form `torch.save` writes, `('storage', class,
+    /// key, location, numel)` with str key and location, read from its nodes:
+    /// nil for any other form, which the loader then takes as a value.
+    mutating func storageReference(_ pid: Int32) -> StorageReference? {
+        guard kind(pid) == .tuple, let items = items(pid), items.count == 5 else { return nil }
+        let i = items.startIndex
+        guard kind(items[i]) == .string, kind(items[i + 1]) == .object, kind(items[i + 2]) == .string,
+              kind(items[i + 3]) == .string, kind(items[i + 4]) == .int,
+              case .global(let storageClass) = objects[Int(payloads[Int(items[i + 1])])] else { return nil }
+        guard isStorageTag(items[i]) else { return nil }
+        return StorageReference(storageClass: storageClass, key: text(of: items[i + 2]), location: text(of: items[i + 3]),
+                                elementCount: Int(payloads[Int(items[i + 4])]))
     }
 
     /// The value of a node that a call takes as an argument: plain values,

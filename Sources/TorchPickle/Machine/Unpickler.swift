@@ -17,6 +17,11 @@ public struct Unpickler: Sendable {
     /// Resolves a persistent id (`PERSID`, `BINPERSID`) to a value; torch
     /// checkpoints use it for storages. Without it, a persistent id is an error.
     public var persistentLoad: (@Sendable (Value) throws -> Value)?
+    /// Resolves a persistent id in the form `torch.save` writes
+    /// (`('storage', class, key, location, numel)`) from its parts, without
+    /// the id as a value: what ``persistentLoad`` gives for that id. The fast
+    /// path calls it when the options say the loader is repeatable.
+    package var storageLoad: (@Sendable (StorageReference) throws -> Storage)?
 
     /// Creates a machine.
     public init(options: UnpicklerOptions = .init(), persistentLoad: (@Sendable (Value) throws -> Value)? = nil) {
@@ -62,7 +67,8 @@ public struct Unpickler: Sendable {
     public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws(PickleError) -> Decoded {
         if options.usesPlainDecoder {
             // Plain data first, into a tape (PlainDecoder); anything else is the machine's.
-            var plain = PlainDecoder(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)
+            var plain = PlainDecoder(input: bytes, position: offset, options: options, persistentLoad: persistentLoad,
+                                     storageLoad: storageLoad)
             if let decoded = plain.run() { return decoded }
         }
         var machine = Machine(input: bytes, position: offset, options: options, persistentLoad: persistentLoad)

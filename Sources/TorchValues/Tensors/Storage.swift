@@ -47,7 +47,14 @@ public final class Storage: Sendable {
     public let elementCount: Int
     /// The byte order of the stored bytes.
     public let byteOrder: ByteOrder
-    private let loader: @Sendable () throws -> RawBytes
+    private let loader: Loader
+
+    /// Where the bytes come from: a closure, or a record of a source that
+    /// serves every storage of a file (no closure made per storage).
+    private enum Loader: Sendable {
+        case closure(@Sendable () throws -> RawBytes)
+        case record(any StorageRecordSource, Int)
+    }
 
     /// Creates a storage whose bytes `loader` provides (at least ``byteCount`` of them).
     ///
@@ -62,7 +69,19 @@ public final class Storage: Sendable {
         self.location = location
         self.elementCount = elementCount
         self.byteOrder = byteOrder
-        self.loader = loader
+        self.loader = .closure(loader)
+    }
+
+    /// Creates a storage whose bytes are record `record` of `source`.
+    package init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
+                 byteOrder: ByteOrder, record: Int, of source: any StorageRecordSource) {
+        self.key = key
+        self.dtype = dtype
+        self.isUntyped = isUntyped
+        self.location = location
+        self.elementCount = elementCount
+        self.byteOrder = byteOrder
+        self.loader = .record(source, record)
     }
 
     /// Creates a storage over bytes in memory for tensors of `dtype`: a typed
@@ -85,7 +104,18 @@ public final class Storage: Sendable {
     /// The storage's bytes exactly as stored (in ``byteOrder``), without copying when
     /// the checkpoint's record is stored uncompressed.
     public func bytes() throws -> RawBytes {
-        let raw = try loader()
+        let raw: RawBytes
+        switch loader {
+        case .closure(let load): raw = try load()
+        case .record(let source, let record): raw = try source.bytes(ofRecord: record)
+        }
         return raw.count == byteCount ? raw : raw.slice(0..<min(raw.count, byteCount))
     }
+}
+
+/// What holds the records of a file's storages (a zip archive): one object
+/// for all of them.
+package protocol StorageRecordSource: AnyObject, Sendable {
+    /// The bytes of a record, by its number in the file.
+    func bytes(ofRecord record: Int) throws -> RawBytes
 }

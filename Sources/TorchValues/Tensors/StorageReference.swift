@@ -35,11 +35,8 @@ public struct StorageReference: Sendable, Equatable {
         guard case .global(let cls) = items[1] else {
             throw ValueError("persistent id's storage class is a \(items[1].typeName), not a class")
         }
-        switch cls.known {
-        case .storageClass(let d)?: (dtype, isUntyped) = (d, false)
-        case .untypedStorage?: (dtype, isUntyped) = (.uint8, true)
-        default: throw ValueError("unknown storage class \(cls.qualifiedName)")
-        }
+        guard let type = Self.elementType(of: cls) else { throw ValueError("unknown storage class \(cls.qualifiedName)") }
+        (dtype, isUntyped) = type
         switch items[2] {
         case .string(let s): key = s
         case .int(let i): key = String(i)
@@ -61,6 +58,28 @@ public struct StorageReference: Sendable, Equatable {
             view = (vk, off, size)
         } else {
             view = nil
+        }
+    }
+
+    /// The reference of a persistent id in the form `torch.save` writes,
+    /// from its parts: nil where ``init(persistentID:)`` would throw (an
+    /// unknown class, a negative or overflowing count), which then says why.
+    package init?(storageClass: PyGlobal, key: String, location: String, elementCount: Int) {
+        guard let type = Self.elementType(of: storageClass), elementCount >= 0,
+              !elementCount.multipliedReportingOverflow(by: type.dtype.itemSize).overflow else { return nil }
+        (dtype, isUntyped) = type
+        self.key = key
+        self.location = location
+        self.elementCount = elementCount
+        view = nil
+    }
+
+    /// The element type a storage class holds.
+    private static func elementType(of cls: PyGlobal) -> (dtype: DType, isUntyped: Bool)? {
+        switch cls.known {
+        case .storageClass(let d)?: (d, false)
+        case .untypedStorage?: (.uint8, true)
+        default: nil
         }
     }
 

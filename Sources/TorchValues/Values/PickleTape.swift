@@ -36,7 +36,7 @@ package final class PickleTape: @unchecked Sendable {
     package struct Span {
         package var offset: Int
         package var count: Int
-        package init(offset: Int, count: Int) {
+        @inlinable package init(offset: Int, count: Int) {
             self.offset = offset
             self.count = count
         }
@@ -53,13 +53,13 @@ package final class PickleTape: @unchecked Sendable {
         package var holdsObjects = false
         /// The dict node `BUILD` gave an `OrderedDict` as its state (a state dict's `_metadata`), or -1.
         package var state: Int32 = -1
-        package init() {}
+        @inlinable package init() {}
     }
     package struct Segment {
         package var start: Int32
         package var count: Int32
         package var next: Int32 = -1
-        package init(start: Int32, count: Int32) {
+        @inlinable package init(start: Int32, count: Int32) {
             self.start = start
             self.count = count
         }
