@@ -98,7 +98,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         _ = try encoded.withUnsafeBytes { raw throws(PickleError) in try Unpickler().decode(raw) }
         // What the fast path reads (plain data, and the globals and calls of torch.save's
         // state dicts), the full machine reads the same.
-        var plain = PlainDecoder(input: input, position: 0, options: .init())
+        let plain = PlainDecoder(input: input, position: 0, options: .init())
         guard let fast = plain.run() else { return }
         var options = UnpicklerOptions()
         options.usesPlainDecoder = false

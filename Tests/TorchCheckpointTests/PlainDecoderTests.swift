@@ -19,7 +19,7 @@ struct PlainDecoderTests {
     static func fastPath(_ bytes: [UInt8], options: UnpicklerOptions = .init(),
                          persistentLoad: (@Sendable (Value) throws -> Value)? = nil) -> Unpickler.Decoded? {
         bytes.withUnsafeBytes { raw in
-            var decoder = PlainDecoder(input: raw, position: 0, options: options, persistentLoad: persistentLoad)
+            let decoder = PlainDecoder(input: raw, position: 0, options: options, persistentLoad: persistentLoad)
             return decoder.run()
         }
     }

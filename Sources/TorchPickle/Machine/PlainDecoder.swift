@@ -1,3 +1,5 @@
+@_spi(Tape) import TorchValues
+
 /// The pickle machine's fast path, for pickles of plain data and for what
 /// `torch.save` writes: `None`, booleans, integers that fit in 64 bits,
 /// floats, `str`, `bytes`, lists, tuples and dicts, with the memo and frames
@@ -19,7 +21,7 @@
 /// A persistent id is resolved here only when the loader may be called again
 /// for the same id (``UnpicklerOptions/persistentLoadIsRepeatable``), since
 /// the machine calls it again after a give-up.
-package struct PlainDecoder {
+package struct PlainDecoder: ~Copyable {
     let input: UnsafeRawBufferPointer
     let start: Int
     var position: Int
@@ -27,13 +29,15 @@ package struct PlainDecoder {
     let persistentLoad: (@Sendable (Value) throws -> Value)?
     let storageLoad: (@Sendable (StorageReference) throws -> Storage)?
 
-    var kinds: [UInt8] = []
-    var payloads: [Int64] = []
-    var spans: [PickleTape.Span] = []
-    var text: [UInt8] = []
-    var containers: [PickleTape.Container] = []
-    var segments: [PickleTape.Segment] = []
-    var children: [Int32] = []
+    // The tape's arrays, and the machine's stack, marks and memo: buffers
+    // with one owner (no copy-on-write checks on every append and write).
+    var kinds: TapeBuffer<UInt8>
+    var payloads: TapeBuffer<Int64>
+    var spans: TapeBuffer<PickleTape.Span>
+    var text: TapeBuffer<UInt8>
+    var containers: TapeBuffer<PickleTape.Container>
+    var segments: TapeBuffer<PickleTape.Segment>
+    var children: TapeBuffer<Int32>
     var objects: [Value] = []
     /// Every global named, once each, in order, as the machine lists them.
     var namedGlobals: [String] = []
@@ -43,9 +47,13 @@ package struct PlainDecoder {
     /// The storage references, which the provenance takes at the end.
     var references = StorageReferenceLog()
 
-    var stack: [Int32] = []
-    var marks: [Int] = []
-    var memo: [Int32] = []
+    /// The last int tuples made into arrays (shapes and strides), to share; the next slot to replace.
+    var recentIntegers: [[Int]] = []
+    var nextRecentInteger = 0
+
+    var stack = TapeBuffer<Int32>(capacity: 64)
+    var marks = TapeBuffer<Int>(capacity: 16)
+    var memo = TapeBuffer<Int32>(capacity: 64)
     var protocolVersion = 0
     var frameEnd = -1
 
@@ -58,27 +66,26 @@ package struct PlainDecoder {
         self.options = options
         self.persistentLoad = options.persistentLoadIsRepeatable ? persistentLoad : nil
         self.storageLoad = options.persistentLoadIsRepeatable ? storageLoad : nil
-        stack.reserveCapacity(64)
         // Room for what the input can hold, reserved up front: pages are
-        // touched only as they fill, and the arrays do not copy themselves to
+        // touched only as they fill, and the buffers do not copy themselves to
         // grow (up to 2^24 entries each). A node takes at least one byte of
         // input, a string or bytes at least two, a container at least two and
         // a segment at least one more.
         let size = max(input.count - position, 0)
         let cap = 1 << 24
-        kinds.reserveCapacity(min(size / 4, cap))
-        payloads.reserveCapacity(min(size / 4, cap))
-        children.reserveCapacity(min(size / 4, cap))
-        spans.reserveCapacity(min(size / 16, cap))
-        containers.reserveCapacity(min(size / 32, cap))
-        segments.reserveCapacity(min(size / 32, cap))
-        text.reserveCapacity(min(size / 2, cap * 8))
+        kinds = TapeBuffer(capacity: min(size / 4, cap))
+        payloads = TapeBuffer(capacity: min(size / 4, cap))
+        children = TapeBuffer(capacity: min(size / 4, cap))
+        spans = TapeBuffer(capacity: min(size / 16, cap))
+        containers = TapeBuffer(capacity: min(size / 32, cap))
+        segments = TapeBuffer(capacity: min(size / 32, cap))
+        text = TapeBuffer(capacity: min(size / 2, cap * 8))
     }
 
     /// The decoded pickle: its value, the offset past `STOP`, its protocol,
     /// the globals it names and the identities of its storage references;
     /// nil when the full machine must read it.
-    package mutating func run() -> Unpickler.Decoded? {
+    package consuming func run() -> Unpickler.Decoded? {
         guard start >= 0, start <= input.count, let root = decode() else { return nil }
         let tape = PickleTape(bytes: text, kinds: kinds, payloads: payloads, spans: spans,
                               containers: containers, segments: segments, children: children, objects: objects)
@@ -141,7 +148,7 @@ package struct PlainDecoder {
             if high >= 0x80, String(validating: bytes, as: UTF8.self) == nil { return false }
         }
         spans.append(.init(offset: text.count, count: bytes.count))
-        text.append(contentsOf: bytes)
+        bytes.withMemoryRebound(to: UInt8.self) { text.append(contentsOf: $0) }
         return push(kind, Int64(spans.count - 1))
     }
 
@@ -230,12 +237,7 @@ package struct PlainDecoder {
 
     /// Pops `count` items off the stack.
     mutating func pop(_ count: Int) {
-        // A few one at a time: removeLast(_:) replaces a subrange, several times the work for a few items.
-        if count > 8 {
-            stack.removeLast(count)
-        } else {
-            for _ in 0..<count { stack.removeLast() }
-        }
+        stack.removeLast(count)
     }
 
     /// The topmost mark's position, popped, with the container below it when `target` is asked for.
@@ -442,7 +444,7 @@ extension PlainDecoder {
     /// The text of a `str` node.
     mutating func text(of node: Int32) -> String {
         let span = spans[Int(payloads[Int(node)])]
-        return text.withUnsafeBufferPointer { String(decoding: $0[span.offset..<(span.offset + span.count)], as: UTF8.self) }
+        return text.withElements(span.offset..<(span.offset + span.count)) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Whether a `str` node is `'storage'`, the tag of a persistent id.
@@ -450,8 +452,8 @@ extension PlainDecoder {
         let span = spans[Int(payloads[Int(node)])]
         let tag: StaticString = "storage"
         guard span.count == tag.utf8CodeUnitCount else { return false }
-        return text.withUnsafeBufferPointer { text in
-            for i in 0..<span.count where text[span.offset + i] != tag.utf8Start[i] { return false }
+        return text.withElements(span.offset..<(span.offset + span.count)) { text in
+            for i in 0..<span.count where text[i] != tag.utf8Start[i] { return false }
             return true
         }
     }
@@ -505,24 +507,39 @@ extension PlainDecoder {
         }
     }
 
-    /// The items of a tuple node, when it has one segment.
-    mutating func items(_ tuple: Int32) -> ArraySlice<Int32>? {
+    /// Where the items of a tuple node lie in `children`, when it has one segment.
+    mutating func items(_ tuple: Int32) -> Range<Int>? {
         let c = containers[Int(payloads[Int(tuple)])]
-        if c.count == 0 { return [] }
+        if c.count == 0 { return 0..<0 }
         guard c.first == c.last, c.first >= 0 else { return nil }
         let segment = segments[Int(c.first)]
-        return children[Int(segment.start)..<Int(segment.start + segment.count)]
+        return Int(segment.start)..<Int(segment.start + segment.count)
     }
 
     /// The ints of a tuple node of ints.
+    ///
+    /// Tensors share shapes and strides (every layer of a block, every
+    /// element of a list): an array equal to one of the last few made is
+    /// that one again, not a new allocation.
     mutating func integers(_ node: Int32) -> [Int]? {
         guard kind(node) == .tuple, let items = items(node) else { return nil }
-        for item in items where kinds[Int(item)] & NodeKind.mask != NodeKind.int.rawValue { return nil }
-        var values = [Int](repeating: 0, count: items.count)
-        var i = 0
-        for item in items {
-            values[i] = Int(payloads[Int(item)])
-            i += 1
+        for j in items where kinds[Int(children[j])] & NodeKind.mask != NodeKind.int.rawValue { return nil }
+        for cached in recentIntegers where cached.count == items.count {
+            var same = true
+            for j in items where cached[j - items.lowerBound] != Int(payloads[Int(children[j])]) {
+                same = false
+                break
+            }
+            if same { return cached }
+        }
+        var values: [Int] = []
+        values.reserveCapacity(items.count)
+        for j in items { values.append(Int(payloads[Int(children[j])])) }
+        if recentIntegers.count < 16 {
+            recentIntegers.append(values)
+        } else {
+            recentIntegers[nextRecentInteger] = values
+            nextRecentInteger = (nextRecentInteger + 1) % 16
         }
         return values
     }
@@ -532,15 +549,17 @@ extension PlainDecoder {
     /// hooks), without making its argument tuples: nil for any other form,
     /// which the machine's call then takes, or for a check that fails.
     mutating func rebuildTensorV2(_ arguments: Int32) -> Tensor? {
-        guard let a = items(arguments), a.count == 6 else { return nil }
-        let i = a.startIndex
-        guard kind(a[i]) == .object, case .storage(let storage) = objects[Int(payloads[Int(a[i])])],
-              kind(a[i + 1]) == .int, let shape = integers(a[i + 2]), let stride = integers(a[i + 3]),
-              kind(a[i + 4]) == .bool, kind(a[i + 5]) == .dict, kinds[Int(a[i + 5])] & NodeKind.ordered != 0,
-              containers[Int(payloads[Int(a[i + 5])])].count == 0, containers[Int(payloads[Int(a[i + 5])])].state < 0
+        guard let items = items(arguments), items.count == 6 else { return nil }
+        let i = items.lowerBound
+        let storageNode = children[i], offset = children[i + 1], shapeNode = children[i + 2], strideNode = children[i + 3]
+        let requiresGrad = children[i + 4], hooks = children[i + 5]
+        guard kind(storageNode) == .object, case .storage(let storage) = objects[Int(payloads[Int(storageNode)])],
+              kind(offset) == .int, let shape = integers(shapeNode), let stride = integers(strideNode),
+              kind(requiresGrad) == .bool, kind(hooks) == .dict, kinds[Int(hooks)] & NodeKind.ordered != 0,
+              containers[Int(payloads[Int(hooks)])].count == 0, containers[Int(payloads[Int(hooks)])].state < 0
         else { return nil }
-        return try? TensorRebuild.rebuildTensorV2(storage: storage, offset: Int(payloads[Int(a[i + 1])]), shape: shape,
-                                                  stride: stride, requiresGrad: payloads[Int(a[i + 4])] != 0,
+        return try? TensorRebuild.rebuildTensorV2(storage: storage, offset: Int(payloads[Int(offset)]), shape: shape,
+                                                  stride: stride, requiresGrad: payloads[Int(requiresGrad)] != 0,
                                                   hooks: .dict(PyDict(kind: .orderedDict)))
     }
 
@@ -592,8 +611,8 @@ extension PlainDecoder {
             stack.removeLast()
             references.record(storage)
             if let items = items(pid) {
-                for (position, item) in items.enumerated() {
-                    if let token = memoToken(item) { references.recordToken(position: position, token: token) }
+                for j in items {
+                    if let token = memoToken(children[j]) { references.recordToken(position: j - items.lowerBound, token: token) }
                 }
             }
             return push(object(.storage(storage)))
@@ -619,13 +638,12 @@ extension PlainDecoder {
     /// nil for any other form, which the loader then takes as a value.
     mutating func storageReference(_ pid: Int32) -> StorageReference? {
         guard kind(pid) == .tuple, let items = items(pid), items.count == 5 else { return nil }
-        let i = items.startIndex
-        guard kind(items[i]) == .string, kind(items[i + 1]) == .object, kind(items[i + 2]) == .string,
-              kind(items[i + 3]) == .string, kind(items[i + 4]) == .int,
-              case .global(let storageClass) = objects[Int(payloads[Int(items[i + 1])])] else { return nil }
-        guard isStorageTag(items[i]) else { return nil }
-        return StorageReference(storageClass: storageClass, key: text(of: items[i + 2]), location: text(of: items[i + 3]),
-                                elementCount: Int(payloads[Int(items[i + 4])]))
+        let i = items.lowerBound
+        let tag = children[i], type = children[i + 1], key = children[i + 2], location = children[i + 3], count = children[i + 4]
+        guard kind(tag) == .string, kind(type) == .object, kind(key) == .string, kind(location) == .string, kind(count) == .int,
+              case .global(let storageClass) = objects[Int(payloads[Int(type)])], isStorageTag(tag) else { return nil }
+        return StorageReference(storageClass: storageClass, key: text(of: key), location: text(of: location),
+                                elementCount: Int(payloads[Int(count)]))
     }
 
     /// The value of a node that a call takes as an argument: plain values,
@@ -648,11 +666,12 @@ extension PlainDecoder {
             return .dict(PyDict(kind: kinds[Int(node)] & NodeKind.ordered != 0 ? .orderedDict : .dict))
         case .tuple:
             // A tuple is made whole by one opcode: its items are one segment.
-            guard let children = items(node) else { return nil }
+            guard let range = items(node) else { return nil }
             var items: [Value] = []
-            items.reserveCapacity(children.count)
+            items.reserveCapacity(range.count)
             var tokens = TokenTable()
-            for child in children {
+            for j in range {
+                let child = children[j]
                 guard let item = materialize(child, memoTokens: memoTokens) else { return nil }
                 if let token = memoToken(child) {
                     // A call's result may keep its arguments (a parameter's state), whose

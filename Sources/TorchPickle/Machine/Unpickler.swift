@@ -67,7 +67,7 @@ public struct Unpickler: Sendable {
     public func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) throws(PickleError) -> Decoded {
         if options.usesPlainDecoder {
             // Plain data first, into a tape (PlainDecoder); anything else is the machine's.
-            var plain = PlainDecoder(input: bytes, position: offset, options: options, persistentLoad: persistentLoad,
+            let plain = PlainDecoder(input: bytes, position: offset, options: options, persistentLoad: persistentLoad,
                                      storageLoad: storageLoad)
             if let decoded = plain.run() { return decoded }
         }

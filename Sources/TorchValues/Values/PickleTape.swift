@@ -33,7 +33,7 @@ package final class PickleTape: @unchecked Sendable {
     package static let unhashable: UInt8 = 0x20
     package static let kindMask: UInt8 = 0x0F
 
-    package struct Span {
+    package struct Span: BitwiseCopyable {
         package var offset: Int
         package var count: Int
         @inlinable package init(offset: Int, count: Int) {
@@ -41,7 +41,7 @@ package final class PickleTape: @unchecked Sendable {
             self.count = count
         }
     }
-    package struct Container {
+    package struct Container: BitwiseCopyable {
         /// The first and last segment (-1: none yet), for chaining.
         package var first: Int32 = -1
         package var last: Int32 = -1
@@ -55,7 +55,7 @@ package final class PickleTape: @unchecked Sendable {
         package var state: Int32 = -1
         @inlinable package init() {}
     }
-    package struct Segment {
+    package struct Segment: BitwiseCopyable {
         package var start: Int32
         package var count: Int32
         package var next: Int32 = -1
@@ -66,20 +66,21 @@ package final class PickleTape: @unchecked Sendable {
     }
 
     /// The bytes of every `str` and `bytes`, one after another.
-    package let bytes: [UInt8]
-    package let kinds: [UInt8]
-    package let payloads: [Int64]
-    package let spans: [Span]
-    package let containers: [Container]
-    package let segments: [Segment]
-    package let children: [Int32]
+    package let bytes: TapeBuffer<UInt8>
+    package let kinds: TapeBuffer<UInt8>
+    package let payloads: TapeBuffer<Int64>
+    package let spans: TapeBuffer<Span>
+    package let containers: TapeBuffer<Container>
+    package let segments: TapeBuffer<Segment>
+    package let children: TapeBuffer<Int32>
     /// The values of object nodes.
     package let objects: [Value]
     /// Held while a container fills itself, so that readers on several threads fill it once.
     package let lock = Mutex<Void>(())
 
-    package init(bytes: [UInt8], kinds: [UInt8], payloads: [Int64], spans: [Span], containers: [Container],
-         segments: [Segment], children: [Int32], objects: [Value] = []) {
+    package init(bytes: consuming TapeBuffer<UInt8>, kinds: consuming TapeBuffer<UInt8>, payloads: consuming TapeBuffer<Int64>,
+                 spans: consuming TapeBuffer<Span>, containers: consuming TapeBuffer<Container>,
+                 segments: consuming TapeBuffer<Segment>, children: consuming TapeBuffer<Int32>, objects: [Value] = []) {
         self.bytes = bytes
         self.kinds = kinds
         self.payloads = payloads
@@ -109,7 +110,8 @@ package final class PickleTape: @unchecked Sendable {
     /// float, a `str`, `bytes`), from its kind, payload and the text it
     /// points into; nil for an object or a container. The decoder uses it too.
     @inline(__always)
-    package static func leafValue(_ kind: Kind, _ payload: Int64, bytes: [UInt8], spans: [Span]) -> Value? {
+    package static func leafValue(_ kind: Kind, _ payload: Int64, bytes: borrowing TapeBuffer<UInt8>,
+                                  spans: borrowing TapeBuffer<Span>) -> Value? {
         switch kind {
         case .none: return .None
         case .bool: return .bool(payload != 0)
@@ -117,12 +119,10 @@ package final class PickleTape: @unchecked Sendable {
         case .float: return .float(Double(bitPattern: UInt64(bitPattern: payload)))
         case .string:
             let span = spans[Int(payload)]
-            return .string(bytes.withUnsafeBufferPointer {
-                String(decoding: UnsafeBufferPointer(rebasing: $0[span.offset..<(span.offset + span.count)]), as: UTF8.self)
-            })
+            return .string(bytes.withElements(span.offset..<(span.offset + span.count)) { String(decoding: $0, as: UTF8.self) })
         case .bytes:
             let span = spans[Int(payload)]
-            return .bytes(Array(bytes[span.offset..<(span.offset + span.count)]))
+            return .bytes(bytes.withElements(span.offset..<(span.offset + span.count)) { Array($0) })
         case .object, .list, .tuple, .dict: return nil
         }
     }
@@ -149,11 +149,11 @@ package final class PickleTape: @unchecked Sendable {
     }
 
     /// Calls `body` with each segment's item nodes, in order.
-    package func forEachSegment(of node: Int32, _ body: (ArraySlice<Int32>) -> Void) {
+    package func forEachSegment(of node: Int32, _ body: (UnsafeBufferPointer<Int32>) -> Void) {
         var s = containers[Int(payloads[Int(node)])].first
         while s >= 0 {
             let segment = segments[Int(s)]
-            body(children[Int(segment.start)..<Int(segment.start + segment.count)])
+            children.withElements(Int(segment.start)..<Int(segment.start + segment.count), body)
             s = segment.next
         }
     }
@@ -246,10 +246,10 @@ package final class PickleTape: @unchecked Sendable {
         let mask = capacity - 1
         var table = [Int32](repeating: -1, count: capacity)
         var distinct = true
-        bytes.withUnsafeBytes { text in
+        bytes.withUnsafeBufferPointer { text in
             func span(_ key: Int32) -> UnsafeRawBufferPointer {
                 let s = spans[Int(payloads[Int(key)])]
-                return UnsafeRawBufferPointer(rebasing: text[s.offset..<(s.offset + s.count)])
+                return UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[s.offset..<(s.offset + s.count)]))
             }
             forEachSegment(of: node) { segment in
                 guard distinct else { return }
