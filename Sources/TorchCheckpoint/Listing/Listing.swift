@@ -77,16 +77,37 @@ public enum Listing {
     package static func walkTensors(_ root: Value) -> [(path: [PathKey], tensor: Tensor)] {
         var tensors: [(path: [PathKey], tensor: Tensor)] = []
         var seen = Set<ObjectIdentifier>()
-        var stack: [(Value, [PathKey])] = [(root, [])]
-        while let (value, path) = stack.popLast() {
+        // The containers being walked, innermost last, each with its children
+        // and the next one to visit; `path` holds the keys down to the innermost.
+        var frames: [(container: Container, next: Int)] = []
+        var path: [PathKey] = []
+        // Visits a value reached by `key` from the innermost frame (none for the root).
+        func visit(_ value: Value, _ key: PathKey?) {
             if case .tensor(let t) = value {
-                tensors.append((path, t))
+                var full: [PathKey] = []
+                full.reserveCapacity(path.count + 1)
+                full.append(contentsOf: path)
+                if let key { full.append(key) }
+                tensors.append((full, t))
+                return
+            }
+            guard !isLeaf(value), let container = Container(value),
+                  seen.insert(ObjectIdentifier(container.object)).inserted else { return }
+            if let key { path.append(key) }
+            frames.append((container, 0))
+        }
+        visit(root, nil)
+        while !frames.isEmpty {
+            let i = frames.count - 1
+            let position = frames[i].next
+            guard position < frames[i].container.items.count else {
+                frames.removeLast()
+                if !frames.isEmpty { path.removeLast() }
                 continue
             }
-            if isLeaf(value) { continue }
-            if case .children(let children) = expand(value, path: path, seen: &seen, keeping: mayHoldTensors) {
-                stack.append(contentsOf: children.reversed())
-            }
+            frames[i].next += 1
+            let child = frames[i].container.items[position]
+            if mayHoldTensors(child) { visit(child, frames[i].container.key(at: position)) }
         }
         return tensors
     }
@@ -115,41 +136,53 @@ public enum Listing {
     /// The items the walk visits in a container: dict items in insertion
     /// order, list and tuple items by index, an opaque object's dict items,
     /// list items or `NEWOBJ` arguments; `.seen` the second time.
-    /// `keeping` leaves out the children it is false for (their paths are not built).
-    static func expand(_ value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>,
-                       keeping keep: (Value) -> Bool = { _ in true }) -> Expansion {
-        // The path one key longer, in one allocation (`path + [key]` makes two).
-        func extended(_ key: PathKey) -> [PathKey] {
+    static func expand(_ value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>) -> Expansion {
+        guard let container = Container(value) else { return .notContainer }
+        guard seen.insert(ObjectIdentifier(container.object)).inserted else { return .seen }
+        return .children(container.items.indices.map { i in
+            // The path one key longer, in one allocation (`path + [key]` makes two).
             var longer: [PathKey] = []
             longer.reserveCapacity(path.count + 1)
             longer.append(contentsOf: path)
-            longer.append(key)
-            return longer
+            longer.append(container.key(at: i))
+            return (container.items[i], longer)
+        })
+    }
+
+    /// A container as the walk sees it: the object that is its identity, and
+    /// its children with their keys.
+    struct Container {
+        let object: AnyObject
+        /// A dict's keys, in the order of ``items``; nil for items by index.
+        let keys: [Value]?
+        let items: [Value]
+
+        /// Nil for a value that is not a container.
+        init?(_ value: Value) {
+            switch value {
+            case .dict(let d): (object, keys, items) = (d, d.keys, d.values)
+            case .list(let l): (object, keys, items) = (l, nil, l.items)
+            case .tuple(let t): (object, keys, items) = (t, nil, t.items)
+            case .object(let o):
+                object = o
+                if let d = o.dictItems {
+                    (keys, items) = (d.keys, d.values)
+                } else if !o.listItems.isEmpty {
+                    (keys, items) = (nil, o.listItems)
+                } else if o.construction == .newObject {
+                    (keys, items) = (nil, o.arguments)
+                } else {
+                    (keys, items) = (nil, [])
+                }
+            default:
+                return nil
+            }
         }
-        func keyed(_ items: Zip2Sequence<[Value], [Value]>) -> Expansion {
-            .children(items.compactMap { key, item in keep(item) ? (item, extended(PathKey(dictKey: key))) : nil })
-        }
-        func indexed(_ items: [Value]) -> Expansion {
-            .children(items.enumerated().compactMap { index, item in keep(item) ? (item, extended(.index(index))) : nil })
-        }
-        switch value {
-        case .dict(let d):
-            guard seen.insert(ObjectIdentifier(d)).inserted else { return .seen }
-            return keyed(d.items)
-        case .list(let l):
-            guard seen.insert(ObjectIdentifier(l)).inserted else { return .seen }
-            return indexed(l.items)
-        case .tuple(let t):
-            guard seen.insert(ObjectIdentifier(t)).inserted else { return .seen }
-            return indexed(t.items)
-        case .object(let o):
-            guard seen.insert(ObjectIdentifier(o)).inserted else { return .seen }
-            if let d = o.dictItems { return keyed(d.items) }
-            if !o.listItems.isEmpty { return indexed(o.listItems) }
-            if o.construction == .newObject { return indexed(o.arguments) }
-            return .children([])
-        default:
-            return .notContainer
+
+        /// The key of the child at `position`.
+        func key(at position: Int) -> PathKey {
+            if let keys { return PathKey(dictKey: keys[position]) }
+            return .index(position)
         }
     }
 

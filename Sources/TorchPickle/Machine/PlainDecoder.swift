@@ -447,10 +447,9 @@ extension PlainDecoder {
         return text.withElements(span.offset..<(span.offset + span.count)) { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Whether a `str` node is `'storage'`, the tag of a persistent id.
-    mutating func isStorageTag(_ node: Int32) -> Bool {
+    /// Whether a `str` node's text is `tag`.
+    mutating func text(of node: Int32, is tag: StaticString) -> Bool {
         let span = spans[Int(payloads[Int(node)])]
-        let tag: StaticString = "storage"
         guard span.count == tag.utf8CodeUnitCount else { return false }
         return text.withElements(span.offset..<(span.offset + span.count)) { text in
             for i in 0..<span.count where text[i] != tag.utf8Start[i] { return false }
@@ -641,7 +640,7 @@ extension PlainDecoder {
         let i = items.lowerBound
         let tag = children[i], type = children[i + 1], key = children[i + 2], location = children[i + 3], count = children[i + 4]
         guard kind(tag) == .string, kind(type) == .object, kind(key) == .string, kind(location) == .string, kind(count) == .int,
-              case .global(let storageClass) = objects[Int(payloads[Int(type)])], isStorageTag(tag) else { return nil }
+              case .global(let storageClass) = objects[Int(payloads[Int(type)])], text(of: tag, is: "storage") else { return nil }
         return StorageReference(storageClass: storageClass, key: text(of: key), location: text(of: location),
                                 elementCount: Int(payloads[Int(count)]))
     }

@@ -204,11 +204,12 @@ package final class PickleTape: @unchecked Sendable {
     /// this tape).
     package func fill(_ dict: PyDict, from node: Int32, defersIndex: Bool = true) {
         let count = Int(containers[Int(payloads[Int(node)])].count) / 2
-        let distinct = defersIndex && PyDict.isIndexed(count: count) && keysAreDistinctStrings(node)
-        dict.reserveUnfilled(count, index: !distinct)
-        func place(_ value: Value, _ key: Value) -> Int {
-            distinct ? dict.appendUnfilled(value, for: key) : dict.setUnfilled(value, for: key)
+        if defersIndex && PyDict.isIndexed(count: count) && keysAreDistinctStrings(node) {
+            fill(dict, fromDistinct: node, count: count)
+            return
         }
+        dict.reserveUnfilled(count)
+        func place(_ value: Value, _ key: Value) -> Int { dict.setUnfilled(value, for: key) }
         var anyTokens = false
         forEachSegment(of: node) { segment in
             // As the machine does per SETITEMS: tokens are recorded for a
@@ -234,6 +235,32 @@ package final class PickleTape: @unchecked Sendable {
         }
         // Only objects reached more than once keep their identity.
         if anyTokens { dict._itemTokens.removeAll { kinds[Int($0)] & Self.shared == 0 } }
+    }
+
+    /// Fills a dict whose keys are distinct `str`s: in one step, without its
+    /// positions by key (built when a key is first looked up). Only strings
+    /// reached more than once keep their identity, as after ``fill(_:from:defersIndex:)``.
+    private func fill(_ dict: PyDict, fromDistinct node: Int32, count: Int) {
+        var keys: [Value] = [], values: [Value] = []
+        keys.reserveCapacity(count)
+        values.reserveCapacity(count)
+        var depth = 1
+        var tokens = TokenTable()
+        forEachSegment(of: node) { segment in
+            var i = segment.startIndex
+            while i + 1 < segment.endIndex {
+                let key = segment[i], item = segment[i + 1]
+                if let token = token(key) { tokens[2 * keys.count] = token }
+                if let token = token(item) { tokens[2 * keys.count + 1] = token }
+                let v = value(item)
+                // A str key is no deeper than its dict.
+                depth = max(depth, v.nestingDepth + 1)
+                keys.append(value(key))
+                values.append(v)
+                i += 2
+            }
+        }
+        dict.adoptUnfilled(keys: keys, values: values, depth: depth, itemTokens: tokens)
     }
 
     /// Whether every key of a dict node is a `str` node and no two are equal

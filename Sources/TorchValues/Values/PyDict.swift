@@ -130,6 +130,17 @@ public final class PyDict: @unchecked Sendable {
         return _keys.count - 1
     }
 
+    /// Takes keys that no two of which are equal, and their values, while the
+    /// dict fills itself from its pickle (an empty dict): as
+    /// ``appendUnfilled(_:for:)`` for each, in one step.
+    package func adoptUnfilled(keys: [Value], values: [Value], depth: Int, itemTokens: TokenTable) {
+        precondition(_keys.isEmpty && keys.count == values.count)
+        _keys = keys
+        _values = values
+        self.depth = max(self.depth, depth)
+        _itemTokens = itemTokens
+    }
+
     /// Builds the positions by key, once the dict has outgrown ``linearScanLimit``.
     private func buildIndex() {
         guard !indexed, _keys.count > Self.linearScanLimit else { return }
