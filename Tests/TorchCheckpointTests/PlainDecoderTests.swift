@@ -373,6 +373,25 @@ struct FastPathRefusalTests {
         #expect(a.value.pythonRepr == b.value.pythonRepr)
     }
 
+    @Test("a tensor's argument tuple fetched again from the memo after the tensor is made (its container dropped): the machine's")
+    func consumedTupleFetchedAgain() throws {
+        var options = UnpicklerOptions()
+        options.persistentLoadIsRepeatable = true
+        let pid = [0x28] + Self.text("storage") + Self.global("torch", "FloatStorage") + Self.text("0") + Self.text("cpu") + [0x4B, 4, 0x74, 0x51]
+        // The shape tuple is memoized (BINPUT 0), consumed by the rebuild call, then fetched (BINGET 0).
+        let tensor = Self.global("torch._utils", "_rebuild_tensor_v2") + [0x28] + pid
+            + [0x4B, 0, 0x4B, 4, 0x85, 0x71, 0, 0x4B, 1, 0x85, 0x89] + Self.orderedDict + [0x74, 0x52]
+        let fetched: [UInt8] = [0x80, 2, 0x5D, 0x28] + tensor + [0x68, 0, 0x65, 0x2E]
+        let notFetched: [UInt8] = [0x80, 2, 0x5D, 0x28] + tensor + [0x65, 0x2E]
+        #expect(PlainDecoderTests.fastPath(fetched, options: options, persistentLoad: Self.load) == nil)
+        #expect(PlainDecoderTests.fastPath(notFetched, options: options, persistentLoad: Self.load) != nil)
+        try Self.expectSameAsMachine(fetched)
+        try Self.expectSameAsMachine(notFetched)
+        let list = try #require(try fetched.withUnsafeBytes { try Unpickler(options: options, persistentLoad: Self.load).decode($0) }.value.list)
+        #expect(list.items.count == 2)
+        #expect(list.items.last?.pythonRepr == "(4,)")
+    }
+
     @Test("BUILD with an OrderedDict as the state: the machine keeps it an OrderedDict")
     func orderedState() throws {
         let bytes: [UInt8] = [0x80, 2] + Self.orderedDict + Self.orderedDict + [0x62, 0x2E]

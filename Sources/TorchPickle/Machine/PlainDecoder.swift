@@ -52,8 +52,10 @@ package struct PlainDecoder: ~Copyable {
     var nextRecentInteger = 0
 
     var stack = TapeBuffer<Int32>(capacity: 64)
+    /// The items of the container ``reclaim(_:)`` dropped first.
+    var reclaimed = TapeBuffer<Int32>(capacity: 16)
     var marks = TapeBuffer<Int>(capacity: 16)
-    var memo = TapeBuffer<Int32>(capacity: 64)
+    var memo: TapeBuffer<Int32>
     var protocolVersion = 0
     var frameEnd = -1
 
@@ -68,18 +70,19 @@ package struct PlainDecoder: ~Copyable {
         self.storageLoad = options.persistentLoadIsRepeatable ? storageLoad : nil
         // Room for what the input can hold, reserved up front: pages are
         // touched only as they fill, and the buffers do not copy themselves to
-        // grow (up to 2^24 entries each). A node takes at least one byte of
-        // input, a string or bytes at least two, a container at least two and
-        // a segment at least one more.
+        // grow (each copy faults every page in again). A node takes at least
+        // one byte of input; torch.save writes a container every 20 bytes or
+        // so and memoizes an object every 15. Up to 2^24 entries each.
         let size = max(input.count - position, 0)
         let cap = 1 << 24
-        kinds = TapeBuffer(capacity: min(size / 4, cap))
-        payloads = TapeBuffer(capacity: min(size / 4, cap))
-        children = TapeBuffer(capacity: min(size / 4, cap))
-        spans = TapeBuffer(capacity: min(size / 16, cap))
-        containers = TapeBuffer(capacity: min(size / 32, cap))
-        segments = TapeBuffer(capacity: min(size / 32, cap))
-        text = TapeBuffer(capacity: min(size / 2, cap * 8))
+        kinds = TapeBuffer(capacity: min(size / 2, cap))
+        payloads = TapeBuffer(capacity: min(size / 2, cap))
+        children = TapeBuffer(capacity: min(size / 2, cap))
+        spans = TapeBuffer(capacity: min(size / 8, cap))
+        containers = TapeBuffer(capacity: min(size / 8, cap))
+        segments = TapeBuffer(capacity: min(size / 8, cap))
+        memo = TapeBuffer(capacity: min(size / 8, cap))
+        text = TapeBuffer(capacity: min(size, cap * 8))
     }
 
     /// The decoded pickle: its value, the offset past `STOP`, its protocol,
@@ -480,11 +483,13 @@ extension PlainDecoder {
         // Matched, not compared: KnownGlobal's == is a call through its Equatable witness.
         if case .rebuildTensorV2 = known, let tensor = rebuildTensorV2(argumentNode) {
             pop(2)
+            reclaim(argumentNode)
             return push(object(.tensor(tensor)))
         }
         if case .orderedDict = known, containers[Int(payloads[Int(argumentNode)])].count == 0 {
             // `OrderedDict()`: what the call makes, an empty OrderedDict, as a dict node SETITEMS fills.
             pop(2)
+            reclaim(argumentNode)
             containers.append(.init())
             return push(node(.dict, Int64(containers.count - 1), flags: NodeKind.ordered))
         }
@@ -496,6 +501,7 @@ extension PlainDecoder {
             return false
         }
         pop(2)
+        reclaim(argumentNode)
         switch result {
         case .tensor(let t)?:
             // Hooks pickled as None are noted in the provenance by the machine.
@@ -504,6 +510,50 @@ extension PlainDecoder {
         default:
             return false
         }
+    }
+
+    /// Drops a container that a call or a persistent id consumed, and then
+    /// the containers among its items, each while it is the last one made:
+    /// a tensor's arguments (the persistent id, shape, stride, hooks and the
+    /// tuple of them) are a third of a state dict's tape, dead once the
+    /// tensor is made.
+    ///
+    /// Nothing reaches them any more: a container is never reached twice on
+    /// the fast path (a memo `GET` of one gives up, so a node still in the
+    /// memo is never read), and the items of a dead container are dead. A
+    /// container made later takes the index again.
+    mutating func reclaim(_ node: Int32) {
+        guard dropLastContainer(node) else { return }
+        // The items' containers were made before their parent, in order: the
+        // last of them is now the last container.
+        var i = reclaimed.count
+        while i > 0 {
+            i -= 1
+            guard isContainer(reclaimed[i]) else { continue }
+            guard dropLastContainer(reclaimed[i]) else { break }
+        }
+        reclaimed.removeAll()
+    }
+
+    /// Drops `node`'s container when it is the last one made and its items
+    /// are the last ones added (noting its items in `reclaimed`).
+    mutating func dropLastContainer(_ node: Int32) -> Bool {
+        guard isContainer(node) else { return false }
+        let c = Int(payloads[Int(node)])
+        guard c == containers.count - 1 else { return false }
+        let record = containers[c]
+        if record.first >= 0 {
+            guard record.first == record.last, Int(record.first) == segments.count - 1 else { return false }
+            let segment = segments[Int(record.first)]
+            guard Int(segment.start + segment.count) == children.count else { return false }
+            if reclaimed.isEmpty {
+                for j in Int(segment.start)..<children.count { reclaimed.append(children[j]) }
+            }
+            children.removeLast(Int(segment.count))
+            segments.removeLast()
+        }
+        containers.removeLast()
+        return true
     }
 
     /// Where the items of a tuple node lie in `children`, when it has one segment.
@@ -614,6 +664,7 @@ extension PlainDecoder {
                     if let token = memoToken(children[j]) { references.recordToken(position: j - items.lowerBound, token: token) }
                 }
             }
+            reclaim(pid)
             return push(object(.storage(storage)))
         }
         guard let persistentLoad, let value = materialize(pid, memoTokens: true) else { return false }

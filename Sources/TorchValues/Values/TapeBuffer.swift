@@ -80,6 +80,12 @@ public struct TapeBuffer<Element: BitwiseCopyable>: ~Copyable {
         _count -= k
     }
 
+    /// Removes every element, keeping the memory.
+    @inlinable @inline(__always)
+    public mutating func removeAll() {
+        _count = 0
+    }
+
     @inlinable @inline(__always)
     public mutating func popLast() -> Element? {
         guard count > 0 else { return nil }
