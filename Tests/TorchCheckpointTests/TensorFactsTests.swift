@@ -111,6 +111,22 @@ struct TensorFactsTests {
         }
     }
 
+    @Test("backward hooks as pickled: an empty OrderedDict (torch 1.0 and later), None, or the dict as given")
+    func backwardHooks() throws {
+        let checkpoint = try Fixtures.open("state_dict.pth")
+        for (_, t) in checkpoint.tensors {
+            let hooks = try #require(t.backwardHooks.dict)
+            #expect(hooks.kind.pythonName == "OrderedDict")
+            #expect(hooks.isEmpty)
+        }
+        let plain = Tensor(dtype: .float32, shape: [1], stride: [1], storage: nil)
+        #expect(plain.backwardHooks.isNone)
+        let given = PyDict(kind: .orderedDict)
+        try given.set(.int(1), for: "hook")
+        let hooked = Tensor(dtype: .float32, shape: [1], stride: [1], storage: nil, backwardHooks: .dict(given))
+        #expect(hooked.backwardHooks.dict === given)
+    }
+
     private func same(_ a: Double, _ b: Double) -> Bool {
         (a.isNaN && b.isNaN) || (a == b && a.sign == b.sign)
     }

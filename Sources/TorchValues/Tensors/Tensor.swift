@@ -72,19 +72,55 @@ public final class Tensor: Sendable {
     /// The negative bit (`tensor.is_neg()`): elements read as stored are to be negated.
     public let isNegated: Bool
     /// Quantization parameters, for a quantized tensor.
-    public let quantization: Quantization?
+    public var quantization: Quantization? { extras?.quantization }
     /// Component tensors, for a sparse tensor.
-    public let sparse: SparseComponents?
+    public var sparse: SparseComponents? { extras?.sparse }
     /// Backward hooks as pickled: an empty `OrderedDict` in every file torch
     /// 1.0 and later writes, `None` in files of the torch 0.4 era (a rewrite
-    /// writes back what the file had).
-    public let backwardHooks: Value
+    /// writes back what the file had). An empty `OrderedDict` is made anew
+    /// each time it is read (hooks are never restored, and a state dict's
+    /// tensors do not each keep a dict).
+    public var backwardHooks: Value {
+        switch hooks {
+        case .none: .None
+        case .emptyOrderedDict: .dict(PyDict(kind: .orderedDict))
+        case .other: extras?.backwardHooks ?? .None
+        }
+    }
     /// The attributes of a `Parameter` saved with Python state (`_rebuild_parameter_with_state`).
-    public let parameterState: Value?
+    public var parameterState: Value? { extras?.parameterState }
     /// The subclass, for a `torch.Tensor` subclass rebuilt through `_rebuild_from_type_v2`.
-    public let subclass: PyGlobal?
+    public var subclass: PyGlobal? { extras?.subclass }
     /// The subclass instance's state (its `__dict__`), when it had any.
-    public let subclassState: Value?
+    public var subclassState: Value? { extras?.subclassState }
+
+    /// What few tensors have, out of line (nil for a state dict's tensors):
+    /// 100,000 tensors each carrying these fields inline were 14 MB.
+    private let extras: Extras?
+    private let hooks: HooksForm
+
+    private enum HooksForm: UInt8 {
+        case none, emptyOrderedDict, other
+    }
+
+    private final class Extras: Sendable {
+        let quantization: Quantization?
+        let sparse: SparseComponents?
+        let backwardHooks: Value
+        let parameterState: Value?
+        let subclass: PyGlobal?
+        let subclassState: Value?
+
+        init(quantization: Quantization?, sparse: SparseComponents?, backwardHooks: Value, parameterState: Value?,
+             subclass: PyGlobal?, subclassState: Value?) {
+            self.quantization = quantization
+            self.sparse = sparse
+            self.backwardHooks = backwardHooks
+            self.parameterState = parameterState
+            self.subclass = subclass
+            self.subclassState = subclassState
+        }
+    }
 
     /// Creates a tensor from its parts, as given: the shape, stride and offset
     /// are not checked against the storage here (the unpickler checks them
@@ -106,12 +142,21 @@ public final class Tensor: Sendable {
         self.isParameter = isParameter
         self.isConjugated = isConjugated
         self.isNegated = isNegated
-        self.quantization = quantization
-        self.sparse = sparse
-        self.backwardHooks = backwardHooks
-        self.parameterState = parameterState
-        self.subclass = subclass
-        self.subclassState = subclassState
+        let hooks: HooksForm
+        switch backwardHooks {
+        case .None: hooks = .none
+        case .dict(let d) where d.isEmptyOrderedDict:
+            hooks = .emptyOrderedDict
+        default: hooks = .other
+        }
+        self.hooks = hooks
+        if hooks == .other || quantization != nil || sparse != nil || parameterState != nil || subclass != nil
+            || subclassState != nil {
+            extras = Extras(quantization: quantization, sparse: sparse, backwardHooks: hooks == .other ? backwardHooks : .None,
+                            parameterState: parameterState, subclass: subclass, subclassState: subclassState)
+        } else {
+            extras = nil
+        }
     }
 
     /// A copy with some properties changed.
