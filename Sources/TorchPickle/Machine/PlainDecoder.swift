@@ -150,6 +150,8 @@ package struct PlainDecoder: ~Copyable {
             for b in bytes { high |= b }
             if high >= 0x80, String(validating: bytes, as: UTF8.self) == nil { return false }
         }
+        // Spans count in 32 bits: a pickle with 4 GiB of text is the machine's.
+        guard text.count + bytes.count <= Int(UInt32.max) else { return false }
         spans.append(.init(offset: text.count, count: bytes.count))
         bytes.withMemoryRebound(to: UInt8.self) { text.append(contentsOf: $0) }
         return push(kind, Int64(spans.count - 1))
@@ -608,8 +610,7 @@ extension PlainDecoder {
               containers[Int(payloads[Int(hooks)])].count == 0, containers[Int(payloads[Int(hooks)])].state < 0
         else { return nil }
         return try? TensorRebuild.rebuildTensorV2(storage: storage, offset: Int(payloads[Int(offset)]), shape: shape,
-                                                  stride: stride, requiresGrad: payloads[Int(requiresGrad)] != 0,
-                                                  hooks: .dict(PyDict(kind: .orderedDict)))
+                                                  stride: stride, requiresGrad: payloads[Int(requiresGrad)] != 0)
     }
 
     /// `BUILD` of an `OrderedDict` with a dict of attributes (a state dict's

@@ -93,13 +93,12 @@ enum TensorRebuild {
     /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks)`
     /// with its arguments already taken apart (the fast path's decoder): the same checks and
     /// the same tensor as ``call(_:_:)``.
-    static func rebuildTensorV2(storage: Storage, offset: Int, shape: [Int], stride: [Int], requiresGrad: Bool,
-                                hooks: Value) throws -> Tensor {
+    /// The hooks are an empty `OrderedDict`, as torch pickles them.
+    static func rebuildTensorV2(storage: Storage, offset: Int, shape: [Int], stride: [Int], requiresGrad: Bool) throws -> Tensor {
         try TensorGeometry.checkShape(shape, stride)
         try TensorGeometry.checkExtent(dtype: storage.dtype, shape: shape, stride: stride, offset: offset, storage: storage)
         return Tensor(dtype: storage.dtype, shape: shape, stride: stride, storageOffset: offset, storage: storage,
-                      requiresGrad: requiresGrad, isConjugated: false, isNegated: false,
-                      quantization: nil, backwardHooks: hooks)
+                      requiresGrad: requiresGrad, hooksAreEmptyOrderedDict: true)
     }
 
     private static func strided(storage: Storage, dtype: DType, a: Arguments, offsetIndex: Int, requiresGrad: Bool,

@@ -123,7 +123,9 @@ public struct Device: Sendable, Hashable, CustomStringConvertible {
     /// Parses a location tag such as `cpu` or `cuda:0`, as storages carry it.
     public init(location: String) {
         // By bytes: a search by Character would break the text into graphemes (once per storage).
-        if let colon = location.utf8.lastIndex(of: UInt8(ascii: ":")), let i = Int(location[location.utf8.index(after: colon)...]) {
+        if location == "cpu" {
+            self = .cpu
+        } else if let colon = location.utf8.lastIndex(of: UInt8(ascii: ":")), let i = Int(location[location.utf8.index(after: colon)...]) {
             self.init(type: String(location[..<colon]), index: i)
         } else {
             self.init(type: location)

@@ -159,6 +159,25 @@ public final class Tensor: Sendable {
         }
     }
 
+    /// A strided tensor of a storage whose backward hooks are an empty
+    /// `OrderedDict` (every tensor of a state dict), without the dict.
+    package init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int, storage: Storage, requiresGrad: Bool,
+                 hooksAreEmptyOrderedDict: Bool) {
+        self.dtype = dtype
+        self.shape = shape
+        self.stride = stride
+        self.storageOffset = storageOffset
+        self.storage = storage
+        layout = .strided
+        device = storage.device
+        self.requiresGrad = requiresGrad
+        isParameter = false
+        isConjugated = false
+        isNegated = false
+        hooks = hooksAreEmptyOrderedDict ? .emptyOrderedDict : .none
+        extras = nil
+    }
+
     /// A copy with some properties changed.
     package func with(requiresGrad: Bool? = nil, isParameter: Bool? = nil, device: Device? = nil,
               backwardHooks: Value? = nil, parameterState: Value?? = nil,

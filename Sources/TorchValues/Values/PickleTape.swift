@@ -33,12 +33,17 @@ package final class PickleTape: @unchecked Sendable {
     package static let unhashable: UInt8 = 0x20
     package static let kindMask: UInt8 = 0x0F
 
+    /// Where a `str` or `bytes` lies in ``bytes`` (which the decoder keeps
+    /// under 4 GiB): 8 bytes a string, not 16.
     package struct Span: BitwiseCopyable {
-        package var offset: Int
-        package var count: Int
-        @inlinable package init(offset: Int, count: Int) {
-            self.offset = offset
-            self.count = count
+        private var start: UInt32
+        private var length: UInt32
+        package var offset: Int { Int(start) }
+        package var count: Int { Int(length) }
+        package init(offset: Int, count: Int) {
+            precondition(offset >= 0 && count >= 0 && offset + count <= Int(UInt32.max), "a tape's text is under 4 GiB")
+            start = UInt32(offset)
+            length = UInt32(count)
         }
     }
     package struct Container: BitwiseCopyable {
@@ -271,7 +276,10 @@ package final class PickleTape: @unchecked Sendable {
         var capacity = 16
         while capacity < 2 * count { capacity <<= 1 }
         let mask = capacity - 1
-        var table = [Int32](repeating: -1, count: capacity)
+        // Each slot holds a key's hash in its high half and its node + 1 in
+        // its low half (0: empty): keys whose hashes differ are told apart
+        // without reading their bytes again.
+        var table = [UInt64](repeating: 0, count: capacity)
         var distinct = true
         bytes.withUnsafeBufferPointer { text in
             func span(_ key: Int32) -> UnsafeRawBufferPointer {
@@ -290,15 +298,18 @@ package final class PickleTape: @unchecked Sendable {
                     let bytes = span(key)
                     var hasher = Hasher()
                     hasher.combine(bytes: bytes)
-                    var slot = hasher.finalize() & mask
-                    while table[slot] >= 0 {
-                        if span(table[slot]).elementsEqual(bytes) {
+                    let hash = hasher.finalize()
+                    let high = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
+                    var slot = hash & mask
+                    while table[slot] != 0 {
+                        if table[slot] & 0xFFFF_FFFF_0000_0000 == high,
+                           span(Int32(truncatingIfNeeded: table[slot] & 0xFFFF_FFFF) - 1).elementsEqual(bytes) {
                             distinct = false
                             return
                         }
                         slot = (slot + 1) & mask
                     }
-                    table[slot] = key
+                    table[slot] = high | UInt64(UInt32(bitPattern: key + 1))
                     i += 2
                 }
             }
