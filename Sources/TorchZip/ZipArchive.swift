@@ -45,6 +45,31 @@ public final class ZipArchive: Sendable {
     /// Whether two entries' names are equal with ASCII case ignored (as PyTorch's reader compares them).
     public let namesCollide: Bool
 
+    /// Whether an entry's name is absolute or has a `..` component (no
+    /// writer of checkpoints makes one; only a crafted file has one).
+    package let hasUnsafeNames: Bool
+
+    /// Whether a name starts with `/` or `\`.
+    package static func isAbsolute(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        name.first == UInt8(ascii: "/") || name.first == UInt8(ascii: "\\")
+    }
+
+    /// Whether a name has a `..` component.
+    package static func climbsOut(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        var dots = 0, componentLength = 0
+        for byte in name {
+            if byte == UInt8(ascii: "/") {
+                if componentLength == 2, dots == 2 { return true }
+                dots = 0
+                componentLength = 0
+            } else {
+                componentLength += 1
+                if byte == UInt8(ascii: ".") { dots += 1 }
+            }
+        }
+        return componentLength == 2 && dots == 2
+    }
+
     /// Inflated compressed records.
     private let inflation = InflationCache()
 
@@ -101,6 +126,11 @@ public final class ZipArchive: Sendable {
         self.prefix = prefix
         self.miniz = MinizLookup(entries: entries)
         self.namesCollide = miniz.hasCollisions
+        var unsafe = false
+        miniz.forEachFoldedName { _, name in
+            if !unsafe, Self.isAbsolute(name) || Self.climbsOut(name) { unsafe = true }
+        }
+        self.hasUnsafeNames = unsafe
     }
 
     /// The entry whose full name is `fullName`, or `nil`: when several share
@@ -180,10 +210,15 @@ public final class ZipArchive: Sendable {
     /// without making every name.
     package func containsRecord(under start: String) -> Bool {
         let full = Array((prefix + "/" + start).utf8)
-        return entries.contains { entry in
-            var name = entry.name
-            return name.withUTF8 { Self.bytes($0, startWith: full) }
+        let folded = full.map(MinizLookup.lowered)
+        var found = false
+        // The folded names first (one buffer); the name itself only where they agree.
+        miniz.forEachFoldedName { index, name in
+            guard !found, Self.bytes(name, startWith: folded) else { return }
+            var name = entries[index].name
+            found = name.withUTF8 { Self.bytes($0, startWith: full) }
         }
+        return found
     }
 
     /// Whether `bytes` start with `start`.

@@ -95,8 +95,10 @@ extension ZipCheckpointReader {
     /// takes one of them silently), and absolute or `..`-traversing names.
     /// Nothing is ever extracted, but such names only come from a crafted file.
     static func checkRecordNames(of archive: ZipArchive) throws(CheckpointError) {
-        // As PyTorch's reader compares names: bytes, ASCII case ignored (the
-        // archive knows whether any two collide; only then are they looked for).
+        // The archive knows whether any name collides with another or is
+        // unsafe: only then are the names gone through, to say which.
+        guard archive.namesCollide || archive.hasUnsafeNames else { return }
+        // As PyTorch's reader compares names: bytes, ASCII case ignored.
         var seen: [[UInt8]: ZipEntry] = [:]
         if archive.namesCollide { seen.reserveCapacity(archive.entries.count) }
         for entry in archive.entries {
@@ -110,7 +112,7 @@ extension ZipCheckpointReader {
                 }
             }
             var name = entry.name
-            let (absolute, climbs) = name.withUTF8 { ($0.first == UInt8(ascii: "/") || $0.first == UInt8(ascii: "\\"), Self.climbsOut($0)) }
+            let (absolute, climbs) = name.withUTF8 { (ZipArchive.isAbsolute($0), ZipArchive.climbsOut($0)) }
             if absolute {
                 throw .container(path: archive.file.path, ZipError(
                     .badCentralDirectory, "an absolute record name", record: entry.name, offset: entry.localHeaderOffset))
@@ -121,22 +123,6 @@ extension ZipCheckpointReader {
                     offset: entry.localHeaderOffset))
             }
         }
-    }
-
-    /// Whether a record name's bytes have a `..` component.
-    static func climbsOut(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        var dots = 0, componentLength = 0
-        for byte in name {
-            if byte == UInt8(ascii: "/") {
-                if componentLength == 2, dots == 2 { return true }
-                dots = 0
-                componentLength = 0
-            } else {
-                componentLength += 1
-                if byte == UInt8(ascii: ".") { dots += 1 }
-            }
-        }
-        return componentLength == 2 && dots == 2
     }
 
     /// Decodes one pickle record (`data.pkl`, or a TorchScript archive's

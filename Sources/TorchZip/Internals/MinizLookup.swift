@@ -29,19 +29,18 @@ struct MinizLookup: Sendable {
 
     init(entries: [ZipEntry]) {
         var total = 0
-        for entry in entries { total += entry.name.utf8.count }
+        for i in entries.indices { total += entries[i].name.utf8.count }
         var starts: [Int] = []
         starts.reserveCapacity(entries.count + 1)
         let folded = [UInt8](unsafeUninitializedCapacity: total) { buffer, count in
             count = 0
-            for entry in entries {
+            for i in entries.indices {
                 starts.append(count)
-                var name = entry.name
+                var name = entries[i].name
                 name.withUTF8 { utf8 in
-                    for byte in utf8 where count < total {
-                        buffer[count] = Self.lowered(byte)
-                        count += 1
-                    }
+                    let n = min(utf8.count, total - count)
+                    for j in 0..<n { buffer[count + j] = Self.lowered(utf8[j]) }
+                    count += n
                 }
             }
         }
