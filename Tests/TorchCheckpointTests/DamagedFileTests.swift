@@ -13,6 +13,36 @@ struct DamagedFileTests {
         return path
     }
 
+    @Test("a record name no writer makes (absolute, climbing out with '..', or twice) is refused, naming the record",
+          arguments: [("state_dict/byteorder", "/state_dict/byteorde", "an absolute record name"),
+                      ("state_dict/byteorder", "state_dict/../byteor", "climbs out of the archive with '..'"),
+                      ("state_dict/data/11", "state_dict/data/10", "the record appears twice")])
+    func unsafeRecordName(_ original: String, _ renamed: String, _ message: String) throws {
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("state_dict.pth"))))
+        // The name in the local header and in the central directory, same length.
+        let from = Array(original.utf8), to = Array(renamed.utf8)
+        #expect(to.count == from.count)
+        var replaced = 0
+        var i = 0
+        while i + from.count <= bytes.count {
+            if Array(bytes[i..<(i + from.count)]) == from {
+                bytes.replaceSubrange(i..<(i + from.count), with: to)
+                replaced += 1
+            }
+            i += 1
+        }
+        #expect(replaced == 2)
+        let path = try write(bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try Checkpoint(path: path)
+            Issue.record("a record named '\(renamed)' was read")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+            #expect("\(error)".contains(renamed), "\(error)")
+        }
+    }
+
     @Test("a checkpoint cut at any byte gives a typed error")
     func truncation() throws {
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("scalar_root.pth"))))
