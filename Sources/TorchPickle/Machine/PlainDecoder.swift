@@ -455,9 +455,11 @@ extension PlainDecoder {
     /// Whether a `str` node's text is `tag`.
     mutating func text(of node: Int32, is tag: StaticString) -> Bool {
         let span = spans[Int(payloads[Int(node)])]
-        guard span.count == tag.utf8CodeUnitCount else { return false }
-        return text.withElements(span.offset..<(span.offset + span.count)) { text in
-            for i in 0..<span.count where text[i] != tag.utf8Start[i] { return false }
+        let count = span.count, offset = span.offset
+        guard count == tag.utf8CodeUnitCount else { return false }
+        let expected = UnsafeBufferPointer(start: tag.utf8Start, count: count)
+        return text.withElements(offset..<(offset + count)) { text in
+            for i in 0..<count where text[i] != expected[i] { return false }
             return true
         }
     }
@@ -531,14 +533,13 @@ extension PlainDecoder {
         var i = reclaimed.count
         while i > 0 {
             i -= 1
-            guard isContainer(reclaimed[i]) else { continue }
             guard dropLastContainer(reclaimed[i]) else { break }
         }
         reclaimed.removeAll()
     }
 
     /// Drops `node`'s container when it is the last one made and its items
-    /// are the last ones added (noting its items in `reclaimed`).
+    /// are the last ones added (noting the containers among its items in `reclaimed`).
     mutating func dropLastContainer(_ node: Int32) -> Bool {
         guard isContainer(node) else { return false }
         let c = Int(payloads[Int(node)])
@@ -549,7 +550,7 @@ extension PlainDecoder {
             let segment = segments[Int(record.first)]
             guard Int(segment.start + segment.count) == children.count else { return false }
             if reclaimed.isEmpty {
-                for j in Int(segment.start)..<children.count { reclaimed.append(children[j]) }
+                for j in Int(segment.start)..<children.count where isContainer(children[j]) { reclaimed.append(children[j]) }
             }
             children.removeLast(Int(segment.count))
             segments.removeLast()
