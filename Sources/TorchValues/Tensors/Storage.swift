@@ -61,27 +61,28 @@ public final class Storage: Sendable {
     /// An untyped storage (`isUntyped`) has dtype `uint8` and counts bytes, as
     /// `torch.UntypedStorage` does; tensors of other types view it through
     /// `_rebuild_tensor_v3`.
-    public init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
-                byteOrder: ByteOrder = .little, loader: @escaping @Sendable () throws -> RawBytes) {
-        self.key = key
-        self.dtype = dtype
-        self.isUntyped = isUntyped
-        self.location = location
-        self.elementCount = elementCount
-        self.byteOrder = byteOrder
-        self.loader = .closure(loader)
+    public convenience init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
+                            byteOrder: ByteOrder = .little, loader: @escaping @Sendable () throws -> RawBytes) {
+        self.init(key: key, dtype: dtype, isUntyped: isUntyped, location: location, elementCount: elementCount,
+                  byteOrder: byteOrder, loader: .closure(loader))
     }
 
     /// Creates a storage whose bytes are record `record` of `source`.
-    package init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
-                 byteOrder: ByteOrder, record: Int, of source: any StorageRecordSource) {
+    package convenience init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
+                             byteOrder: ByteOrder, record: Int, of source: any StorageRecordSource) {
+        self.init(key: key, dtype: dtype, isUntyped: isUntyped, location: location, elementCount: elementCount,
+                  byteOrder: byteOrder, loader: .record(source, record))
+    }
+
+    private init(key: String, dtype: DType, isUntyped: Bool, location: String, elementCount: Int,
+                 byteOrder: ByteOrder, loader: Loader) {
         self.key = key
         self.dtype = dtype
         self.isUntyped = isUntyped
         self.location = location
         self.elementCount = elementCount
         self.byteOrder = byteOrder
-        self.loader = .record(source, record)
+        self.loader = loader
     }
 
     /// Creates a storage over bytes in memory for tensors of `dtype`: a typed
