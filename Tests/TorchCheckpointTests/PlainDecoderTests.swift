@@ -392,6 +392,23 @@ struct FastPathRefusalTests {
         #expect(list.items.last?.pythonRepr == "(4,)")
     }
 
+    @Test("hooks reached again after the tensor is made and given an item: the tensor's hooks hold it, as in Python")
+    func hooksFilledLater() throws {
+        var options = UnpicklerOptions()
+        options.persistentLoadIsRepeatable = true
+        let pid = [0x28] + Self.text("storage") + Self.global("torch", "FloatStorage") + Self.text("0") + Self.text("cpu") + [0x4B, 4, 0x74, 0x51]
+        // The hooks OrderedDict is memoized (BINPUT 0), then fetched (BINGET 0) and given 'h': 1 (SETITEM).
+        let tensor = Self.global("torch._utils", "_rebuild_tensor_v2") + [0x28] + pid
+            + [0x4B, 0, 0x4B, 4, 0x85, 0x4B, 1, 0x85, 0x89] + Self.orderedDict + [0x71, 0, 0x74, 0x52]
+        let bytes: [UInt8] = [0x80, 2, 0x5D, 0x28] + tensor + [0x68, 0] + Self.text("h") + [0x4B, 1, 0x73, 0x65, 0x2E]
+        #expect(PlainDecoderTests.fastPath(bytes, options: options, persistentLoad: Self.load) == nil)
+        let list = try #require(try bytes.withUnsafeBytes { try Unpickler(options: options, persistentLoad: Self.load).decode($0) }.value.list)
+        let t = try #require(list.items.first?.tensor)
+        let hooks = try #require(t.backwardHooks.dict)
+        #expect(hooks.keys.map(\.string) == ["h"])
+        #expect(hooks === list.items.last?.dict)
+    }
+
     @Test("BUILD with an OrderedDict as the state: the machine keeps it an OrderedDict")
     func orderedState() throws {
         let bytes: [UInt8] = [0x80, 2] + Self.orderedDict + Self.orderedDict + [0x62, 0x2E]

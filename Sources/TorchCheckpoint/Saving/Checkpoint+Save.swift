@@ -335,7 +335,7 @@ struct UntypedElementViews {
                 if case .perChannelAffine(let scales, let zeroPoints, _, _)? = t.quantization {
                     children += [(.tensor(scales), place + " (scales)"), (.tensor(zeroPoints), place + " (zero points)")]
                 }
-                for state in [t.parameterState, t.subclassState, t.backwardHooks] {
+                for state in [t.parameterState, t.subclassState, t.walkedBackwardHooks] {
                     if let state { children.append((state, place + " (state)")) }
                 }
             case .dict(let d):

@@ -22,9 +22,8 @@ public final class PickleProvenance: @unchecked Sendable {
         }
     }
     /// Each persistent id's storage and its items' tokens, in the order the pickle referred to them.
-    var references = StorageReferenceLog() {
-        willSet { assert(referenceTable.withLock { $0 == nil }, "a storage reference recorded after the table was built") }
-    }
+    /// (No property observer: one would copy the whole log at every reference the machine notes.)
+    private(set) var references = StorageReferenceLog()
     private let referenceTable = Mutex<[ObjectIdentifier: [TokenTable]]?>(nil)
     /// For each global (`module\nname`), the tokens of its module and name strings.
     var globalNames: [String: (module: Int32?, name: Int32?)] = [:]
@@ -66,8 +65,15 @@ public final class PickleProvenance: @unchecked Sendable {
     /// Notes a persistent id's reference to a storage: only while decoding,
     /// before ``storageReferences`` is first read (which keeps what it built).
     func recordReference(_ storage: Storage, tokens: TokenTable) {
+        assert(referenceTable.withLock { $0 == nil }, "a storage reference recorded after the table was built")
         references.record(storage)
         for (position, token) in tokens { references.recordToken(position: position, token: token) }
+    }
+
+    /// Takes the references the fast path noted, all at once, while decoding.
+    func adopt(_ log: StorageReferenceLog) {
+        assert(referenceTable.withLock { $0 == nil }, "storage references recorded after the table was built")
+        references = log
     }
 
     func recordHooksPickledAsNone(_ tensor: AnyObject) {

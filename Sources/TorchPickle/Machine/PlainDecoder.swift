@@ -93,7 +93,7 @@ package struct PlainDecoder: ~Copyable {
         let tape = PickleTape(bytes: text, kinds: kinds, payloads: payloads, spans: spans,
                               containers: containers, segments: segments, children: children, objects: objects)
         let provenance = provenance ?? PickleProvenance()
-        provenance.references = references
+        provenance.adopt(references)
         return Unpickler.Decoded(value: tape.value(root), end: position, protocolVersion: protocolVersion,
                                  provenance: provenance, calls: [], globals: namedGlobals)
     }

@@ -65,7 +65,7 @@ enum ReferenceGraph {
             add(o.listItems, field: "items")
             if let d = o.dictItems { add(.dict(d), .field("dict items")) }
         case .tensor(let t):
-            add(t.backwardHooks, .field("backward_hooks"))
+            if let h = t.walkedBackwardHooks { add(h, .field("backward_hooks")) }
             if let s = t.parameterState { add(s, .field("parameter state")) }
             if let s = t.subclassState { add(s, .field("subclass state")) }
         case .ndarray(let a):

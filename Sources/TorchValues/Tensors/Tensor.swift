@@ -77,9 +77,9 @@ public final class Tensor: Sendable {
     public var sparse: SparseComponents? { extras?.sparse }
     /// Backward hooks as pickled: an empty `OrderedDict` in every file torch
     /// 1.0 and later writes, `None` in files of the torch 0.4 era (a rewrite
-    /// writes back what the file had). An empty `OrderedDict` is made anew
-    /// each time it is read (hooks are never restored, and a state dict's
-    /// tensors do not each keep a dict).
+    /// writes back what the file had). For a tensor the fast path decoded,
+    /// an empty `OrderedDict` is made anew each time it is read (hooks are
+    /// never restored, and a state dict's tensors do not each keep a dict).
     public var backwardHooks: Value {
         switch hooks {
         case .none: .None
@@ -87,6 +87,15 @@ public final class Tensor: Sendable {
         case .other: extras?.backwardHooks ?? .None
         }
     }
+    /// The backward hooks as a walk over the value tree should see them:
+    /// nil where they are an empty `OrderedDict` made anew at each read
+    /// (holding nothing, and an object no one else can reach: a walk that
+    /// remembers objects by identity must not remember it, as the next
+    /// object made may take its address).
+    package var walkedBackwardHooks: Value? {
+        hooks == .emptyOrderedDict ? nil : backwardHooks
+    }
+
     /// The attributes of a `Parameter` saved with Python state (`_rebuild_parameter_with_state`).
     public var parameterState: Value? { extras?.parameterState }
     /// The subclass, for a `torch.Tensor` subclass rebuilt through `_rebuild_from_type_v2`.
@@ -111,8 +120,8 @@ public final class Tensor: Sendable {
         let subclass: PyGlobal?
         let subclassState: Value?
 
-        init(quantization: Quantization?, sparse: SparseComponents?, backwardHooks: Value, parameterState: Value?,
-             subclass: PyGlobal?, subclassState: Value?) {
+        private init(quantization: Quantization?, sparse: SparseComponents?, backwardHooks: Value, parameterState: Value?,
+                     subclass: PyGlobal?, subclassState: Value?) {
             self.quantization = quantization
             self.sparse = sparse
             self.backwardHooks = backwardHooks
@@ -120,74 +129,80 @@ public final class Tensor: Sendable {
             self.subclass = subclass
             self.subclassState = subclassState
         }
+
+        /// The box for these parts; nil when the tensor has none of them.
+        static func make(quantization: Quantization?, sparse: SparseComponents?, hooks: HooksForm, backwardHooks: Value,
+                         parameterState: Value?, subclass: PyGlobal?, subclassState: Value?) -> Extras? {
+            guard hooks == .other || quantization != nil || sparse != nil || parameterState != nil || subclass != nil
+                || subclassState != nil else { return nil }
+            return Extras(quantization: quantization, sparse: sparse, backwardHooks: hooks == .other ? backwardHooks : .None,
+                          parameterState: parameterState, subclass: subclass, subclassState: subclassState)
+        }
     }
 
     /// Creates a tensor from its parts, as given: the shape, stride and offset
     /// are not checked against the storage here (the unpickler checks them
     /// before it calls this, and ``view(shape:stride:storageOffset:)`` does).
-    public init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int = 0, storage: Storage?,
-                layout: Layout = .strided, device: Device? = nil, requiresGrad: Bool = false,
-                isParameter: Bool = false, isConjugated: Bool = false, isNegated: Bool = false,
-                quantization: Quantization? = nil, sparse: SparseComponents? = nil,
-                backwardHooks: Value = .None, parameterState: Value? = nil,
-                subclass: PyGlobal? = nil, subclassState: Value? = nil) {
+    public convenience init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int = 0, storage: Storage?,
+                            layout: Layout = .strided, device: Device? = nil, requiresGrad: Bool = false,
+                            isParameter: Bool = false, isConjugated: Bool = false, isNegated: Bool = false,
+                            quantization: Quantization? = nil, sparse: SparseComponents? = nil,
+                            backwardHooks: Value = .None, parameterState: Value? = nil,
+                            subclass: PyGlobal? = nil, subclassState: Value? = nil) {
+        // Hooks given are kept as given (the object a pickle may reach again); only a
+        // decoder that knows the dict is never reached again gives them as a flag.
+        let hooks: HooksForm = if case .None = backwardHooks { .none } else { .other }
+        self.init(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage, layout: layout,
+                  device: device ?? storage?.device ?? .cpu, requiresGrad: requiresGrad, isParameter: isParameter,
+                  isConjugated: isConjugated, isNegated: isNegated, hooks: hooks,
+                  extras: Extras.make(quantization: quantization, sparse: sparse, hooks: hooks, backwardHooks: backwardHooks,
+                                      parameterState: parameterState, subclass: subclass, subclassState: subclassState))
+    }
+
+    /// A strided tensor of a storage whose backward hooks are an empty
+    /// `OrderedDict` (every tensor of a state dict), without the dict.
+    package convenience init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int, storage: Storage,
+                             requiresGrad: Bool, hooksAreEmptyOrderedDict: Bool) {
+        self.init(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage, layout: .strided,
+                  device: storage.device, requiresGrad: requiresGrad, isParameter: false, isConjugated: false,
+                  isNegated: false, hooks: hooksAreEmptyOrderedDict ? .emptyOrderedDict : .none, extras: nil)
+    }
+
+    private init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int, storage: Storage?, layout: Layout,
+                 device: Device, requiresGrad: Bool, isParameter: Bool, isConjugated: Bool, isNegated: Bool,
+                 hooks: HooksForm, extras: Extras?) {
         self.dtype = dtype
         self.shape = shape
         self.stride = stride
         self.storageOffset = storageOffset
         self.storage = storage
         self.layout = layout
-        self.device = device ?? storage?.device ?? .cpu
+        self.device = device
         self.requiresGrad = requiresGrad
         self.isParameter = isParameter
         self.isConjugated = isConjugated
         self.isNegated = isNegated
-        let hooks: HooksForm
-        switch backwardHooks {
-        case .None: hooks = .none
-        case .dict(let d) where d.isEmptyOrderedDict:
-            hooks = .emptyOrderedDict
-        default: hooks = .other
-        }
         self.hooks = hooks
-        if hooks == .other || quantization != nil || sparse != nil || parameterState != nil || subclass != nil
-            || subclassState != nil {
-            extras = Extras(quantization: quantization, sparse: sparse, backwardHooks: hooks == .other ? backwardHooks : .None,
-                            parameterState: parameterState, subclass: subclass, subclassState: subclassState)
-        } else {
-            extras = nil
-        }
+        self.extras = extras
     }
 
-    /// A strided tensor of a storage whose backward hooks are an empty
-    /// `OrderedDict` (every tensor of a state dict), without the dict.
-    package init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int, storage: Storage, requiresGrad: Bool,
-                 hooksAreEmptyOrderedDict: Bool) {
-        self.dtype = dtype
-        self.shape = shape
-        self.stride = stride
-        self.storageOffset = storageOffset
-        self.storage = storage
-        layout = .strided
-        device = storage.device
-        self.requiresGrad = requiresGrad
-        isParameter = false
-        isConjugated = false
-        isNegated = false
-        hooks = hooksAreEmptyOrderedDict ? .emptyOrderedDict : .none
-        extras = nil
-    }
-
-    /// A copy with some properties changed.
+    /// A copy with some properties changed (hooks made on read stay so).
     package func with(requiresGrad: Bool? = nil, isParameter: Bool? = nil, device: Device? = nil,
               backwardHooks: Value? = nil, parameterState: Value?? = nil,
               subclass: PyGlobal?? = nil, subclassState: Value?? = nil) -> Tensor {
-        Tensor(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage,
-               layout: layout, device: device ?? self.device, requiresGrad: requiresGrad ?? self.requiresGrad,
-               isParameter: isParameter ?? self.isParameter, isConjugated: isConjugated, isNegated: isNegated,
-               quantization: quantization, sparse: sparse, backwardHooks: backwardHooks ?? self.backwardHooks,
-               parameterState: parameterState ?? self.parameterState, subclass: subclass ?? self.subclass,
-               subclassState: subclassState ?? self.subclassState)
+        var newHooks = hooks
+        var hooksValue = extras?.backwardHooks ?? .None
+        if let backwardHooks {
+            newHooks = if case .None = backwardHooks { .none } else { .other }
+            hooksValue = backwardHooks
+        }
+        return Tensor(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage,
+                      layout: layout, device: device ?? self.device, requiresGrad: requiresGrad ?? self.requiresGrad,
+                      isParameter: isParameter ?? self.isParameter, isConjugated: isConjugated, isNegated: isNegated,
+                      hooks: newHooks,
+                      extras: Extras.make(quantization: quantization, sparse: sparse, hooks: newHooks, backwardHooks: hooksValue,
+                                          parameterState: parameterState ?? self.parameterState,
+                                          subclass: subclass ?? self.subclass, subclassState: subclassState ?? self.subclassState))
     }
 
     /// The number of dimensions.

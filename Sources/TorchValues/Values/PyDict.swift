@@ -96,13 +96,6 @@ public final class PyDict: @unchecked Sendable {
     /// Whether the dict is empty.
     public var isEmpty: Bool { keys.isEmpty }
 
-    /// Whether this is `OrderedDict()` as made: no items, attributes or state
-    /// (a tensor's backward hooks, as torch pickles them).
-    package var isEmptyOrderedDict: Bool {
-        guard case .orderedDict = kind else { return false }
-        return isEmpty && attributes.isEmpty && state == nil
-    }
-
     /// The items as key–value pairs, in insertion order.
     public var items: Zip2Sequence<[Value], [Value]> {
         fillIfNeeded()

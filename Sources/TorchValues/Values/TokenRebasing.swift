@@ -71,7 +71,7 @@ extension Value {
                 visitOrigin(&d.origin)
                 d.state.map(visit)
             case .tensor(let t):
-                visit(t.backwardHooks)
+                t.walkedBackwardHooks.map(visit)
                 t.parameterState.map(visit)
                 t.subclassState.map(visit)
             default:
