@@ -279,13 +279,18 @@ package final class PickleTape: @unchecked Sendable {
         // Each slot holds a key's hash in its high half and its node + 1 in
         // its low half (0: empty): keys whose hashes differ are told apart
         // without reading their bytes again.
-        var table = [UInt64](repeating: 0, count: capacity)
         var distinct = true
         bytes.withUnsafeBufferPointer { text in
             func span(_ key: Int32) -> UnsafeRawBufferPointer {
                 let s = spans[Int(payloads[Int(key)])]
                 return UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[s.offset..<(s.offset + s.count)]))
             }
+            // First every key's hash, reading the keys in order; then the table,
+            // whose scattered slots are all that the second pass touches.
+            var hashes: [Int] = []
+            var keys: [Int32] = []
+            hashes.reserveCapacity(count)
+            keys.reserveCapacity(count)
             forEachSegment(of: node) { segment in
                 guard distinct else { return }
                 var i = segment.startIndex
@@ -295,23 +300,30 @@ package final class PickleTape: @unchecked Sendable {
                         distinct = false
                         return
                     }
-                    let bytes = span(key)
                     var hasher = Hasher()
-                    hasher.combine(bytes: bytes)
-                    let hash = hasher.finalize()
-                    let high = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
-                    var slot = hash & mask
-                    while table[slot] != 0 {
-                        if table[slot] & 0xFFFF_FFFF_0000_0000 == high,
-                           span(Int32(truncatingIfNeeded: table[slot] & 0xFFFF_FFFF) - 1).elementsEqual(bytes) {
-                            distinct = false
-                            return
-                        }
-                        slot = (slot + 1) & mask
-                    }
-                    table[slot] = high | UInt64(UInt32(bitPattern: key + 1))
+                    hasher.combine(bytes: span(key))
+                    hashes.append(hasher.finalize())
+                    keys.append(key)
                     i += 2
                 }
+            }
+            guard distinct else { return }
+            // Each slot holds a key's hash in its high half and its node + 1 in
+            // its low half (0: empty): keys whose hashes differ are told apart
+            // without reading their bytes again.
+            var table = [UInt64](repeating: 0, count: capacity)
+            for (hash, key) in zip(hashes, keys) {
+                let high = UInt64(truncatingIfNeeded: hash) & 0xFFFF_FFFF_0000_0000
+                var slot = hash & mask
+                while table[slot] != 0 {
+                    if table[slot] & 0xFFFF_FFFF_0000_0000 == high,
+                       span(Int32(truncatingIfNeeded: table[slot] & 0xFFFF_FFFF) - 1).elementsEqual(span(key)) {
+                        distinct = false
+                        return
+                    }
+                    slot = (slot + 1) & mask
+                }
+                table[slot] = high | UInt64(UInt32(bitPattern: key + 1))
             }
         }
         return distinct

@@ -52,12 +52,17 @@ struct MinizLookup: Sendable {
         let mask = capacity - 1
         var collide = false
         folded.withUnsafeBytes { bytes in
+            // Every name's hash first, reading the names in order; then the
+            // table, comparing a name's bytes only with a name of the same hash.
+            var hashes: [Int] = []
+            hashes.reserveCapacity(starts.count - 1)
+            for i in 0..<(starts.count - 1) { hashes.append(Self.hash(UnsafeRawBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]]))) }
             for i in 0..<(starts.count - 1) {
-                let name = UnsafeRawBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]])
-                var slot = Self.hash(name) & mask
+                var slot = hashes[i] & mask
                 while table[slot] != 0 {
                     let j = Int(table[slot]) - 1
-                    if name.elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[starts[j]..<starts[j + 1]])) {
+                    if hashes[j] == hashes[i], UnsafeRawBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]])
+                        .elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[starts[j]..<starts[j + 1]])) {
                         collide = true
                         return
                     }
