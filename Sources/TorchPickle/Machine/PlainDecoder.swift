@@ -68,21 +68,23 @@ package struct PlainDecoder: ~Copyable {
         self.options = options
         self.persistentLoad = options.persistentLoadIsRepeatable ? persistentLoad : nil
         self.storageLoad = options.persistentLoadIsRepeatable ? storageLoad : nil
-        // Room for what the input can hold, reserved up front: pages are
-        // touched only as they fill, and the buffers do not copy themselves to
-        // grow (each copy faults every page in again). A node takes at least
-        // one byte of input; torch.save writes a container every 20 bytes or
-        // so and memoizes an object every 15. Up to 2^24 entries each.
+        // Room for what the input holds in what torch.save and pickle.dumps
+        // write, reserved up front: pages are touched only as they fill, and the
+        // buffers seldom copy themselves to grow (each copy faults every page in
+        // again). torch.save writes a node every 8 bytes or so, a container every
+        // 20 and memoizes an object every 15. Not much more: a reservation past
+        // what the allocator keeps for reuse (32 MiB in glibc) is mapped afresh,
+        // and faulted in again, at every load. Up to 2^24 entries each.
         let size = max(input.count - position, 0)
         let cap = 1 << 24
-        kinds = TapeBuffer(capacity: min(size / 2, cap))
-        payloads = TapeBuffer(capacity: min(size / 2, cap))
-        children = TapeBuffer(capacity: min(size / 2, cap))
+        kinds = TapeBuffer(capacity: min(size / 4, cap))
+        payloads = TapeBuffer(capacity: min(size / 4, cap))
+        children = TapeBuffer(capacity: min(size / 4, cap))
         spans = TapeBuffer(capacity: min(size / 8, cap))
-        containers = TapeBuffer(capacity: min(size / 8, cap))
-        segments = TapeBuffer(capacity: min(size / 8, cap))
+        containers = TapeBuffer(capacity: min(size / 16, cap))
+        segments = TapeBuffer(capacity: min(size / 16, cap))
         memo = TapeBuffer(capacity: min(size / 8, cap))
-        text = TapeBuffer(capacity: min(size, cap * 8))
+        text = TapeBuffer(capacity: min(size / 2, cap * 8))
     }
 
     /// The decoded pickle: its value, the offset past `STOP`, its protocol,
