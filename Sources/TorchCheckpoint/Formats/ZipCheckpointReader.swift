@@ -180,6 +180,8 @@ final class StorageTable: @unchecked Sendable {
         mutating func indexRecords(of table: StorageTable) {
             recordsIndexed = true
             let count = table.archive.entries.count
+            // A storage per record, at most: the array does not copy itself as it grows.
+            resolved.reserveCapacity(count)
             byNumber = Array(repeating: -1, count: count)
             recordByNumber = table.archive.recordsByNumber(in: table.directory, below: count) ?? []
         }

@@ -100,6 +100,13 @@ struct StorageReferenceLog: Sendable {
     /// Where each reference's pairs end in `tokenPairs`.
     private var tokenEnds: [Int] = []
 
+    /// Room for `count` references.
+    mutating func reserve(_ count: Int) {
+        storages.reserveCapacity(count)
+        tokenEnds.reserveCapacity(count)
+        tokenPairs.reserveCapacity(4 * count)
+    }
+
     /// Notes a reference, whose items' tokens ``recordToken(position:token:)`` then adds.
     mutating func record(_ storage: Storage) {
         storages.append(storage)

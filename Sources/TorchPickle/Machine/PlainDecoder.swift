@@ -85,6 +85,9 @@ package struct PlainDecoder: ~Copyable {
         segments = TapeBuffer(capacity: min(size / 16, cap))
         memo = TapeBuffer(capacity: min(size / 8, cap))
         text = TapeBuffer(capacity: min(size / 2, cap * 8))
+        // A tensor and its storage every 150 bytes or so.
+        objects.reserveCapacity(min(size / 64, cap))
+        references.reserve(min(size / 128, cap))
     }
 
     /// The decoded pickle: its value, the offset past `STOP`, its protocol,
