@@ -2,6 +2,7 @@ import Foundation
 import ListingComparison
 import Testing
 import TorchCheckpoint
+import TorchZip
 
 /// Bad input gets a typed error naming what and where, never a crash or
 /// wrong data.
@@ -40,6 +41,34 @@ struct DamagedFileTests {
         } catch {
             #expect("\(error)".contains(message), "\(error)")
             #expect("\(error)".contains(renamed), "\(error)")
+        }
+    }
+
+    @Test("a storage declared again with another type or size is refused, naming the key",
+          arguments: [("DoubleStorage", 2, "is declared as float32 and as float64"),
+                      ("FloatStorage", 2, "is declared with 4 and with 2 elements")])
+    func storageDeclaredTwice(_ secondClass: String, _ secondCount: UInt8, _ message: String) throws {
+        func text(_ s: String) -> [UInt8] { [0x58] + withUnsafeBytes(of: UInt32(s.utf8.count).littleEndian, Array.init) + Array(s.utf8) }
+        func global(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
+        func tensor(_ storageClass: String, _ count: UInt8) -> [UInt8] {
+            let pid = [0x28] + text("storage") + global("torch", storageClass) + text("0") + text("cpu") + [0x4B, count, 0x74, 0x51]
+            return global("torch._utils", "_rebuild_tensor_v2") + [0x28] + pid
+                + [0x4B, 0, 0x4B, count, 0x85, 0x4B, 1, 0x85, 0x89] + global("collections", "OrderedDict") + [0x29, 0x52, 0x74, 0x52]
+        }
+        // Two tensors over storage '0': 4 float32 elements, then as declared here.
+        let pickle: [UInt8] = [0x80, 2, 0x5D, 0x28] + tensor("FloatStorage", 4) + tensor(secondClass, secondCount) + [0x65, 0x2E]
+        let sink = MemorySink()
+        let writer = try PyTorchZipWriter(sink: sink, prefix: "archive")
+        try writer.writeRecord("data.pkl", bytes: pickle)
+        try writer.writeRecord("data/0", bytes: [UInt8](repeating: 0, count: 16))
+        try writer.finish()
+        let path = try write(sink.bytes)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try Checkpoint(path: path)
+            Issue.record("a storage declared twice was read")
+        } catch {
+            #expect("\(error)".contains("storage '0' \(message)"), "\(error)")
         }
     }
 

@@ -164,8 +164,8 @@ final class StorageTable: @unchecked Sendable {
     private var state = State()
 
     private struct State {
-        /// Every storage resolved, in order of first reference, with its declaration.
-        var resolved: [(reference: StorageReference, storage: Storage)] = []
+        /// Every storage resolved, in order of first reference (each keeps its declaration).
+        var resolved: [Storage] = []
         /// Position in `resolved` by key: keys that are small decimal numbers
         /// (every key `torch.save` writes) in an array, any other in a dictionary.
         var byNumber: [Int32] = []
@@ -192,13 +192,13 @@ final class StorageTable: @unchecked Sendable {
             let slot = number.map { Int(byNumber[$0]) } ?? byKey[reference.key] ?? -1
             if slot >= 0 {
                 let known = resolved[slot]
-                try reference.requireSameDeclaration(as: known.reference)
-                return known.storage
+                try reference.requireSameDeclaration(as: known)
+                return known
             }
             let numbered = number.flatMap { recordByNumber.isEmpty ? nil : recordByNumber[$0] }
             let storage = try table.makeStorage(reference, numberedEntry: numbered)
             if let number { byNumber[number] = Int32(resolved.count) } else { byKey[reference.key] = resolved.count }
-            resolved.append((reference, storage))
+            resolved.append(storage)
             return storage
         }
     }
@@ -214,7 +214,7 @@ final class StorageTable: @unchecked Sendable {
     }
 
     /// The storages, in order of first reference.
-    var ordered: [Storage] { state.resolved.map(\.storage) }
+    var ordered: [Storage] { state.resolved }
 
     /// A storage key as a number below `limit`, when it is written as
     /// `torch.save` writes one (as its record's name is).

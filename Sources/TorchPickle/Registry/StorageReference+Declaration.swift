@@ -3,14 +3,24 @@ extension StorageReference {
     /// same storage: torch.save never shares a storage between types (it
     /// refuses to), nor declares two sizes for one.
     public func requireSameDeclaration(as known: StorageReference) throws(PickleError) {
-        guard known.dtype == dtype, known.isUntyped == isUntyped else {
+        try requireSameDeclaration(dtype: known.dtype, isUntyped: known.isUntyped, elementCount: known.elementCount)
+    }
+
+    /// The same check against the storage an earlier reference made.
+    package func requireSameDeclaration(as known: Storage) throws(PickleError) {
+        try requireSameDeclaration(dtype: known.dtype, isUntyped: known.isUntyped, elementCount: known.elementCount)
+    }
+
+    private func requireSameDeclaration(dtype knownType: DType, isUntyped knownUntyped: Bool,
+                                        elementCount knownCount: Int) throws(PickleError) {
+        guard knownType == dtype, knownUntyped == isUntyped else {
             throw PickleError(.invalidTensor,
-                              "storage '\(key)' is declared as \(known.dtype.name) and as \(dtype.name); torch.save never shares a storage between types",
+                              "storage '\(key)' is declared as \(knownType.name) and as \(dtype.name); torch.save never shares a storage between types",
                               offset: 0, opcode: nil)
         }
-        guard known.elementCount == elementCount else {
+        guard knownCount == elementCount else {
             throw PickleError(.invalidTensor,
-                              "storage '\(key)' is declared with \(known.elementCount) and with \(elementCount) elements",
+                              "storage '\(key)' is declared with \(knownCount) and with \(elementCount) elements",
                               offset: 0, opcode: nil)
         }
     }
