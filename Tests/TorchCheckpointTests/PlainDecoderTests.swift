@@ -346,9 +346,18 @@ struct FastPathRefusalTests {
     static func global(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
     static let orderedDict = global("collections", "OrderedDict") + [0x29, 0x52]
 
+    /// The persistent id of storage '0', 4 float32 elements, then BINPERSID.
+    static let pid = [0x28] + text("storage") + global("torch", "FloatStorage") + text("0") + text("cpu") + [0x4B, 4, 0x74, 0x51]
+
+    /// Options under which the fast path resolves persistent ids.
+    static let repeatable: UnpicklerOptions = {
+        var options = UnpicklerOptions()
+        options.persistentLoadIsRepeatable = true
+        return options
+    }()
+
     /// `_rebuild_parameter_with_state` of a float tensor of 4 elements, with `state` pickled as given.
     static func parameter(state: [UInt8]) -> [UInt8] {
-        let pid = [0x28] + text("storage") + global("torch", "FloatStorage") + text("0") + text("cpu") + [0x4B, 4, 0x74, 0x51]
         let tensor = global("torch._utils", "_rebuild_tensor_v2") + [0x28] + pid
             + [0x4B, 0, 0x4B, 4, 0x85, 0x4B, 1, 0x85, 0x89] + orderedDict + [0x74, 0x52]
         return [0x80, 2] + global("torch._utils", "_rebuild_parameter_with_state") + [0x28] + tensor + [0x89] + orderedDict
@@ -375,9 +384,7 @@ struct FastPathRefusalTests {
 
     @Test("a tensor's argument tuple fetched again from the memo after the tensor is made (its container dropped): the machine's")
     func consumedTupleFetchedAgain() throws {
-        var options = UnpicklerOptions()
-        options.persistentLoadIsRepeatable = true
-        let pid = [0x28] + Self.text("storage") + Self.global("torch", "FloatStorage") + Self.text("0") + Self.text("cpu") + [0x4B, 4, 0x74, 0x51]
+        let options = Self.repeatable, pid = Self.pid
         // The shape tuple is memoized (BINPUT 0), consumed by the rebuild call, then fetched (BINGET 0).
         let tensor = Self.global("torch._utils", "_rebuild_tensor_v2") + [0x28] + pid
             + [0x4B, 0, 0x4B, 4, 0x85, 0x71, 0, 0x4B, 1, 0x85, 0x89] + Self.orderedDict + [0x74, 0x52]
@@ -394,9 +401,7 @@ struct FastPathRefusalTests {
 
     @Test("hooks reached again after the tensor is made and given an item: the tensor's hooks hold it, as in Python")
     func hooksFilledLater() throws {
-        var options = UnpicklerOptions()
-        options.persistentLoadIsRepeatable = true
-        let pid = [0x28] + Self.text("storage") + Self.global("torch", "FloatStorage") + Self.text("0") + Self.text("cpu") + [0x4B, 4, 0x74, 0x51]
+        let options = Self.repeatable, pid = Self.pid
         // The hooks OrderedDict is memoized (BINPUT 0), then fetched (BINGET 0) and given 'h': 1 (SETITEM).
         let tensor = Self.global("torch._utils", "_rebuild_tensor_v2") + [0x28] + pid
             + [0x4B, 0, 0x4B, 4, 0x85, 0x4B, 1, 0x85, 0x89] + Self.orderedDict + [0x71, 0, 0x74, 0x52]
