@@ -173,17 +173,6 @@ package struct PlainDecoder: ~Copyable {
         kinds[Int(node)] & NodeKind.mask >= NodeKind.list.rawValue
     }
 
-    mutating func depth(_ node: Int32) -> Int32 {
-        isContainer(node) ? containers[Int(payloads[Int(node)])].depth : 0
-    }
-
-    /// Whether the node is, or holds, an object node.
-    mutating func holdsObjects(_ node: Int32) -> Bool {
-        let k = kinds[Int(node)] & NodeKind.mask
-        if k == NodeKind.object.rawValue { return true }
-        return k >= NodeKind.list.rawValue && containers[Int(payloads[Int(node)])].holdsObjects
-    }
-
     /// Whether Python could use the node as a dict key.
     mutating func isHashable(_ node: Int32) -> Bool {
         switch kind(node) {
@@ -241,13 +230,8 @@ package struct PlainDecoder: ~Copyable {
         record.last = s
         record.count += Int32(count)
         containers[c] = record
-        pop(count)
-        return true
-    }
-
-    /// Pops `count` items off the stack.
-    mutating func pop(_ count: Int) {
         stack.removeLast(count)
+        return true
     }
 
     /// The topmost mark's position, popped, with the container below it when `target` is asked for.
@@ -284,7 +268,7 @@ package struct PlainDecoder: ~Copyable {
                 }
             case 0x31: // POP_MARK
                 guard let mark = popMark() else { return nil }
-                pop(stack.count - mark)
+                stack.removeLast(stack.count - mark)
             case 0x32: // DUP
                 // A str or bytes not yet memoized is left to the machine: its identity belongs to
                 // the stack slot there, so a PUT of one copy would not give the other a token.
@@ -445,7 +429,7 @@ extension PlainDecoder {
         let nameNode = stack[stack.count - 1], moduleNode = stack[stack.count - 2]
         guard kind(nameNode) == .string, kind(moduleNode) == .string else { return false }
         let name = text(of: nameNode), module = text(of: moduleNode)
-        pop(2)
+        stack.removeLast(2)
         if provenance == nil { provenance = PickleProvenance() }
         provenance?.globalNames[module + "\n" + name] = (memoToken(moduleNode), memoToken(nameNode))
         return push(global(module: module, name: name))
@@ -491,13 +475,13 @@ extension PlainDecoder {
               case .global(let g) = objects[Int(payloads[Int(callable)])], let known = g.known else { return false }
         // Matched, not compared: KnownGlobal's == is a call through its Equatable witness.
         if case .rebuildTensorV2 = known, let tensor = rebuildTensorV2(argumentNode) {
-            pop(2)
+            stack.removeLast(2)
             reclaim(argumentNode)
             return push(object(.tensor(tensor)))
         }
         if case .orderedDict = known, containers[Int(payloads[Int(argumentNode)])].count == 0 {
             // `OrderedDict()`: what the call makes, an empty OrderedDict, as a dict node SETITEMS fills.
-            pop(2)
+            stack.removeLast(2)
             reclaim(argumentNode)
             containers.append(.init())
             return push(node(.dict, Int64(containers.count - 1), flags: NodeKind.ordered))
@@ -509,7 +493,7 @@ extension PlainDecoder {
         } catch {
             return false
         }
-        pop(2)
+        stack.removeLast(2)
         reclaim(argumentNode)
         switch result {
         case .tensor(let t)?:
@@ -656,7 +640,7 @@ extension PlainDecoder {
     mutating func persistentID() -> Bool {
         guard stack.count > fence else { return false }
         let pid = stack[stack.count - 1]
-        if let storageLoad, let reference = storageReference(pid) {
+        if let storageLoad, let (reference, items) = storageReference(pid) {
             // The form torch.save writes, resolved from its nodes.
             let storage: Storage
             do {
@@ -666,10 +650,8 @@ extension PlainDecoder {
             }
             stack.removeLast()
             references.record(storage)
-            if let items = items(pid) {
-                for j in items {
-                    if let token = memoToken(children[j]) { references.recordToken(position: j - items.lowerBound, token: token) }
-                }
+            for j in items {
+                if let token = memoToken(children[j]) { references.recordToken(position: j - items.lowerBound, token: token) }
             }
             reclaim(pid)
             return push(object(.storage(storage)))
@@ -692,15 +674,17 @@ extension PlainDecoder {
 
     /// A persistent id in the form `torch.save` writes, `('storage', class,
     /// key, location, numel)` with str key and location, read from its nodes:
-    /// nil for any other form, which the loader then takes as a value.
-    mutating func storageReference(_ pid: Int32) -> StorageReference? {
+    /// nil for any other form, which the loader then takes as a value. With
+    /// it, where the id's items lie in `children`.
+    mutating func storageReference(_ pid: Int32) -> (reference: StorageReference, items: Range<Int>)? {
         guard kind(pid) == .tuple, let items = items(pid), items.count == 5 else { return nil }
         let i = items.lowerBound
         let tag = children[i], type = children[i + 1], key = children[i + 2], location = children[i + 3], count = children[i + 4]
         guard kind(tag) == .string, kind(type) == .object, kind(key) == .string, kind(location) == .string, kind(count) == .int,
               case .global(let storageClass) = objects[Int(payloads[Int(type)])], text(of: tag, is: "storage") else { return nil }
-        return StorageReference(storageClass: storageClass, key: text(of: key), location: text(of: location),
-                                elementCount: Int(payloads[Int(count)]))
+        guard let reference = StorageReference(storageClass: storageClass, key: text(of: key), location: text(of: location),
+                                                elementCount: Int(payloads[Int(count)])) else { return nil }
+        return (reference, items)
     }
 
     /// The value of a node that a call takes as an argument: plain values,

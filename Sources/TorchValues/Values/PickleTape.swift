@@ -214,7 +214,6 @@ package final class PickleTape: @unchecked Sendable {
             return
         }
         dict.reserveUnfilled(count)
-        func place(_ value: Value, _ key: Value) -> Int { dict.setUnfilled(value, for: key) }
         var anyTokens = false
         forEachSegment(of: node) { segment in
             // As the machine does per SETITEMS: tokens are recorded for a
@@ -223,7 +222,7 @@ package final class PickleTape: @unchecked Sendable {
                 var i = segment.startIndex
                 while i + 1 < segment.endIndex {
                     // The decoder let only hashable keys through.
-                    _ = place(value(segment[i + 1]), value(segment[i]))
+                    _ = dict.setUnfilled(value(segment[i + 1]), for: value(segment[i]))
                     i += 2
                 }
                 return
@@ -232,7 +231,7 @@ package final class PickleTape: @unchecked Sendable {
             var i = segment.startIndex
             while i + 1 < segment.endIndex {
                 let key = segment[i], item = segment[i + 1]
-                let entry = place(value(item), value(key))
+                let entry = dict.setUnfilled(value(item), for: value(key))
                 if let keyToken = memoToken(key), dict._itemTokens[2 * entry] == nil { dict._itemTokens[2 * entry] = keyToken }
                 dict._itemTokens[2 * entry + 1] = memoToken(item)
                 i += 2
@@ -276,9 +275,6 @@ package final class PickleTape: @unchecked Sendable {
         var capacity = 16
         while capacity < 2 * count { capacity <<= 1 }
         let mask = capacity - 1
-        // Each slot holds a key's hash in its high half and its node + 1 in
-        // its low half (0: empty): keys whose hashes differ are told apart
-        // without reading their bytes again.
         var distinct = true
         bytes.withUnsafeBufferPointer { text in
             func span(_ key: Int32) -> UnsafeRawBufferPointer {

@@ -120,19 +120,10 @@ public final class PyDict: @unchecked Sendable {
         set(value, for: key, hashKey: HashKey(validated: key))
     }
 
-    /// Appends a key that no other key of the dict equals, while the dict
-    /// fills itself from its pickle; the positions by key are built when a
-    /// key is first looked up (a walk over the items never needs them).
-    package func appendUnfilled(_ value: Value, for key: Value) -> Int {
-        _keys.append(key)
-        _values.append(value)
-        depth = max(depth, max(key.nestingDepth, value.nestingDepth) + 1)
-        return _keys.count - 1
-    }
-
-    /// Takes keys that no two of which are equal, and their values, while the
-    /// dict fills itself from its pickle (an empty dict): as
-    /// ``appendUnfilled(_:for:)`` for each, in one step.
+    /// Takes keys no two of which are equal, and their values, while the
+    /// dict fills itself from its pickle (an empty dict); the positions by
+    /// key are built when a key is first looked up (a walk over the items
+    /// never needs them).
     package func adoptUnfilled(keys: [Value], values: [Value], depth: Int, itemTokens: TokenTable) {
         precondition(_keys.isEmpty && keys.count == values.count)
         _keys = keys
@@ -248,11 +239,11 @@ public final class PyDict: @unchecked Sendable {
         reserveUnfilled(count)
     }
 
-    package func reserveUnfilled(_ count: Int, index withIndex: Bool = true) {
+    package func reserveUnfilled(_ count: Int) {
         guard _keys.isEmpty else { return }
         _keys.reserveCapacity(count)
         _values.reserveCapacity(count)
-        if withIndex, count > Self.linearScanLimit { index.reserveCapacity(count) }
+        if count > Self.linearScanLimit { index.reserveCapacity(count) }
     }
 
     /// Whether a dict of `count` items looks keys up through positions by key.

@@ -24,13 +24,6 @@ public struct TapeBuffer<Element: BitwiseCopyable>: ~Copyable {
         _count = 0
     }
 
-    /// A buffer holding a copy of `elements`.
-    @inlinable
-    public init(_ elements: some Collection<Element>) {
-        self.init(capacity: elements.count)
-        for element in elements { append(element) }
-    }
-
     deinit { base.deallocate() }
 
     @inlinable
