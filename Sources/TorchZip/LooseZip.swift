@@ -92,8 +92,8 @@ public enum LooseZip {
         var position = Int(end.directoryOffset + shift)
         while records.count < maxRecords, position >= 0, bytes.count - position >= ZipSignature.centralHeaderSize,
               bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == ZipSignature.centralHeader.littleEndian {
-            func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: position + at, as: UInt16.self)) }
-            func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position + at, as: UInt32.self)) }
+            func u16(_ at: Int) -> UInt16 { bytes.loadLittleEndian(UInt16.self, at: position + at) }
+            func u32(_ at: Int) -> UInt32 { bytes.loadLittleEndian(UInt32.self, at: position + at) }
             let flags = u16(8), method = u16(10)
             var compressed = UInt64(u32(20)), uncompressed = UInt64(u32(24))
             let nameLength = Int(u16(28)), extraLength = Int(u16(30)), commentLength = Int(u16(32))
@@ -105,15 +105,15 @@ public enum LooseZip {
             var extra = position + variable + nameLength
             let extraEnd = extra + extraLength
             while extraEnd - extra >= 4 {
-                let id = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: extra, as: UInt16.self))
-                let size = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: extra + 2, as: UInt16.self)))
+                let id = bytes.loadLittleEndian(UInt16.self, at: extra)
+                let size = Int(bytes.loadLittleEndian(UInt16.self, at: extra + 2))
                 guard extraEnd - extra - 4 >= size else { break }
                 if id == ZipSignature.zip64ExtraID {
                     var field = extra + 4
                     func next() -> UInt64? {
                         guard extra + 4 + size - field >= 8 else { return nil }
                         defer { field += 8 }
-                        return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: field, as: UInt64.self))
+                        return bytes.loadLittleEndian(UInt64.self, at: field)
                     }
                     if uncompressed == 0xFFFF_FFFF, let v = next() { uncompressed = v }
                     if compressed == 0xFFFF_FFFF, let v = next() { compressed = v }
@@ -143,8 +143,8 @@ public enum LooseZip {
         guard offset <= UInt64(bytes.count), bytes.count - Int(offset) >= ZipSignature.localHeaderSize else { return nil }
         let at = Int(offset)
         guard bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self) == ZipSignature.localHeader.littleEndian else { return nil }
-        let nameLength = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: at + 26, as: UInt16.self)))
-        let extraLength = Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: at + 28, as: UInt16.self)))
+        let nameLength = Int(bytes.loadLittleEndian(UInt16.self, at: at + 26))
+        let extraLength = Int(bytes.loadLittleEndian(UInt16.self, at: at + 28))
         let dataOffset = at + ZipSignature.localHeaderSize + nameLength + extraLength
         guard dataOffset <= bytes.count else { return nil }
         let localName = text(bytes, at + ZipSignature.localHeaderSize, nameLength)
@@ -160,8 +160,8 @@ public enum LooseZip {
         var position = 0
         while records.count < maxRecords, bytes.count - position >= ZipSignature.localHeaderSize,
               bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self) == ZipSignature.localHeader.littleEndian {
-            func u16(_ at: Int) -> UInt16 { UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: position + at, as: UInt16.self)) }
-            func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: position + at, as: UInt32.self)) }
+            func u16(_ at: Int) -> UInt16 { bytes.loadLittleEndian(UInt16.self, at: position + at) }
+            func u32(_ at: Int) -> UInt32 { bytes.loadLittleEndian(UInt32.self, at: position + at) }
             let flags = u16(6), method = u16(8)
             var compressed = UInt64(u32(18))
             let uncompressed = UInt64(u32(22))

@@ -116,7 +116,7 @@ struct SerializationIDAccumulator {
         guard block.count >= 8,
               block[0] == 0x50, block[1] == 0x4B, block[2] == 0x07, block[3] == 0x08
         else { return }
-        let value = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let value = block.loadLittleEndian(UInt32.self, at: 4)
         crcHash = hashCombine(crcHash, UInt64(value))
     }
 

@@ -45,9 +45,9 @@ struct ByteReader {
     mutating func read<T: FixedWidthInteger>(_ type: T.Type, _ what: @autoclosure () -> String) throws(ZipError) -> T {
         let size = MemoryLayout<T>.size
         try require(size, for: what())
-        let value = bytes.loadUnaligned(fromByteOffset: position, as: T.self)
+        let value = bytes.loadLittleEndian(T.self, at: position)
         position += size
-        return T(littleEndian: value)
+        return value
     }
 
     /// Reads a little-endian `UInt16`.

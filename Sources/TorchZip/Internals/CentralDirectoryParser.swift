@@ -146,10 +146,10 @@ struct CentralDirectoryParser {
         if let readWithoutMapping, ZipSignature.localHeaderSize <= areaEnd - headerStart {
             let dataOffset: UInt64? = window.withBytes(at: headerStart, count: ZipSignature.localHeaderSize, limit: areaEnd,
                                                        read: readWithoutMapping) { header in
-                guard UInt32(littleEndian: header.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) == ZipSignature.localHeader
+                guard header.loadLittleEndian(UInt32.self, at: 0) == ZipSignature.localHeader
                 else { return nil }
-                let nameLength = Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 26, as: UInt16.self)))
-                let extraLength = Int(UInt16(littleEndian: header.loadUnaligned(fromByteOffset: 28, as: UInt16.self)))
+                let nameLength = Int(header.loadLittleEndian(UInt16.self, at: 26))
+                let extraLength = Int(header.loadLittleEndian(UInt16.self, at: 28))
                 let start = headerStart + ZipSignature.localHeaderSize + nameLength + extraLength
                 return start <= areaEnd ? UInt64(start) : nil
             }
@@ -181,8 +181,8 @@ struct CentralDirectoryParser {
     static func extraField(_ id: UInt16, in extra: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
         var position = 0
         while extra.count - position >= 4 {
-            let fieldID = UInt16(littleEndian: extra.loadUnaligned(fromByteOffset: position, as: UInt16.self))
-            let length = Int(UInt16(littleEndian: extra.loadUnaligned(fromByteOffset: position + 2, as: UInt16.self)))
+            let fieldID = extra.loadLittleEndian(UInt16.self, at: position)
+            let length = Int(extra.loadLittleEndian(UInt16.self, at: position + 2))
             let dataStart = position + 4
             guard length <= extra.count - dataStart else { return nil }
             if fieldID == id {

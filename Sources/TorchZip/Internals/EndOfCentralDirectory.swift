@@ -39,7 +39,7 @@ struct EndOfCentralDirectory {
         var candidate = last
         while candidate >= lowest {
             if file.loadUnaligned(fromByteOffset: candidate, as: UInt32.self) == ZipSignature.endOfCentralDirectory.littleEndian {
-                let commentLength = Int(UInt16(littleEndian: file.loadUnaligned(fromByteOffset: candidate + 20, as: UInt16.self)))
+                let commentLength = Int(file.loadLittleEndian(UInt16.self, at: candidate + 20))
                 let end = candidate + ZipSignature.endRecordSize + commentLength
                 if end == size {
                     exact = candidate

@@ -34,7 +34,7 @@ package enum LibstdcxxHash {
         var hash = seed ^ (UInt64(count) &* multiplier)
         var offset = 0
         while offset < wholeWords {
-            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let word = bytes.loadLittleEndian(UInt64.self, at: offset)
             hash ^= shiftMix(word &* multiplier) &* multiplier
             hash = hash &* multiplier
             offset += 8
