@@ -84,11 +84,7 @@ public enum Listing {
         // Visits a value reached by `key` from the innermost frame (none for the root).
         func visit(_ value: Value, _ key: PathKey?) {
             if case .tensor(let t) = value {
-                var full: [PathKey] = []
-                full.reserveCapacity(path.count + 1)
-                full.append(contentsOf: path)
-                if let key { full.append(key) }
-                tensors.append((full, t))
+                tensors.append((key.map { extend(path, by: $0) } ?? path, t))
                 return
             }
             guard !isLeaf(value), let container = Container(value),
@@ -139,14 +135,16 @@ public enum Listing {
     static func expand(_ value: Value, path: [PathKey], seen: inout Set<ObjectIdentifier>) -> Expansion {
         guard let container = Container(value) else { return .notContainer }
         guard seen.insert(ObjectIdentifier(container.object)).inserted else { return .seen }
-        return .children(container.items.indices.map { i in
-            // The path one key longer, in one allocation (`path + [key]` makes two).
-            var longer: [PathKey] = []
-            longer.reserveCapacity(path.count + 1)
-            longer.append(contentsOf: path)
-            longer.append(container.key(at: i))
-            return (container.items[i], longer)
-        })
+        return .children(container.items.indices.map { i in (container.items[i], extend(path, by: container.key(at: i))) })
+    }
+
+    /// The path one key longer, in one allocation (`path + [key]` makes two).
+    static func extend(_ path: [PathKey], by key: PathKey) -> [PathKey] {
+        var longer: [PathKey] = []
+        longer.reserveCapacity(path.count + 1)
+        longer.append(contentsOf: path)
+        longer.append(key)
+        return longer
     }
 
     /// A container as the walk sees it: the object that is its identity, and

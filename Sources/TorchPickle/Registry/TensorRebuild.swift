@@ -97,8 +97,8 @@ enum TensorRebuild {
     static func rebuildTensorV2(storage: Storage, offset: Int, shape: [Int], stride: [Int], requiresGrad: Bool) throws -> Tensor {
         try TensorGeometry.checkShape(shape, stride)
         try TensorGeometry.checkExtent(dtype: storage.dtype, shape: shape, stride: stride, offset: offset, storage: storage)
-        return Tensor(dtype: storage.dtype, shape: shape, stride: stride, storageOffset: offset, storage: storage,
-                      requiresGrad: requiresGrad, hooksAreEmptyOrderedDict: true)
+        return Tensor.withEmptyOrderedDictHooks(dtype: storage.dtype, shape: shape, stride: stride, storageOffset: offset,
+                                                storage: storage, requiresGrad: requiresGrad)
     }
 
     private static func strided(storage: Storage, dtype: DType, a: Arguments, offsetIndex: Int, requiresGrad: Bool,

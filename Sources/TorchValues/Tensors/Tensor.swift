@@ -110,6 +110,13 @@ public final class Tensor: Sendable {
 
     private enum HooksForm: UInt8 {
         case none, emptyOrderedDict, other
+
+        /// The form of hooks given as a value: kept as given (the object a pickle
+        /// may reach again); only a decoder that knows the dict is never reached
+        /// again gives them as a flag.
+        init(given hooks: Value) {
+            self = if case .None = hooks { .none } else { .other }
+        }
     }
 
     private final class Extras: Sendable {
@@ -149,9 +156,7 @@ public final class Tensor: Sendable {
                             quantization: Quantization? = nil, sparse: SparseComponents? = nil,
                             backwardHooks: Value = .None, parameterState: Value? = nil,
                             subclass: PyGlobal? = nil, subclassState: Value? = nil) {
-        // Hooks given are kept as given (the object a pickle may reach again); only a
-        // decoder that knows the dict is never reached again gives them as a flag.
-        let hooks: HooksForm = if case .None = backwardHooks { .none } else { .other }
+        let hooks = HooksForm(given: backwardHooks)
         self.init(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage, layout: layout,
                   device: device ?? storage?.device ?? .cpu, requiresGrad: requiresGrad, isParameter: isParameter,
                   isConjugated: isConjugated, isNegated: isNegated, hooks: hooks,
@@ -161,11 +166,11 @@ public final class Tensor: Sendable {
 
     /// A strided tensor of a storage whose backward hooks are an empty
     /// `OrderedDict` (every tensor of a state dict), without the dict.
-    package convenience init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int, storage: Storage,
-                             requiresGrad: Bool, hooksAreEmptyOrderedDict: Bool) {
-        self.init(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage, layout: .strided,
-                  device: storage.device, requiresGrad: requiresGrad, isParameter: false, isConjugated: false,
-                  isNegated: false, hooks: hooksAreEmptyOrderedDict ? .emptyOrderedDict : .none, extras: nil)
+    package static func withEmptyOrderedDictHooks(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int,
+                                                  storage: Storage, requiresGrad: Bool) -> Tensor {
+        Tensor(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage, layout: .strided,
+               device: storage.device, requiresGrad: requiresGrad, isParameter: false, isConjugated: false,
+               isNegated: false, hooks: .emptyOrderedDict, extras: nil)
     }
 
     private init(dtype: DType, shape: [Int], stride: [Int], storageOffset: Int, storage: Storage?, layout: Layout,
@@ -193,7 +198,7 @@ public final class Tensor: Sendable {
         var newHooks = hooks
         var hooksValue = extras?.backwardHooks ?? .None
         if let backwardHooks {
-            newHooks = if case .None = backwardHooks { .none } else { .other }
+            newHooks = HooksForm(given: backwardHooks)
             hooksValue = backwardHooks
         }
         return Tensor(dtype: dtype, shape: shape, stride: stride, storageOffset: storageOffset, storage: storage,
