@@ -31,8 +31,10 @@ let package = Package(
         .target(name: "CCRC32"),
         // SHA-256 of tensor contents for listings and diffs, with the SHA instructions of x86-64 or ARMv8.
         .target(name: "CSHA256"),
+        // Linux file calls Swift's Glibc module leaves out: writeback of a range, O_PATH handles.
+        .target(name: "CFileCalls"),
         // The zip container: central directory, ZIP64, records in place in a mapped file.
-        .target(name: "TorchZip", dependencies: ["CLibzip", "CCRC32"]),
+        .target(name: "TorchZip", dependencies: ["CLibzip", "CCRC32", "CFileCalls"]),
         // The value and tensor model: Python values, tensors, storages, numpy arrays.
         .target(name: "TorchValues"),
         // The pickle machine (and its encoder), which reads and writes that model.

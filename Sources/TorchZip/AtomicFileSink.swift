@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A ``ZipSink`` that writes a file atomically: readers of the destination see
 /// the old file or the complete new one, never a partial archive.
 ///
@@ -18,6 +20,24 @@
 /// Small writes (headers) are gathered in a buffer; large ones (record data)
 /// go straight to the file after the buffer is flushed.
 ///
+/// On Linux, two costs of replacing a large file leave the writing thread:
+///
+/// - **Writeback.** ext4 starts writing a file's cached data to the disk when
+///   the file is renamed over another (its `auto_da_alloc` rule, which keeps
+///   the new file's data from being lost behind the rename in a crash). For a
+///   gigabyte that took half a second inside `rename`. The sink starts that
+///   writeback itself, on a queue of its own, for every 16 MiB written
+///   (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so the disk works
+///   while the rest is written and `rename` finds little left. The data
+///   reaches the disk no later than before, and the rename happens after
+///   every byte was written, as before.
+/// - **Freeing the replaced file.** The old destination is freed when its
+///   last link and handle go: in `rename`, which then drops its cached pages
+///   and frees its blocks (a sixth of a second for a gigabyte). The sink holds
+///   a handle on it (`O_PATH`) across the rename and closes that handle on a
+///   background queue, where the file is freed. A process that exits at once
+///   frees it on exit.
+///
 /// ```swift
 /// let sink = try AtomicFileSink(destination: "model.pth")
 /// let writer = try PyTorchZipWriter(sink: sink, prefix: "model")
@@ -27,6 +47,11 @@
 /// try sink.commit()
 /// ```
 public final class AtomicFileSink: ZipSink {
+    /// How many bytes written since writeback was last started make the next start due.
+    static let writebackStep: UInt64 = 16 << 20
+    /// Writeback starts and ends on multiples of this, so that a page still being written is left for later.
+    static let writebackAlignment: UInt64 = 1 << 20
+
     /// What ``commit()`` guarantees beyond atomicity.
     public enum Durability: Sendable {
         /// The rename happens after every byte was written: a process killed
@@ -69,6 +94,10 @@ public final class AtomicFileSink: ZipSink {
     private let bufferCapacity: Int
     /// Why the sink can no longer be written to, once it cannot.
     private var closedReason: String?
+    /// The queue that starts writeback of what was written, made when the first start is due.
+    private var writebackQueue: DispatchQueue?
+    /// The file offset up to which writeback was started.
+    private var writebackStarted: UInt64 = 0
 
     /// Creates the temporary file next to `destination`.
     ///
@@ -157,6 +186,7 @@ public final class AtomicFileSink: ZipSink {
             buffer.append(contentsOf: bytes)
         }
         position += UInt64(bytes.count)
+        startWritebackIfDue()
     }
 
     /// Appends bytes of another file, copied by the kernel (`copy_file_range(2)`)
@@ -175,6 +205,7 @@ public final class AtomicFileSink: ZipSink {
         if let error {
             throw fail("cannot copy \(count) bytes into the temporary file at byte \(position)", code: error)
         }
+        startWritebackIfDue()
         return copied
     }
 
@@ -206,6 +237,7 @@ public final class AtomicFileSink: ZipSink {
                 fail("cannot name the temporary file '\(candidate)' (linkat)", code: code)
             }
         }
+        finishWriteback()
         let closed = calls.close(descriptor)
         descriptor = -1
         guard closed == 0 else {
@@ -214,7 +246,12 @@ public final class AtomicFileSink: ZipSink {
         guard let temporary = temporaryPath else {
             throw ZipError(.io, "cannot commit '\(destination)': the temporary file is gone")
         }
+        // A handle on the file the rename replaces, so that it is freed when the handle closes, not in `rename`.
+        let replaced = calls.holdInode?(destination) ?? -1
         let renamed = calls.rename(temporary, destination)
+        if replaced >= 0 {
+            release(replaced, inBackground: renamed == 0)
+        }
         guard renamed == 0 else {
             throw fail("cannot rename the temporary file '\(temporary)' to the destination", code: -renamed)
         }
@@ -227,6 +264,7 @@ public final class AtomicFileSink: ZipSink {
     /// destination as it was. Does nothing after ``commit()`` or a failure.
     public func abandon() {
         if descriptor >= 0 {
+            finishWriteback()
             _ = calls.close(descriptor)
             descriptor = -1
         }
@@ -245,6 +283,39 @@ public final class AtomicFileSink: ZipSink {
         if let closedReason {
             throw ZipError(.io, "cannot write '\(destination)': \(closedReason)")
         }
+    }
+
+    /// Starts the kernel writing the file's data to the disk, on the sink's
+    /// queue, once ``writebackStep`` more bytes are in the file: from where
+    /// the last start ended to the last ``writebackAlignment`` boundary.
+    private func startWritebackIfDue() {
+        guard let start = calls.startWriteback else { return }
+        let inFile = position - UInt64(buffer.count)
+        let end = inFile - inFile % Self.writebackAlignment
+        guard end >= writebackStarted + Self.writebackStep else { return }
+        let queue = writebackQueue ?? DispatchQueue(label: "AtomicFileSink.writeback", qos: .utility)
+        writebackQueue = queue
+        let (descriptor, offset, count) = (descriptor, Int64(writebackStarted), Int64(end - writebackStarted))
+        // Only a start: an error here (the disk's, say) is the kernel's to report at fsync, as for any writeback.
+        queue.async { _ = start(descriptor, offset, count) }
+        writebackStarted = end
+    }
+
+    /// Waits for the writeback starts already queued, before the descriptor they use is closed.
+    private func finishWriteback() {
+        writebackQueue?.sync {}
+        writebackQueue = nil
+    }
+
+    /// Closes the handle on a replaced file, which frees the file when it
+    /// was the last: on a background queue after a rename, at once otherwise.
+    private func release(_ handle: Int32, inBackground: Bool) {
+        guard inBackground else {
+            _ = calls.close(handle)
+            return
+        }
+        let close = calls.close
+        DispatchQueue.global(qos: .utility).async { _ = close(handle) }
     }
 
     /// Writes the buffered bytes to the file.

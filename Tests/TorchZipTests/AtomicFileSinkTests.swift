@@ -337,4 +337,146 @@ struct AtomicFileSinkTests {
         #expect(Self.listing(directory) == ["model.pth", "source.bin"])
         #expect(Self.contents(destination) == Array("previous".utf8))
     }
+
+    @Test("writeback starts behind the writes, in order, on whole MiB, once per 16 MiB, and ends before the file closes")
+    func writeBehind() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = CallLog()
+        var calls = FileSystemCalls.system
+        let realClose = calls.close
+        calls.startWriteback = { descriptor, offset, count in
+            log.append("writeback \(offset) \(count)")
+            return 0
+        }
+        calls.close = { descriptor in
+            log.append("close")
+            return realClose(descriptor)
+        }
+        let sink = try AtomicFileSink(destination: directory + "/out", calls: calls)
+        let mib = 1 << 20
+        let chunks = Array(repeating: 3 * mib, count: 13) + [100]
+        var expected: [UInt8] = []
+        for (index, count) in chunks.enumerated() {
+            let bytes = pattern(count, seed: UInt8(index))
+            expected += bytes
+            try bytes.withUnsafeBytes { try sink.write($0) }
+        }
+        try sink.commit()
+        // Due at 18 MiB (the first multiple of 3 MiB past 16) and at 36 MiB (18 + 16 = 34, then 36);
+        // nothing more by 39 MiB + 100 bytes. Every start ends before the temporary file is closed.
+        let starts = log.all.filter { $0.hasPrefix("writeback") }
+        #expect(starts == ["writeback 0 \(18 * mib)", "writeback \(18 * mib) \(18 * mib)"])
+        let firstClose = try #require(log.all.firstIndex(of: "close"))
+        #expect(log.all.lastIndex { $0.hasPrefix("writeback") }.map { $0 < firstClose } == true)
+        #expect(Self.contents(directory + "/out") == expected)
+    }
+
+    @Test("small files start no writeback; writes after the last start are left to the kernel")
+    func noWriteBehindForSmallFiles() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = CallLog()
+        var calls = FileSystemCalls.system
+        calls.startWriteback = { _, offset, count in
+            log.append("writeback \(offset) \(count)")
+            return 0
+        }
+        let sink = try AtomicFileSink(destination: directory + "/out", calls: calls)
+        try pattern((16 << 20) - 1).withUnsafeBytes { try sink.write($0) }
+        try sink.commit()
+        #expect(log.all.isEmpty)
+    }
+
+    @Test("a writeback start that fails changes nothing: it is only advice, and the file is whole")
+    func writeBehindFails() throws {
+        let (directory, destination) = try Self.directoryWithPreviousFile()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var calls = FileSystemCalls.system
+        calls.startWriteback = { _, _, _ in -EIO }
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        let bytes = pattern(20 << 20, seed: 9)
+        try bytes.withUnsafeBytes { try sink.write($0) }
+        try sink.commit()
+        #expect(Self.contents(destination) == bytes)
+    }
+
+    #if os(Linux)
+    @Test("the replaced file is held across the rename and freed after it, on another queue")
+    func replacedFileFreedAfterRename() throws {
+        let (directory, destination) = try Self.directoryWithPreviousFile()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var status = stat()
+        try #require(stat(destination, &status) == 0)
+        let oldInode = status.st_ino
+        let log = CallLog()
+        var calls = FileSystemCalls.system
+        let (realHold, realRename, realClose) = (try #require(calls.holdInode), calls.rename, calls.close)
+        calls.holdInode = { path in
+            let handle = realHold(path)
+            var held = stat()
+            // The handle is on the old file itself (its inode), not a copy of its name.
+            log.append(fstat(handle, &held) == 0 && held.st_ino == oldInode ? "hold old \(handle)" : "hold other")
+            return handle
+        }
+        calls.rename = { from, to in
+            log.append("rename")
+            return realRename(from, to)
+        }
+        calls.close = { descriptor in
+            log.append("close \(descriptor)")
+            return realClose(descriptor)
+        }
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
+        try [UInt8](repeating: 3, count: 10).withUnsafeBytes { try sink.write($0) }
+        try sink.commit()
+        #expect(Self.contents(destination) == [UInt8](repeating: 3, count: 10))
+        let hold = try #require(log.all.first { $0.hasPrefix("hold") })
+        #expect(hold.hasPrefix("hold old "))
+        let handle = hold.split(separator: " ").last.map(String.init) ?? ""
+        // Closed on a background queue: wait for it, a few seconds at most. (The temporary file's
+        // descriptor, closed before the rename, may have had the same number.)
+        func released() -> Bool {
+            let entries = log.all
+            guard let renamed = entries.firstIndex(of: "rename"), let held = entries.firstIndex(of: hold) else { return false }
+            return held < renamed && entries[(renamed + 1)...].contains("close \(handle)")
+        }
+        let deadline = Date().addingTimeInterval(5)
+        while !released(), Date() < deadline { usleep(1000) }
+        #expect(released(), "\(log.all)")
+    }
+
+    @Test("with no file to replace, nothing is held; a failed rename closes the held handle at once")
+    func holdWithoutRename() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = CallLog()
+        var calls = FileSystemCalls.system
+        let (realHold, realClose) = (try #require(calls.holdInode), calls.close)
+        calls.holdInode = { path in
+            let handle = realHold(path)
+            log.append("hold \(handle)")
+            return handle
+        }
+        calls.close = { descriptor in
+            log.append("close \(descriptor)")
+            return realClose(descriptor)
+        }
+        // A new destination: the hold finds nothing (-ENOENT) and nothing is closed for it.
+        let fresh = try AtomicFileSink(destination: directory + "/new.pth", calls: calls)
+        try fresh.commit()
+        #expect(log.all.contains("hold \(-ENOENT)"))
+        // A directory in the way: held, the rename fails, and the handle is closed before commit throws.
+        let blocked = directory + "/blocked.pth"
+        try FileManager.default.createDirectory(atPath: blocked, withIntermediateDirectories: false)
+        try Data([1]).write(to: URL(fileURLWithPath: blocked + "/inside"))
+        let sink = try AtomicFileSink(destination: blocked, calls: calls)
+        #expect(zipError { try sink.commit() }?.code == .io)
+        let hold = try #require(log.all.last { $0.hasPrefix("hold") })
+        let handle = try #require(Int32(hold.split(separator: " ")[1]))
+        #expect(handle >= 0)
+        #expect(log.all.contains("close \(handle)"))
+        #expect(Self.listing(blocked) == ["inside"])
+    }
+    #endif
 }

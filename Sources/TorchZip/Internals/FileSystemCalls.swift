@@ -1,3 +1,4 @@
+internal import CFileCalls
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -35,6 +36,17 @@ package struct FileSystemCalls: Sendable {
     /// ``KernelCopy``). nil (the default for a table of one's own, as tests
     /// build) makes the sink write every byte with `write`.
     package var copyRange: (@Sendable (_ source: Int32, _ offset: Int64, _ destination: Int32, _ count: Int) -> (copied: Int, error: Int32?))?
+    /// `sync_file_range(2)` with `SYNC_FILE_RANGE_WRITE` (Linux): starts
+    /// writing `count` bytes of the file from `offset` to the disk, without
+    /// waiting; 0, or `-errno`. nil (the default for a table of one's own, and
+    /// on other systems) makes the sink leave all writeback to the kernel.
+    package var startWriteback: (@Sendable (_ descriptor: Int32, _ offset: Int64, _ count: Int64) -> Int32)?
+    /// `open(2)` with `O_PATH | O_NOFOLLOW` (Linux): a handle that keeps the
+    /// inode `path` names alive without opening the file for reading or
+    /// writing; a descriptor, or `-errno`. nil (the default for a table of
+    /// one's own, and on other systems) makes the sink free a replaced file
+    /// in `rename` itself.
+    package var holdInode: (@Sendable (_ path: String) -> Int32)?
 
     /// The real calls.
     package static let system: FileSystemCalls = {
@@ -42,6 +54,10 @@ package struct FileSystemCalls: Sendable {
             open: systemOpen, write: systemWrite, fsync: systemFsync,
             close: systemClose, rename: systemRename, unlink: systemUnlink)
         calls.copyRange = { KernelCopy.copy(from: $0, at: $1, to: $2, count: $3) }
+        #if os(Linux)
+        calls.startWriteback = { pth_start_writeback($0, $1, $2) }
+        calls.holdInode = { pth_open_inode_handle($0) }
+        #endif
         return calls
     }()
 
