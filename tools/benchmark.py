@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark this library against PyTorch 2.15 and the safetensors package.
 
-usage: tools/benchmark.py [--runs N] [--dir DIR] [--skip-5g] [--keep] [--only dcp|pickle|open]
+usage: tools/benchmark.py [--runs N] [--dir DIR] [--skip-5g] [--keep] [--only dcp|pickle|open|write]
 
 Generates its inputs in DIR (default: a temporary folder; about 7.5 GB of
 disk with the 5 GiB case), builds `pth-bench` in release mode, and for each
@@ -289,6 +289,20 @@ def settle():
     time.sleep(1)
 
 
+def write_case(bench, p, d, r):
+    """Writing 1 GiB from memory, and a 1 GiB file written back and converted, both sides."""
+    settle()
+    out = os.path.join(d, "written.pth")
+    line("write a 1 GiB state dict (256 tensors)", run_swift(bench, "save", out, r, 256, 1024 * 1024),
+         run_torch("save", out, r), "torch.save", 2)
+    os.remove(out)
+    settle()
+    line("rewrite 1 GiB read from a file", run_swift(bench, "rewrite", p["1g.pth"], r),
+         run_torch("resave", p["1g.pth"], r), "torch.load+save")
+    line("resave 1 GiB read from a file", run_swift(bench, "resave", p["1g.pth"], r),
+         run_torch("resave", p["1g.pth"], r), "torch.load+save")
+
+
 def many_case(bench, p, r):
     """Opening a checkpoint of 100,000 small tensors and 300,000 values, every tensor's facts read."""
     settle()
@@ -334,7 +348,7 @@ def main():
     ap.add_argument("--dir")
     ap.add_argument("--skip-5g", action="store_true")
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--only", choices=["dcp", "pickle", "open"], help="run one case alone (its inputs only)")
+    ap.add_argument("--only", choices=["dcp", "pickle", "open", "write"], help="run one case alone (its inputs only)")
     args = ap.parse_args()
 
     subprocess.run(["swift", "build", "-c", "release", "--product", "pth-bench"], cwd=ROOT, check=True,
@@ -362,6 +376,9 @@ def main():
         if args.only == "open":
             many_case(bench, p, r)
             return 0
+        if args.only == "write":
+            write_case(bench, p, d, r)
+            return 0
         baseline = run_torch("baseline", p["values.pkl"], 1)  # torch imported, nothing else
         print(f"{'baseline: python with torch imported':<44} peak rss {mib(baseline['peak_rss_bytes'])}")
         for f in ("1g.pth", "many.pth", "1g.safetensors"):
@@ -376,14 +393,7 @@ def main():
         line("read every tensor byte, 1 GiB", read, run_torch("open", p["1g.pth"], r), "torch.load")
         line("copy every tensor into Swift arrays, 1 GiB", run_swift(bench, "copy", p["1g.pth"], r),
              run_torch("open", p["1g.pth"], r), "torch.load")
-        out = os.path.join(d, "written.pth")
-        line("write a 1 GiB state dict (256 tensors)", run_swift(bench, "save", out, r, 256, 1024 * 1024),
-             run_torch("save", out, r), "torch.save", 2)
-        os.remove(out)
-        line("rewrite 1 GiB read from a file", run_swift(bench, "rewrite", p["1g.pth"], r),
-             run_torch("resave", p["1g.pth"], r), "torch.load+save")
-        line("resave 1 GiB read from a file", run_swift(bench, "resave", p["1g.pth"], r),
-             run_torch("resave", p["1g.pth"], r), "torch.load+save")
+        write_case(bench, p, d, r)
         many_case(bench, p, r)
         pickle_case(bench, p, r)
         line("safetensors: open 1 GiB, index 256 tensors", run_swift(bench, "st-open", p["1g.safetensors"], r),

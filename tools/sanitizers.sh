@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite under AddressSanitizer with LeakSanitizer (every fixture,
 # the malformed corpus and the replayed fuzz findings included), then the
-# concurrent-reading tests under ThreadSanitizer.
+# concurrent-reading tests and the writer's helper threads under ThreadSanitizer.
 #
 #   tools/sanitizers.sh [address|thread]...   (default: both)
 #
@@ -24,10 +24,10 @@ for sanitizer in "${sanitizers[@]}"; do
             swift test --skip-build --sanitize=address --scratch-path .build-asan
         ;;
     thread)
-        echo "== reading one checkpoint from many tasks, under ThreadSanitizer" >&2
+        echo "== reading one checkpoint from many tasks, and writing with helper threads, under ThreadSanitizer" >&2
         swift build --build-tests --sanitize=thread --scratch-path .build-tsan
         TSAN_OPTIONS=halt_on_error=1 \
-            swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter "ConcurrentReadingTests|ManyFilesConcurrencyTests|PlainDecoderConcurrencyTests|TapeDictTests"
+            swift test --skip-build --sanitize=thread --scratch-path .build-tsan --filter "ConcurrentReadingTests|ManyFilesConcurrencyTests|PlainDecoderConcurrencyTests|TapeDictTests|AtomicFileSinkTests|ConcurrentCRCTests|WriterRewriteTests"
         ;;
     *)
         echo "usage: tools/sanitizers.sh [address|thread]..." >&2

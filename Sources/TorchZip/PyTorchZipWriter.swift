@@ -351,8 +351,8 @@ public final class PyTorchZipWriter {
 
     /// Writes a whole record whose bytes are in memory (no name checks beyond the entry's own).
     private func writeEntry(_ name: String, bytes: UnsafeRawBufferPointer) throws(ZipError) {
-        let crc = options.computeCRC32 ? crc32(bytes) : 0
-        var entry = try beginEntry(name, size: UInt64(bytes.count), knownCRC32: crc)
+        // The CRC goes in the descriptor after the data: the stream folds it while the sink writes.
+        var entry = try beginEntry(name, size: UInt64(bytes.count), knownCRC32: nil)
         try guardSink { () throws(ZipError) in try entry.stream.write(bytes) }
         try endEntry(entry)
     }
@@ -619,7 +619,8 @@ struct RecordStream {
     /// Passes one chunk to the sink.
     mutating func write(_ chunk: UnsafeRawBufferPointer) throws(ZipError) {
         guard try observe(chunk) else { return }
-        try sink.write(chunk)
+        let sink = sink
+        crc = try Self.fold(chunk, into: crc, if: computesCRC) { () throws(ZipError) in try sink.write(chunk) }
         written += UInt64(chunk.count)
     }
 
@@ -628,15 +629,35 @@ struct RecordStream {
     /// `chunk` (the same bytes, mapped) otherwise.
     mutating func write(_ chunk: UnsafeRawBufferPointer, copyingFrom source: Int32, at offset: Int64) throws(ZipError) {
         guard try observe(chunk) else { return }
-        let copied = try sink.append(copying: chunk.count, of: source, at: offset)
-        if copied < chunk.count {
-            try sink.write(UnsafeRawBufferPointer(rebasing: chunk[copied...]))
+        let sink = sink
+        crc = try Self.fold(chunk, into: crc, if: computesCRC) { () throws(ZipError) in
+            let copied = try sink.append(copying: chunk.count, of: source, at: offset)
+            if copied < chunk.count {
+                try sink.write(UnsafeRawBufferPointer(rebasing: chunk[copied...]))
+            }
         }
         written += UInt64(chunk.count)
     }
 
-    /// Checks a chunk against the declared size, keeps the leading bytes and
-    /// folds it into the CRC-32; false for an empty chunk.
+    /// Runs `handOver`, which gives `chunk` to the sink, and returns `crc`
+    /// advanced over the chunk when `computesCRC`: folded on another
+    /// processor meanwhile when the chunk is large (``ConcurrentCRC``).
+    private static func fold(_ chunk: UnsafeRawBufferPointer, into crc: UInt32, if computesCRC: Bool,
+                             _ handOver: () throws(ZipError) -> Void) throws(ZipError) -> UInt32 {
+        guard computesCRC else {
+            try handOver()
+            return crc
+        }
+        guard chunk.count >= ConcurrentCRC.threshold, ConcurrentCRC.isWorthwhile else {
+            let folded = crc32(chunk, seed: crc)
+            try handOver()
+            return folded
+        }
+        return try ConcurrentCRC.crc32(of: chunk, seed: crc, during: handOver)
+    }
+
+    /// Checks a chunk against the declared size and keeps the leading bytes;
+    /// false for an empty chunk.
     private mutating func observe(_ chunk: UnsafeRawBufferPointer) throws(ZipError) -> Bool {
         guard UInt64(chunk.count) <= size - written else {
             throw ZipError(.sizeMismatch, "a chunk of \(chunk.count) bytes after \(written) would pass the declared size of \(size) bytes", record: record)
@@ -644,9 +665,6 @@ struct RecordStream {
         guard !chunk.isEmpty else { return false }
         if leadingBytes.count < 8 {
             leadingBytes.append(contentsOf: chunk.prefix(8 - leadingBytes.count))
-        }
-        if computesCRC {
-            crc = crc32(chunk, seed: crc)
         }
         return true
     }

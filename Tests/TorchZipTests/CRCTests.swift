@@ -73,3 +73,59 @@ struct CRCTests {
         try archive.verifyCRC(of: archive.entries[3])
     }
 }
+
+@Suite("CRC-32 of large records, folded on a second processor while the sink writes")
+struct ConcurrentCRCTests {
+    /// A sink that fails every write of at least `failingAt` bytes.
+    final class FailingSink: ZipSink {
+        let failingAt: Int
+        private(set) var position: UInt64 = 0
+        init(failingAt: Int) { self.failingAt = failingAt }
+        func write(_ bytes: UnsafeRawBufferPointer) throws(ZipError) {
+            guard bytes.count < failingAt else { throw ZipError(.io, "the disk is full") }
+            position += UInt64(bytes.count)
+        }
+    }
+
+    @Test("records below, at and past the threshold, in one chunk or many, carry the CRC of their bytes")
+    func recordsCarryTheirCRC() throws {
+        let mib = 1 << 20
+        let sizes = [mib - 1, mib, 3 * mib + 5]
+        let sink = MemorySink()
+        let writer = try PyTorchZipWriter(sink: sink, prefix: "model")
+        var expected: [String: UInt32] = [:]
+        for (index, size) in sizes.enumerated() {
+            let bytes = pattern(size, seed: UInt8(index + 1))
+            expected["whole\(index)"] = bytes.withUnsafeBytes { crc32($0) }
+            expected["pieces\(index)"] = expected["whole\(index)"]
+            try writer.writeRecord("whole\(index)", bytes: bytes)
+            // In pieces of 1.5 MiB: the running CRC continues across chunks folded on either thread.
+            try writer.writeRecord("pieces\(index)", size: UInt64(size)) { write in
+                try bytes.withUnsafeBytes { raw in
+                    var start = 0
+                    while start < raw.count {
+                        let end = min(raw.count, start + 3 * mib / 2)
+                        try write(UnsafeRawBufferPointer(rebasing: raw[start ..< end]))
+                        start = end
+                    }
+                }
+            }
+        }
+        _ = try writer.finish()
+        let archive = try ZipArchive(file: try MappedFile(copying: sink.bytes))
+        for (name, crc) in expected {
+            let entry = try #require(archive.record(name))
+            #expect(entry.crc32 == crc, "\(name)")
+            try archive.verifyCRC(of: entry)
+        }
+    }
+
+    @Test("a sink that fails on a large chunk fails the record with its own error, after the fold is done")
+    func failingSink() throws {
+        let writer = try PyTorchZipWriter(sink: FailingSink(failingAt: 1 << 20), prefix: "model")
+        let error = zipError { try writer.writeRecord("data/0", bytes: pattern(2 << 20)) }
+        #expect(error?.code == .io)
+        #expect(error?.message.contains("the disk is full") == true)
+    }
+}
+
