@@ -75,35 +75,35 @@ public enum Listing {
     /// The tensors among ``walk(_:)``'s leaves, in its order, without
     /// building a path for any other leaf (a checkpoint's records and numbers).
     package static func walkTensors(_ root: Value) -> [(path: [PathKey], tensor: Tensor)] {
+        if case .tensor(let t) = root { return [([], t)] }
+        guard var current = Container(root) else { return [] }
         var tensors: [(path: [PathKey], tensor: Tensor)] = []
-        var seen = Set<ObjectIdentifier>()
-        // The containers being walked, innermost last, each with its children
-        // and the next one to visit; `path` holds the keys down to the innermost.
+        var seen: Set<ObjectIdentifier> = [ObjectIdentifier(current.object)]
+        // The container being walked and the next child to visit are locals;
+        // the containers around it wait in `frames`, and `path` holds the
+        // keys down to it.
+        var next = 0
         var frames: [(container: Container, next: Int)] = []
         var path: [PathKey] = []
-        // Visits a value reached by `key` from the innermost frame (none for the root).
-        func visit(_ value: Value, _ key: PathKey?) {
-            if case .tensor(let t) = value {
-                tensors.append((key.map { extend(path, by: $0) } ?? path, t))
-                return
-            }
-            guard !isLeaf(value), let container = Container(value),
-                  seen.insert(ObjectIdentifier(container.object)).inserted else { return }
-            if let key { path.append(key) }
-            frames.append((container, 0))
-        }
-        visit(root, nil)
-        while !frames.isEmpty {
-            let i = frames.count - 1
-            let position = frames[i].next
-            guard position < frames[i].container.items.count else {
-                frames.removeLast()
-                if !frames.isEmpty { path.removeLast() }
+        while true {
+            guard next < current.items.count else {
+                guard let (outer, resume) = frames.popLast() else { break }
+                (current, next) = (outer, resume)
+                path.removeLast()
                 continue
             }
-            frames[i].next += 1
-            let child = frames[i].container.items[position]
-            if mayHoldTensors(child) { visit(child, frames[i].container.key(at: position)) }
+            let position = next
+            next += 1
+            let child = current.items[position]
+            if case .tensor(let t) = child {
+                tensors.append((extend(path, by: current.key(at: position)), t))
+                continue
+            }
+            guard mayHoldTensors(child), let inner = Container(child),
+                  seen.insert(ObjectIdentifier(inner.object)).inserted else { continue }
+            path.append(current.key(at: position))
+            frames.append((current, next))
+            (current, next) = (inner, 0)
         }
         return tensors
     }
@@ -138,11 +138,10 @@ public enum Listing {
         return .children(container.items.indices.map { i in (container.items[i], extend(path, by: container.key(at: i))) })
     }
 
-    /// The path one key longer, in one allocation (`path + [key]` makes two).
+    /// The path one key longer, in one allocation (`path + [key]` makes two):
+    /// the shared copy of `path` grows into a new buffer on the append.
     static func extend(_ path: [PathKey], by key: PathKey) -> [PathKey] {
-        var longer: [PathKey] = []
-        longer.reserveCapacity(path.count + 1)
-        longer.append(contentsOf: path)
+        var longer = path
         longer.append(key)
         return longer
     }
