@@ -120,6 +120,48 @@ struct ConcurrentCRCTests {
         }
     }
 
+    @Test("the caller folds the bytes itself when no helper thread took the job, and the late helper then does nothing")
+    func takenBack() throws {
+        let bytes = pattern(3 << 20, seed: 5)
+        let expected = bytes.withUnsafeBytes { crc32($0, seed: 7) }
+        final class Held: @unchecked Sendable { var work: (@Sendable () -> Void)? }
+        let held = Held()
+        var ran = false
+        let crc = bytes.withUnsafeBytes { raw in
+            ConcurrentCRC.crc32(of: raw, seed: 7, schedule: { held.work = $0 }) { ran = true }
+        }
+        #expect(ran)
+        #expect(crc == expected)
+        // The helper starts after the call returned (the bytes may be gone): it must not fold them.
+        let late = try #require(held.work)
+        late()
+        // And a helper that runs at once gives the same CRC.
+        let atOnce: (@escaping @Sendable () -> Void) -> Void = { work in work() }
+        let now = bytes.withUnsafeBytes { raw in ConcurrentCRC.crc32(of: raw, seed: 7, schedule: atOnce, during: {}) }
+        #expect(now == expected)
+    }
+
+    @Test("a body that throws gives its error, and a helper that starts late does nothing")
+    func bodyThrows() throws {
+        struct Failure: Error {}
+        final class Held: @unchecked Sendable { var work: (@Sendable () -> Void)? }
+        let held = Held()
+        let bytes = pattern(2 << 20)
+        let hold: (@escaping @Sendable () -> Void) -> Void = { work in held.work = work }
+        func fail() throws(Failure) { throw Failure() }
+        var caught: (any Error)?
+        bytes.withUnsafeBytes { raw in
+            do {
+                _ = try ConcurrentCRC.crc32(of: raw, seed: 0, schedule: hold, during: fail)
+            } catch {
+                caught = error
+            }
+        }
+        #expect(caught is Failure)
+        let late = try #require(held.work)
+        late()
+    }
+
     @Test("a sink that fails on a large chunk fails the record with its own error, after the fold is done")
     func failingSink() throws {
         let writer = try PyTorchZipWriter(sink: FailingSink(failingAt: 1 << 20), prefix: "model")
