@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// A ``ZipSink`` that writes a file atomically: readers of the destination see
 /// the old file or the complete new one, never a partial archive.
@@ -26,17 +27,20 @@ import Dispatch
 ///   the file is renamed over another (its `auto_da_alloc` rule, which keeps
 ///   the new file's data from being lost behind the rename in a crash). For a
 ///   gigabyte that took half a second inside `rename`. The sink starts that
-///   writeback itself, on a queue of its own, for every 16 MiB written
-///   (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so the disk works
+///   writeback itself, on a queue of its own, once per 16 MiB written
+///   (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`; one start at a time,
+///   each covering all that was written since the last), so the disk works
 ///   while the rest is written and `rename` finds little left. The data
 ///   reaches the disk no later than before, and the rename happens after
 ///   every byte was written, as before.
 /// - **Freeing the replaced file.** The old destination is freed when its
 ///   last link and handle go: in `rename`, which then drops its cached pages
-///   and frees its blocks (a sixth of a second for a gigabyte). The sink holds
-///   a handle on it (`O_PATH`) across the rename and closes that handle on a
-///   background queue, where the file is freed. A process that exits at once
-///   frees it on exit.
+///   and frees its blocks (a sixth of a second for a gigabyte). For a
+///   replaced file of 64 MiB or more with no other link, on a local file
+///   system, the sink holds a handle on it (`O_PATH`) across the rename and
+///   closes that handle on a background queue, where the file is freed: its
+///   disk space comes back just after ``commit()`` returns, not before. A
+///   process that exits at once frees it on exit.
 ///
 /// ```swift
 /// let sink = try AtomicFileSink(destination: "model.pth")
@@ -96,6 +100,9 @@ public final class AtomicFileSink: ZipSink {
     private var closedReason: String?
     /// The queue that starts writeback of what was written, made when the first start is due.
     private var writebackQueue: DispatchQueue?
+    /// Whether a writeback start is queued or running: the next waits for it,
+    /// so that a slow disk does not pile starts up on the queue.
+    private let writebackInFlight = WritebackFlag()
     /// The file offset up to which writeback was started.
     private var writebackStarted: UInt64 = 0
 
@@ -214,6 +221,10 @@ public final class AtomicFileSink: ZipSink {
     /// ``Durability/durable``, `fsync`s the file before the rename and the
     /// directory after it.
     ///
+    /// On Linux it first waits for a writeback start still on the sink's
+    /// queue (see the type's discussion); a large replaced file is freed on a
+    /// background queue just after it returns.
+    ///
     /// - Throws: ``ZipError/Code/io`` naming the step that failed. Before the
     ///   rename, the temporary file is removed and the destination is
     ///   untouched; a failure to sync the directory after the rename is
@@ -286,18 +297,24 @@ public final class AtomicFileSink: ZipSink {
     }
 
     /// Starts the kernel writing the file's data to the disk, on the sink's
-    /// queue, once ``writebackStep`` more bytes are in the file: from where
-    /// the last start ended to the last ``writebackAlignment`` boundary.
+    /// queue, once ``writebackStep`` more bytes are in the file and no start
+    /// is in flight: from where the last start ended to the last
+    /// ``writebackAlignment`` boundary.
     private func startWritebackIfDue() {
         guard let start = calls.startWriteback else { return }
         let inFile = position - UInt64(buffer.count)
         let end = inFile - inFile % Self.writebackAlignment
-        guard end >= writebackStarted + Self.writebackStep else { return }
+        guard end >= writebackStarted + Self.writebackStep,
+              !writebackInFlight.value.exchange(true, ordering: .acquiring) else { return }
         let queue = writebackQueue ?? DispatchQueue(label: "AtomicFileSink.writeback", qos: .utility)
         writebackQueue = queue
         let (descriptor, offset, count) = (descriptor, Int64(writebackStarted), Int64(end - writebackStarted))
+        let inFlight = writebackInFlight
         // Only a start: an error here (the disk's, say) is the kernel's to report at fsync, as for any writeback.
-        queue.async { _ = start(descriptor, offset, count) }
+        queue.async {
+            _ = start(descriptor, offset, count)
+            inFlight.value.store(false, ordering: .releasing)
+        }
         writebackStarted = end
     }
 
@@ -305,6 +322,11 @@ public final class AtomicFileSink: ZipSink {
     private func finishWriteback() {
         writebackQueue?.sync {}
         writebackQueue = nil
+    }
+
+    /// The flag of a writeback start in flight, shared with the queue's work.
+    private final class WritebackFlag: Sendable {
+        let value = Atomic<Bool>(false)
     }
 
     /// Closes the handle on a replaced file, which frees the file when it

@@ -42,7 +42,12 @@
 /// - a zip64 end record (made by 0x031E, needed 45) and locator, always;
 ///   then the classic end record with 0xFFFF / 0xFFFFFFFF where values overflow.
 ///
-/// The writer is not thread-safe. After an error from the sink, or from a
+/// The writer is not thread-safe. It folds the CRC-32 of a chunk of 1 MiB or
+/// more on a thread of the global dispatch queue while the sink writes the
+/// chunk (the CRC goes in the data descriptor, after the data); the fold
+/// never reads the chunk after the call that handed it over returns, and the
+/// calling thread folds it itself when no such thread has started on it.
+/// After an error from the sink, or from a
 /// streaming record's body, the archive is incomplete and every later call
 /// throws ``ZipError/Code/writerClosed``.
 public final class PyTorchZipWriter {
@@ -136,7 +141,8 @@ public final class PyTorchZipWriter {
 
     /// Writes a record whose bytes are all in memory.
     ///
-    /// The bytes are read twice (for the CRC-32, then by the sink) and not copied.
+    /// The bytes are read twice (for the CRC-32, then by the sink; at once, on
+    /// two threads, when there are 1 MiB or more) and not copied.
     /// Writing `.data/serialization_id` does nothing, as in PyTorch (records
     /// copied from another archive must not carry its id over); pass an id to
     /// keep to ``finish(serializationID:)`` instead.

@@ -36,6 +36,16 @@ struct AtomicFileSinkTests {
         return (directory, destination)
     }
 
+    /// Megabytes of deterministic bytes, made quickly: ``pattern(_:seed:)``'s
+    /// first 64 KiB, repeated.
+    static func megabytes(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
+        let block = pattern(1 << 16, seed: seed)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        while bytes.count < count { bytes.append(contentsOf: block.prefix(count - bytes.count)) }
+        return bytes
+    }
+
     static func contents(_ path: String) -> [UInt8]? {
         FileManager.default.contents(atPath: path).map { Array($0) }
     }
@@ -338,7 +348,7 @@ struct AtomicFileSinkTests {
         #expect(Self.contents(destination) == Array("previous".utf8))
     }
 
-    @Test("writeback starts behind the writes, in order, on whole MiB, once per 16 MiB, and ends before the file closes")
+    @Test("writeback starts behind the writes, in order, on whole MiB, 16 MiB or more each, and ends before the file closes")
     func writeBehind() throws {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -346,6 +356,8 @@ struct AtomicFileSinkTests {
         var calls = FileSystemCalls.system
         let realClose = calls.close
         calls.startWriteback = { descriptor, offset, count in
+            // A slow start: the close must still wait for it.
+            usleep(20_000)
             log.append("writeback \(offset) \(count)")
             return 0
         }
@@ -358,18 +370,53 @@ struct AtomicFileSinkTests {
         let chunks = Array(repeating: 3 * mib, count: 13) + [100]
         var expected: [UInt8] = []
         for (index, count) in chunks.enumerated() {
-            let bytes = pattern(count, seed: UInt8(index))
+            let bytes = Self.megabytes(count, seed: UInt8(index))
             expected += bytes
             try bytes.withUnsafeBytes { try sink.write($0) }
         }
         try sink.commit()
-        // Due at 18 MiB (the first multiple of 3 MiB past 16) and at 36 MiB (18 + 16 = 34, then 36);
-        // nothing more by 39 MiB + 100 bytes. Every start ends before the temporary file is closed.
-        let starts = log.all.filter { $0.hasPrefix("writeback") }
-        #expect(starts == ["writeback 0 \(18 * mib)", "writeback \(18 * mib) \(18 * mib)"])
+        // The first is due at 18 MiB (the first multiple of 3 MiB past 16); the next once the
+        // first is done and 16 MiB more are in (36 or 39 MiB, or none if the first is still running).
+        let starts = log.all.filter { $0.hasPrefix("writeback") }.map { $0.split(separator: " ").dropFirst().map { Int($0)! } }
+        #expect((1...2).contains(starts.count))
+        #expect(starts.first == [0, 18 * mib])
+        var next = 0
+        for start in starts {
+            #expect(start[0] == next && start[1] >= 16 * mib && (start[0] + start[1]) % mib == 0 && start[0] + start[1] <= 39 * mib)
+            next = start[0] + start[1]
+        }
         let firstClose = try #require(log.all.firstIndex(of: "close"))
         #expect(log.all.lastIndex { $0.hasPrefix("writeback") }.map { $0 < firstClose } == true)
         #expect(Self.contents(directory + "/out") == expected)
+    }
+
+    @Test("one writeback start at a time: while one runs none is queued, and the next covers all written since")
+    func oneWritebackAtATime() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = CallLog()
+        let (gate, returned) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        var calls = FileSystemCalls.system
+        calls.startWriteback = { _, offset, count in
+            log.append("writeback \(offset) \(count)")
+            gate.wait()
+            returned.signal()
+            return 0
+        }
+        let sink = try AtomicFileSink(destination: directory + "/out", calls: calls)
+        let mib = 1 << 20
+        let chunk = Self.megabytes(16 * mib)
+        for _ in 0 ..< 4 {
+            try chunk.withUnsafeBytes { try sink.write($0) }
+        }
+        // The first start (0, 16 MiB) is held at the gate: the three due after it were not queued.
+        gate.signal()
+        returned.wait()
+        usleep(10_000)  // the queue clears the flag just after the call returns
+        try Self.megabytes(mib).withUnsafeBytes { try sink.write($0) }
+        gate.signal()
+        try sink.commit()
+        #expect(log.all == ["writeback 0 \(16 * mib)", "writeback \(16 * mib) \(49 * mib)"])
     }
 
     @Test("small files start no writeback; writes after the last start are left to the kernel")
@@ -383,7 +430,7 @@ struct AtomicFileSinkTests {
             return 0
         }
         let sink = try AtomicFileSink(destination: directory + "/out", calls: calls)
-        try pattern((16 << 20) - 1).withUnsafeBytes { try sink.write($0) }
+        try Self.megabytes((16 << 20) - 1).withUnsafeBytes { try sink.write($0) }
         try sink.commit()
         #expect(log.all.isEmpty)
     }
@@ -395,14 +442,14 @@ struct AtomicFileSinkTests {
         var calls = FileSystemCalls.system
         calls.startWriteback = { _, _, _ in -EIO }
         let sink = try AtomicFileSink(destination: destination, calls: calls)
-        let bytes = pattern(20 << 20, seed: 9)
+        let bytes = Self.megabytes(20 << 20, seed: 9)
         try bytes.withUnsafeBytes { try sink.write($0) }
         try sink.commit()
         #expect(Self.contents(destination) == bytes)
     }
 
     #if os(Linux)
-    @Test("the replaced file is held across the rename and freed after it, on another queue")
+    @Test("the replaced file is held across the rename and freed after it, on another thread")
     func replacedFileFreedAfterRename() throws {
         let (directory, destination) = try Self.directoryWithPreviousFile()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -410,8 +457,12 @@ struct AtomicFileSinkTests {
         try #require(stat(destination, &status) == 0)
         let oldInode = status.st_ino
         let log = CallLog()
+        final class Committer: @unchecked Sendable { var thread: pthread_t? }
+        let committer = Committer()
         var calls = FileSystemCalls.system
-        let (realHold, realRename, realClose) = (try #require(calls.holdInode), calls.rename, calls.close)
+        // Every size held, so that a small file shows it.
+        let realHold = FileSystemCalls.holdLargeFile(minimumBytes: 0)
+        let (realRename, realClose) = (calls.rename, calls.close)
         calls.holdInode = { path in
             let handle = realHold(path)
             var held = stat()
@@ -424,11 +475,13 @@ struct AtomicFileSinkTests {
             return realRename(from, to)
         }
         calls.close = { descriptor in
-            log.append("close \(descriptor)")
+            let here = committer.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? true
+            log.append("close \(descriptor) \(here ? "here" : "elsewhere")")
             return realClose(descriptor)
         }
         let sink = try AtomicFileSink(destination: destination, calls: calls)
         try [UInt8](repeating: 3, count: 10).withUnsafeBytes { try sink.write($0) }
+        committer.thread = pthread_self()
         try sink.commit()
         #expect(Self.contents(destination) == [UInt8](repeating: 3, count: 10))
         let hold = try #require(log.all.first { $0.hasPrefix("hold") })
@@ -439,44 +492,45 @@ struct AtomicFileSinkTests {
         func released() -> Bool {
             let entries = log.all
             guard let renamed = entries.firstIndex(of: "rename"), let held = entries.firstIndex(of: hold) else { return false }
-            return held < renamed && entries[(renamed + 1)...].contains("close \(handle)")
+            return held < renamed && entries[(renamed + 1)...].contains("close \(handle) elsewhere")
         }
         let deadline = Date().addingTimeInterval(5)
         while !released(), Date() < deadline { usleep(1000) }
         #expect(released(), "\(log.all)")
     }
 
-    @Test("with no file to replace, nothing is held; a failed rename closes the held handle at once")
+    @Test("what is held: nothing for a new destination or a small file; a failed rename closes the held handle at once")
     func holdWithoutRename() throws {
-        let directory = try makeTemporaryDirectory()
+        let (directory, destination) = try Self.directoryWithPreviousFile()
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The system's rule: a file under 64 MiB is not held (ECANCELED), a missing one cannot be (ENOENT).
+        let system = try #require(FileSystemCalls.system.holdInode)
+        #expect(system(destination) == -ECANCELED)
+        #expect(system(directory + "/missing.pth") == -ENOENT)
+        #expect(FileSystemCalls.holdLargeFile(minimumBytes: 0)(directory) == -ECANCELED)  // not a regular file
+
         let log = CallLog()
         var calls = FileSystemCalls.system
-        let (realHold, realClose) = (try #require(calls.holdInode), calls.close)
+        let (realHold, realClose) = (FileSystemCalls.holdLargeFile(minimumBytes: 0), calls.close)
         calls.holdInode = { path in
             let handle = realHold(path)
             log.append("hold \(handle)")
             return handle
         }
+        calls.rename = { _, _ in -EACCES }
         calls.close = { descriptor in
             log.append("close \(descriptor)")
             return realClose(descriptor)
         }
-        // A new destination: the hold finds nothing (-ENOENT) and nothing is closed for it.
-        let fresh = try AtomicFileSink(destination: directory + "/new.pth", calls: calls)
-        try fresh.commit()
-        #expect(log.all.contains("hold \(-ENOENT)"))
-        // A directory in the way: held, the rename fails, and the handle is closed before commit throws.
-        let blocked = directory + "/blocked.pth"
-        try FileManager.default.createDirectory(atPath: blocked, withIntermediateDirectories: false)
-        try Data([1]).write(to: URL(fileURLWithPath: blocked + "/inside"))
-        let sink = try AtomicFileSink(destination: blocked, calls: calls)
+        let sink = try AtomicFileSink(destination: destination, calls: calls)
         #expect(zipError { try sink.commit() }?.code == .io)
-        let hold = try #require(log.all.last { $0.hasPrefix("hold") })
-        let handle = try #require(Int32(hold.split(separator: " ")[1]))
+        let entries = log.all
+        let holdIndex = try #require(entries.lastIndex { $0.hasPrefix("hold") })
+        let handle = try #require(Int32(entries[holdIndex].split(separator: " ")[1]))
         #expect(handle >= 0)
-        #expect(log.all.contains("close \(handle)"))
-        #expect(Self.listing(blocked) == ["inside"])
+        #expect(entries[(holdIndex + 1)...].contains("close \(handle)"))
+        #expect(Self.contents(destination) == Array("previous".utf8))
+        #expect(Self.listing(directory) == ["model.pth"])
     }
     #endif
 }

@@ -9,11 +9,18 @@
 /// `-ENOSYS` where the system has no such call.
 int pth_start_writeback(int fd, int64_t offset, int64_t count);
 
-/// Opens a handle on the file `path` names, without opening the file for
-/// reading or writing and without following a last symbolic link (Linux's
-/// `O_PATH | O_NOFOLLOW`): a handle that keeps the file's inode alive until
-/// it is closed. Returns the descriptor, or `-errno`; `-ENOSYS` where the
-/// system has no such flag.
-int pth_open_inode_handle(const char *path);
+/// Opens a handle on the file `path` names when freeing it would take a
+/// while: a regular file of at least `min_bytes` with no other link, on a
+/// local file system (not NFS, whose rename would keep a `.nfs` file for a
+/// name still open). The handle is opened without reading or writing and
+/// without following a last symbolic link (Linux's `O_PATH | O_NOFOLLOW`),
+/// and keeps the file's inode alive until it is closed. Returns the
+/// descriptor, `-ECANCELED` for a file not worth holding, or `-errno`;
+/// `-ENOSYS` where the system has no `O_PATH`.
+int pth_hold_large_file(const char *path, int64_t min_bytes);
+
+/// The processors this thread may run on (Linux's `sched_getaffinity`, so a
+/// container limited to one counts one); the online processors elsewhere.
+int pth_usable_processor_count(void);
 
 #endif

@@ -1,12 +1,6 @@
+internal import CFileCalls
 import Dispatch
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A CRC-32 computed on a second processor while the caller hands the same
 /// bytes to the kernel: a record's CRC goes in the data descriptor after its
@@ -25,8 +19,9 @@ package enum ConcurrentCRC {
     /// microseconds; folding 1 MiB takes about a hundred).
     package static let threshold = 1 << 20
 
-    /// Whether there is a second processor to fold on.
-    static let isWorthwhile: Bool = sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1
+    /// Whether there is a second processor to fold on (one this process may
+    /// run on: a container limited to one processor has none).
+    static let isWorthwhile: Bool = pth_usable_processor_count() > 1
 
     /// Who folds a job's bytes.
     private enum State: Int {

@@ -41,11 +41,11 @@ package struct FileSystemCalls: Sendable {
     /// waiting; 0, or `-errno`. nil (the default for a table of one's own, and
     /// on other systems) makes the sink leave all writeback to the kernel.
     package var startWriteback: (@Sendable (_ descriptor: Int32, _ offset: Int64, _ count: Int64) -> Int32)?
-    /// `open(2)` with `O_PATH | O_NOFOLLOW` (Linux): a handle that keeps the
-    /// inode `path` names alive without opening the file for reading or
-    /// writing; a descriptor, or `-errno`. nil (the default for a table of
-    /// one's own, and on other systems) makes the sink free a replaced file
-    /// in `rename` itself.
+    /// A handle that keeps the file `path` names alive across the rename
+    /// that replaces it, when freeing it would take a while (see
+    /// ``holdLargeFile(minimumBytes:)``); a descriptor, or a negative number
+    /// when nothing is held. nil (the default for a table of one's own, and
+    /// on other systems) makes the sink free a replaced file in `rename`.
     package var holdInode: (@Sendable (_ path: String) -> Int32)?
 
     /// The real calls.
@@ -56,10 +56,23 @@ package struct FileSystemCalls: Sendable {
         calls.copyRange = { KernelCopy.copy(from: $0, at: $1, to: $2, count: $3) }
         #if os(Linux)
         calls.startWriteback = { pth_start_writeback($0, $1, $2) }
-        calls.holdInode = { pth_open_inode_handle($0) }
+        calls.holdInode = holdLargeFile(minimumBytes: replacedFileHoldThreshold)
         #endif
         return calls
     }()
+
+    /// Replaced files at least this large are freed after the rename, off the writing thread.
+    package static let replacedFileHoldThreshold: Int64 = 64 << 20
+
+    /// `open(2)` with `O_PATH | O_NOFOLLOW` (Linux) of a regular file of at
+    /// least `minimumBytes` with no other link, on a local file system: a
+    /// handle that keeps its inode alive without opening it for reading or
+    /// writing; `-ECANCELED` for another file (a small one is freed quickly,
+    /// a linked one is not freed at all, and NFS keeps a `.nfs` file for a
+    /// name still open), `-errno` when it cannot be opened.
+    package static func holdLargeFile(minimumBytes: Int64) -> @Sendable (_ path: String) -> Int32 {
+        { pth_hold_large_file($0, minimumBytes) }
+    }
 
     /// Creates a table of calls.
     package init(
